@@ -1,0 +1,50 @@
+# stocksync — `make` alone prints this help.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/stocksync
+PKGS  := ./...
+
+.DEFAULT_GOAL := help
+
+help: ## show the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-z][a-z0-9-]*:.*## /{printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/stocksync
+	$(GO) build -o $(BIN) ./cmd/stocksync
+
+run: build ## run stocksync dev: embedded Kafka, demo catalogue, API on 127.0.0.1:8080
+	./$(BIN) dev
+
+test: ## the whole suite: unit tests, and the integration suite on kfake and (when STOCKSYNC_TEST_BROKERS is set) on real Kafka
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short: ## unit tests only (skips the integration suite)
+	$(GO) test -short -count=1 $(PKGS)
+
+test-kafka: ## start a local Apache Kafka (scripts/kafka.sh) and run the whole suite against it and kfake
+	scripts/kafka.sh up
+	STOCKSYNC_TEST_BROKERS=127.0.0.1:$${KAFKA_PORT:-19092} $(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+kafka-up: ## start the local Kafka broker on 127.0.0.1:19092 (fetches the jars on first use)
+	scripts/kafka.sh up
+
+kafka-down: ## stop the local Kafka broker
+	scripts/kafka.sh down
+
+kafka-reset: ## stop the local Kafka broker and wipe its data
+	scripts/kafka.sh reset
+
+lint: ## go vet and gofmt check
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+bench: ## short benchmarks (see bench/README.md)
+	$(GO) test -run=NONE -bench=. -benchtime=1x ./state/ ./stock/
+
+helm-lint: ## lint the Helm chart (not written yet)
+	@echo "deploy/helm: the chart comes with the scale-out issue"; exit 1
+
+.PHONY: help build run test test-short test-kafka kafka-up kafka-down kafka-reset lint fmt bench helm-lint

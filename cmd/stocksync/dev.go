@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/engine"
+	"github.com/stocksync/stocksync/examples"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func runDev(ctx context.Context, log *slog.Logger, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP listen address (loopback: dev runs without auth)")
+	data := fs.String("data", "stocksync-dev-data", "directory for the embedded Kafka's log and the tables; reuse it to keep stock across restarts")
+	kafkaPort := fs.Int("kafka-port", 29092, "port of the embedded Kafka on 127.0.0.1 (0 picks a free one)")
+	skus := fs.Int("skus", 5000, "demo catalogue size, seeded once per data directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if host, _, err := net.SplitHostPort(*httpAddr); err != nil || !net.ParseIP(host).IsLoopback() {
+		return fmt.Errorf("dev runs without auth, so --http must be a loopback address such as 127.0.0.1:8080, not %q", *httpAddr)
+	}
+	settings, err := config.Parse(examples.Config)
+	if err != nil {
+		return fmt.Errorf("embedded example config: %w", err)
+	}
+	cluster, err := kfake.NewCluster(
+		kfake.Ports(*kafkaPort),
+		kfake.DataDir(filepath.Join(*data, "kafka")),
+		kfake.WithLogger(kfake.BasicLogger(os.Stderr, kfake.LogLevelWarn)),
+	)
+	if err != nil {
+		return fmt.Errorf("start the embedded Kafka on 127.0.0.1:%d (in use? pass --kafka-port 0): %w", *kafkaPort, err)
+	}
+	defer cluster.Close()
+	settings.Kafka.Brokers = cluster.ListenAddrs()
+	settings.HTTP.Addr = *httpAddr
+	settings.DataDir = filepath.Join(*data, "engine")
+	log.Warn("dev: the API is open, without auth; it listens on loopback only", "http", *httpAddr)
+	return run(ctx, log, settings, func(addr string, eng *engine.Engine) {
+		go func() {
+			if err := seedDemo(ctx, log, eng, *data, *skus); err != nil {
+				log.Error("dev: seeding the demo catalogue failed; the engine runs without it", "err", err)
+			}
+			fmt.Printf(`
+stocksync dev is running.
+  API:      http://%[1]s/v1/stock/SKU-00001   (see README.md for the routes)
+  Orders:   curl -X POST http://%[1]s/v1/orders/o-1/reserve -d '{"lines":[{"sku":"SKU-00001","qty":2}],"channel":"web","ttl_s":60}'
+  Metrics:  http://%[1]s/metrics
+  Health:   http://%[1]s/readyz
+  Ops UI:   not built yet (comes with the channels and ops issues)
+  Kafka:    %[2]s (embedded; kcat -b %[2]s -L)
+  Data:     %[3]s (start again with the same --data to keep the stock)
+Stop with Ctrl-C.
+`, addr, settings.Kafka.Brokers[0], *data)
+		}()
+	})
+}
+
+// seedDemo gives a new data directory a demo catalogue: n SKUs, each with a
+// snapshot at every location. It runs once per data directory.
+func seedDemo(ctx context.Context, log *slog.Logger, eng *engine.Engine, dir string, n int) error {
+	marker := filepath.Join(dir, "demo-seeded")
+	if _, err := os.Stat(marker); err == nil {
+		return waitReady(ctx, eng)
+	}
+	if err := waitReady(ctx, eng); err != nil {
+		return err
+	}
+	locs := eng.Locations()
+	total := n * len(locs)
+	log.Info("dev: seeding the demo catalogue", "skus", n, "locations", len(locs), "snapshots", total)
+	var sent int
+	start := time.Now()
+	for i := 1; i <= n; i++ {
+		sku := fmt.Sprintf("SKU-%05d", i)
+		for j, l := range locs {
+			onHand := int64((i*7+j*13)%50 + 5)
+			v, _ := json.Marshal(contract.FeedMessage{Type: contract.Snapshot, SKU: sku, Location: l.Name,
+				OnHand: &onHand, Source: "demo", Version: 1})
+			eng.Producer().Produce(ctx, &kgo.Record{Topic: string(eng.Names().StockFeed), Key: []byte(sku), Value: v}, nil)
+			sent++
+		}
+		if i%1000 == 0 || i == n {
+			log.Info("dev: seeding", "sent", strconv.Itoa(sent)+"/"+strconv.Itoa(total))
+		}
+	}
+	if err := eng.Producer().Flush(ctx); err != nil {
+		return err
+	}
+	log.Info("dev: demo catalogue sent", "snapshots", total, "took", time.Since(start).Round(time.Millisecond))
+	return os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+}
+
+func waitReady(ctx context.Context, eng *engine.Engine) error {
+	for eng.Ready() != nil {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
+}

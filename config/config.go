@@ -1,0 +1,202 @@
+// Package config reads stocksync's YAML configuration and validates it as a
+// whole: every problem is reported at once, each with its path in the file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Kafka     Kafka      `yaml:"kafka"`
+	HTTP      HTTP       `yaml:"http"`
+	DataDir   string     `yaml:"data_dir"` // local Pebble tables; default "./data"
+	Engine    Engine     `yaml:"engine"`
+	Locations []Location `yaml:"locations"`
+	Channels  []Channel  `yaml:"channels"`
+}
+
+// Kafka says where the brokers are and how the topics are laid out.
+type Kafka struct {
+	Brokers     []string `yaml:"brokers"`      // required
+	TopicPrefix string   `yaml:"topic_prefix"` // default "stocksync."
+	// Partitions of every topic; default 12. Instances can grow up to this
+	// count, and changing it re-keys every SKU: plan it for the peak.
+	Partitions  int32 `yaml:"partitions"`
+	Replication int16 `yaml:"replication"` // replication factor of created topics; default 1
+}
+
+// HTTP is the API listener.
+type HTTP struct {
+	Addr string `yaml:"addr"` // default "127.0.0.1:8080"
+}
+
+// Engine tunes the processors.
+type Engine struct {
+	SweepInterval Duration `yaml:"sweep_interval"` // how often expired reservations are released; default 1s
+	WriteTimeout  Duration `yaml:"write_timeout"`  // how long an HTTP write waits for the decision; default 5s
+}
+
+// Location is a place that holds stock.
+type Location struct {
+	Name string `yaml:"name"`
+	Kind string `yaml:"kind"` // warehouse | darkstore | store
+}
+
+// Channel is a sales channel and the rule that gives its available-to-sell:
+// max(0, floor(share × Σ available over its locations) − safety_stock).
+type Channel struct {
+	Name        string   `yaml:"name"`
+	Marketplace string   `yaml:"marketplace"` // ozon | wildberries | yandex | webhook
+	Locations   []string `yaml:"locations"`
+	Share       float64  `yaml:"share"`        // (0, 1]; default 1
+	SafetyStock int64    `yaml:"safety_stock"` // ≥ 0; default 0
+}
+
+// Duration is a time.Duration written as "1s", "250ms" in YAML.
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 500ms or 2s", n.Line, n.Value)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Load reads, defaults and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML (unknown keys are refused), fills defaults and validates.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, err
+	}
+	c.Defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Defaults fills every unset field with its default.
+func (c *Config) Defaults() {
+	if c.Kafka.TopicPrefix == "" {
+		c.Kafka.TopicPrefix = "stocksync."
+	}
+	if c.Kafka.Partitions == 0 {
+		c.Kafka.Partitions = 12
+	}
+	if c.Kafka.Replication == 0 {
+		c.Kafka.Replication = 1
+	}
+	if c.HTTP.Addr == "" {
+		c.HTTP.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.Engine.SweepInterval.Duration == 0 {
+		c.Engine.SweepInterval.Duration = time.Second
+	}
+	if c.Engine.WriteTimeout.Duration == 0 {
+		c.Engine.WriteTimeout.Duration = 5 * time.Second
+	}
+	for i := range c.Channels {
+		if c.Channels[i].Share == 0 {
+			c.Channels[i].Share = 1
+		}
+	}
+}
+
+// Validate reports every problem at once, each with its path.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	if len(c.Kafka.Brokers) == 0 {
+		bad("kafka.brokers", "name at least one broker, e.g. [127.0.0.1:19092]")
+	}
+	if c.Kafka.Partitions < 1 || c.Kafka.Partitions > 10000 {
+		bad("kafka.partitions", "%d is outside 1..10000", c.Kafka.Partitions)
+	}
+	if c.Kafka.Replication < 1 {
+		bad("kafka.replication", "%d must be at least 1", c.Kafka.Replication)
+	}
+	if c.Engine.SweepInterval.Duration < 10*time.Millisecond {
+		bad("engine.sweep_interval", "%s is below 10ms", c.Engine.SweepInterval)
+	}
+	if c.Engine.WriteTimeout.Duration < 100*time.Millisecond {
+		bad("engine.write_timeout", "%s is below 100ms", c.Engine.WriteTimeout)
+	}
+	if len(c.Locations) == 0 {
+		bad("locations", "name at least one location")
+	}
+	known := map[string]bool{}
+	for i, l := range c.Locations {
+		p := fmt.Sprintf("locations[%d]", i)
+		switch {
+		case l.Name == "":
+			bad(p+".name", "must not be empty")
+		case known[l.Name]:
+			bad(p+".name", "%q is listed twice", l.Name)
+		}
+		known[l.Name] = true
+		if l.Kind != "warehouse" && l.Kind != "darkstore" && l.Kind != "store" {
+			bad(p+".kind", "%q is not one of warehouse, darkstore, store", l.Kind)
+		}
+	}
+	names := map[string]bool{}
+	for i, ch := range c.Channels {
+		p := fmt.Sprintf("channels[%d]", i)
+		switch {
+		case ch.Name == "":
+			bad(p+".name", "must not be empty")
+		case names[ch.Name]:
+			bad(p+".name", "%q is listed twice", ch.Name)
+		}
+		names[ch.Name] = true
+		switch ch.Marketplace {
+		case "ozon", "wildberries", "yandex", "webhook":
+		default:
+			bad(p+".marketplace", "%q is not one of ozon, wildberries, yandex, webhook", ch.Marketplace)
+		}
+		if len(ch.Locations) == 0 {
+			bad(p+".locations", "name at least one location")
+		}
+		for j, l := range ch.Locations {
+			if !known[l] {
+				bad(fmt.Sprintf("%s.locations[%d]", p, j), "unknown location %q", l)
+			}
+		}
+		if ch.Share <= 0 || ch.Share > 1 {
+			bad(p+".share", "%g is outside (0, 1]", ch.Share)
+		}
+		if ch.SafetyStock < 0 {
+			bad(p+".safety_stock", "%d is negative", ch.SafetyStock)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,196 @@
+package contract
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on input from outside. They bound the work and the state one message
+// can cause; DESIGN.md invariant 6 sends what breaks them to the DLQ.
+const (
+	MaxKeyLen       = 128     // SKU, order id, location, channel, source, adjust id
+	MaxLines        = 100     // lines per order
+	MaxQty          = 1000000 // units per line
+	MaxOnHand       = 1 << 40 // units in one snapshot
+	MaxTTLS         = 7 * 24 * 3600
+	DefaultTTLS     = 900
+	MaxMessageBytes = 64 << 10 // 64 KiB: one command or feed message
+)
+
+// InvalidError is returned for input that breaks a rule; Field names where.
+type InvalidError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidError) Error() string {
+	if e.Field == "" {
+		return "contract: invalid input: " + e.Reason
+	}
+	return fmt.Sprintf("contract: invalid %s: %s", e.Field, e.Reason)
+}
+
+func invalid(field, format string, args ...any) error {
+	return &InvalidError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// DecodeStrict decodes one JSON object into v, refusing unknown fields,
+// trailing data and bodies over MaxMessageBytes.
+func DecodeStrict(data []byte, v any) error {
+	if len(data) > MaxMessageBytes {
+		return invalid("", "message is %d bytes, the limit is %d", len(data), MaxMessageBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid("", "bad JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return invalid("", "bad JSON: data after the object")
+	}
+	return nil
+}
+
+// CheckKey checks an identifier: non-empty, valid UTF-8, at most MaxKeyLen
+// bytes, no control characters.
+func CheckKey(field, s string) error {
+	switch {
+	case s == "":
+		return invalid(field, "must not be empty")
+	case len(s) > MaxKeyLen:
+		return invalid(field, "is %d bytes, the limit is %d", len(s), MaxKeyLen)
+	case !utf8.ValidString(s):
+		return invalid(field, "is not valid UTF-8")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return invalid(field, "contains a control character")
+		}
+	}
+	return nil
+}
+
+// DecodeOrderCommand decodes and validates a message of orders.commands.
+func DecodeOrderCommand(data []byte) (OrderCommand, error) {
+	var c OrderCommand
+	if err := DecodeStrict(data, &c); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks an order command; a reserve without ttl_s gets DefaultTTLS.
+func (c *OrderCommand) Validate() error {
+	if err := CheckKey("order_id", c.OrderID); err != nil {
+		return err
+	}
+	switch c.Type {
+	case Reserve:
+	case Confirm, Release, Ship, Expire:
+		if len(c.Lines) > 0 || c.TTLS != 0 {
+			return invalid("type", "%s takes only order_id", c.Type)
+		}
+		return nil
+	case "":
+		return invalid("type", "must be one of reserve, confirm, release, ship")
+	default:
+		return invalid("type", "%q is not one of reserve, confirm, release, ship", c.Type)
+	}
+	if len(c.Lines) == 0 {
+		return invalid("lines", "a reserve needs at least one line")
+	}
+	if len(c.Lines) > MaxLines {
+		return invalid("lines", "%d lines, the limit is %d", len(c.Lines), MaxLines)
+	}
+	if c.Channel != "" {
+		if err := CheckKey("channel", c.Channel); err != nil {
+			return err
+		}
+	}
+	if c.TTLS < 0 || c.TTLS > MaxTTLS {
+		return invalid("ttl_s", "%d is outside 1..%d", c.TTLS, MaxTTLS)
+	}
+	if c.TTLS == 0 {
+		c.TTLS = DefaultTTLS
+	}
+	seen := make(map[string]bool, len(c.Lines))
+	for i, l := range c.Lines {
+		field := fmt.Sprintf("lines[%d]", i)
+		if err := CheckKey(field+".sku", l.SKU); err != nil {
+			return err
+		}
+		if l.Qty <= 0 || l.Qty > MaxQty {
+			return invalid(field+".qty", "%d is outside 1..%d", l.Qty, MaxQty)
+		}
+		if l.Location != "" {
+			if err := CheckKey(field+".location", l.Location); err != nil {
+				return err
+			}
+		}
+		if seen[l.SKU] {
+			return invalid(field+".sku", "%q appears twice; put its quantity on one line", l.SKU)
+		}
+		seen[l.SKU] = true
+	}
+	return nil
+}
+
+// DecodeFeed decodes and validates a message of stock.feed.
+func DecodeFeed(data []byte) (FeedMessage, error) {
+	var f FeedMessage
+	if err := DecodeStrict(data, &f); err != nil {
+		return f, err
+	}
+	return f, f.Validate()
+}
+
+// Validate checks a feed message.
+func (f *FeedMessage) Validate() error {
+	if err := CheckKey("sku", f.SKU); err != nil {
+		return err
+	}
+	if err := CheckKey("location", f.Location); err != nil {
+		return err
+	}
+	switch f.Type {
+	case Snapshot:
+		if f.OnHand == nil {
+			return invalid("on_hand", "a snapshot needs on_hand")
+		}
+		if *f.OnHand < 0 || *f.OnHand > MaxOnHand {
+			return invalid("on_hand", "%d is outside 0..%d", *f.OnHand, int64(MaxOnHand))
+		}
+		if err := CheckKey("source", f.Source); err != nil {
+			return err
+		}
+		if f.Version <= 0 {
+			return invalid("version", "must be positive (a newer snapshot has a larger version)")
+		}
+		if f.Delta != 0 || f.ID != "" || f.Reason != "" {
+			return invalid("type", "a snapshot takes on_hand, source and version, not delta, id or reason")
+		}
+	case Adjust:
+		if f.Delta == 0 || f.Delta > MaxOnHand || f.Delta < -MaxOnHand {
+			return invalid("delta", "must be non-zero and within ±%d", int64(MaxOnHand))
+		}
+		if err := CheckKey("id", f.ID); err != nil {
+			return err
+		}
+		if f.Reason != "" {
+			if err := CheckKey("reason", f.Reason); err != nil {
+				return err
+			}
+		}
+		if f.OnHand != nil || f.Version != 0 || f.Source != "" {
+			return invalid("type", "an adjust takes delta, reason and id, not on_hand, source or version")
+		}
+	default:
+		return invalid("type", "%q is not one of snapshot, adjust", f.Type)
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package contract
+
+import "errors"
+
+// StockView is the answer of GET /v1/stock/{sku}.
+type StockView struct {
+	SKU       string         `json:"sku"`
+	OnHand    int64          `json:"on_hand"`
+	Reserved  int64          `json:"reserved"`
+	Committed int64          `json:"committed"`
+	Available int64          `json:"available"`
+	Locations []LocationView `json:"locations"`
+	// Channels maps each configured channel to its available-to-sell.
+	Channels map[string]int64 `json:"channels"`
+	// Shortage is true when some location holds less than its reservations.
+	Shortage bool `json:"shortage,omitempty"`
+}
+
+// LocationView is one location's quantities of a SKU.
+type LocationView struct {
+	Location  string `json:"location"`
+	OnHand    int64  `json:"on_hand"`
+	Reserved  int64  `json:"reserved"`
+	Committed int64  `json:"committed"`
+	Available int64  `json:"available"`
+}
+
+// OrderView is the answer of GET /v1/orders/{order_id}.
+type OrderView struct {
+	OrderID   string  `json:"order_id"`
+	State     string  `json:"state"` // pending, reserved, rejected, confirmed, released, expired, shipped
+	Channel   string  `json:"channel,omitempty"`
+	Lines     []Line  `json:"lines"`
+	ExpiresAt string  `json:"expires_at,omitempty"` // RFC 3339, while reserved
+	Error     *Reason `json:"error,omitempty"`
+}
+
+// LocationInfo is one entry of GET /v1/locations.
+type LocationInfo struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // warehouse | darkstore | store
+}
+
+// ChannelInfo is one entry of GET /v1/channels.
+type ChannelInfo struct {
+	Name        string `json:"name"`
+	Marketplace string `json:"marketplace"`
+	Mode        string `json:"mode"`    // auto | manual
+	Circuit     string `json:"circuit"` // closed | open | half-open | none (no sink yet)
+	Pending     int64  `json:"pending"`
+	LastAckAt   string `json:"last_ack_at,omitempty"`
+}
+
+// FeedAnswer is the answer to an HTTP snapshot or adjust.
+type FeedAnswer struct {
+	// Status is "applied" when the engine's table shows the change, or
+	// "accepted" when it is durably queued but not yet applied.
+	Status string `json:"status"`
+	// Ignored is true for a snapshot whose version was not newer than the
+	// last one applied for that source and location, or an adjust id seen before.
+	Ignored bool       `json:"ignored,omitempty"`
+	Stock   *StockView `json:"stock,omitempty"`
+}
+
+// Errors the engine returns to the API; the API maps them to HTTP statuses.
+var (
+	// ErrNotFound is returned for a SKU or order the engine has no record of.
+	ErrNotFound = errors.New("contract: not found")
+	// ErrUnavailable is returned while the engine cannot answer for a key
+	// (starting, recovering tables, partitions moving); retry shortly.
+	ErrUnavailable = errors.New("contract: temporarily unavailable")
+	// ErrTimeout is returned when a command was queued but its answer did not
+	// arrive in time; the command may still take effect: repeat it with the
+	// same order id to learn its outcome.
+	ErrTimeout = errors.New("contract: timed out waiting for the engine's answer")
+)

@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/stock"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// What the HTTP API (queryapi.Engine) asks of the engine.
+
+// Ready is nil once the processors have recovered their tables.
+func (e *Engine) Ready() error {
+	if !e.started.Load() {
+		return errors.New("still starting: creating or checking the topics")
+	}
+	var missing []string
+	if !e.inventory.Recovered() {
+		missing = append(missing, "inventory table")
+	}
+	if !e.orders.Recovered() {
+		missing = append(missing, "orders table")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("still starting: waiting for %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// ledger reads a SKU's ledger from the local inventory table.
+func (e *Engine) ledger(sku string) (*stock.SKU, error) {
+	if !e.started.Load() || !e.inventory.Recovered() {
+		return nil, fmt.Errorf("%w: the inventory table is still recovering", contract.ErrUnavailable)
+	}
+	v, err := e.inventory.Get(sku)
+	if err != nil {
+		// goka: the partition is not (or no longer) assigned to this instance.
+		return nil, fmt.Errorf("%w: %v", contract.ErrUnavailable, err)
+	}
+	raw, _ := v.([]byte)
+	if raw == nil {
+		return nil, nil
+	}
+	s, err := stock.UnmarshalSKU(raw)
+	if err != nil {
+		return nil, fmt.Errorf("ledger of SKU %q: %w", sku, err)
+	}
+	return &s, nil
+}
+
+// Stock answers GET /v1/stock/{sku} from the local Pebble table.
+func (e *Engine) Stock(ctx context.Context, sku string) (contract.StockView, error) {
+	s, err := e.ledger(sku)
+	if err != nil {
+		return contract.StockView{}, err
+	}
+	if s == nil {
+		return contract.StockView{}, fmt.Errorf("%w: SKU %q has no stock record", contract.ErrNotFound, sku)
+	}
+	return e.view(sku, s), nil
+}
+
+func (e *Engine) view(sku string, s *stock.SKU) contract.StockView {
+	v := contract.StockView{SKU: sku, Locations: make([]contract.LocationView, 0, len(s.Locations)), Channels: map[string]int64{}}
+	for i := range s.Locations {
+		l := &s.Locations[i]
+		v.Locations = append(v.Locations, contract.LocationView{Location: l.Name, OnHand: l.OnHand,
+			Reserved: l.Reserved, Committed: l.Committed, Available: l.Available()})
+		v.OnHand += l.OnHand
+		v.Reserved += l.Reserved
+		v.Committed += l.Committed
+		v.Available += max(l.Available(), 0)
+		v.Shortage = v.Shortage || l.Short() > 0
+	}
+	for _, name := range e.catalog.Channels() {
+		v.Channels[name] = e.catalog.ChannelAvailable(name, s)
+	}
+	return v
+}
+
+// Order answers GET /v1/orders/{order_id} from the local orders table.
+func (e *Engine) Order(ctx context.Context, orderID string) (contract.OrderView, error) {
+	if !e.started.Load() || !e.orders.Recovered() {
+		return contract.OrderView{}, fmt.Errorf("%w: the orders table is still recovering", contract.ErrUnavailable)
+	}
+	v, err := e.orders.Get(orderID)
+	if err != nil {
+		return contract.OrderView{}, fmt.Errorf("%w: %v", contract.ErrUnavailable, err)
+	}
+	raw, _ := v.([]byte)
+	if raw == nil {
+		return contract.OrderView{}, fmt.Errorf("%w: order %q was never reserved", contract.ErrNotFound, orderID)
+	}
+	return processors.DecodeOrderView(raw)
+}
+
+// SubmitOrder sends an order command and waits for the engine's decision.
+func (e *Engine) SubmitOrder(ctx context.Context, cmd contract.OrderCommand) (contract.OrderResult, error) {
+	if err := cmd.Validate(); err != nil {
+		return contract.OrderResult{}, err
+	}
+	if cmd.Type == contract.Expire {
+		return contract.OrderResult{}, &contract.InvalidError{Field: "type", Reason: "expire is the engine's own command"}
+	}
+	value, err := json.Marshal(cmd)
+	if err != nil {
+		return contract.OrderResult{}, err
+	}
+	ch, cancel := e.results.wait(cmd.OrderID, cmd.Type)
+	defer cancel()
+	ctx, stop := context.WithTimeout(ctx, e.timeout)
+	defer stop()
+	rec := &kgo.Record{Topic: string(e.names.OrderCommands), Key: []byte(cmd.OrderID), Value: value}
+	if err := e.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return contract.OrderResult{}, fmt.Errorf("%w: sending the command to Kafka: %v", contract.ErrUnavailable, err)
+	}
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		return contract.OrderResult{}, fmt.Errorf("%w after %s (order %s, %s)", contract.ErrTimeout, e.timeout, cmd.OrderID, cmd.Type)
+	}
+}
+
+// SubmitFeed sends a snapshot or adjust and waits until the local table shows
+// it applied (or ignored); past the write timeout it answers "accepted".
+func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (contract.FeedAnswer, error) {
+	if err := msg.Validate(); err != nil {
+		return contract.FeedAnswer{}, err
+	}
+	if !e.catalog.Known(msg.Location) {
+		return contract.FeedAnswer{}, &contract.InvalidError{Field: "location",
+			Reason: fmt.Sprintf("%q is not configured (known: %s)", msg.Location, strings.Join(e.catalog.Locations(), ", "))}
+	}
+	before, err := e.ledger(msg.SKU)
+	if err != nil && !errors.Is(err, contract.ErrUnavailable) {
+		return contract.FeedAnswer{}, err
+	}
+	if applied(before, msg) {
+		return contract.FeedAnswer{Status: "applied", Ignored: true, Stock: e.viewOf(msg.SKU, before)}, nil
+	}
+	value, err := json.Marshal(msg)
+	if err != nil {
+		return contract.FeedAnswer{}, err
+	}
+	ctx, stop := context.WithTimeout(ctx, e.timeout)
+	defer stop()
+	rec := &kgo.Record{Topic: string(e.names.StockFeed), Key: []byte(msg.SKU), Value: value}
+	if err := e.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return contract.FeedAnswer{}, fmt.Errorf("%w: sending the feed message to Kafka: %v", contract.ErrUnavailable, err)
+	}
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return contract.FeedAnswer{Status: "accepted"}, nil
+		case <-tick.C:
+			if s, err := e.ledger(msg.SKU); err == nil && applied(s, msg) {
+				return contract.FeedAnswer{Status: "applied", Stock: e.viewOf(msg.SKU, s)}, nil
+			}
+		}
+	}
+}
+
+// applied reports whether the ledger already reflects msg: a snapshot of
+// this version or newer from its source, or this adjust id.
+func applied(s *stock.SKU, msg contract.FeedMessage) bool {
+	if s == nil {
+		return false
+	}
+	if msg.Type == contract.Adjust {
+		return slices.Contains(s.Adjusts, msg.ID)
+	}
+	l := s.Location(msg.Location)
+	if l == nil {
+		return false
+	}
+	for _, v := range l.Versions {
+		if v.Source == msg.Source && v.Version >= msg.Version {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) viewOf(sku string, s *stock.SKU) *contract.StockView {
+	v := e.view(sku, s)
+	return &v
+}
+
+// Locations lists the configured locations.
+func (e *Engine) Locations() []contract.LocationInfo {
+	out := make([]contract.LocationInfo, 0, len(e.settings.Locations))
+	for _, l := range e.settings.Locations {
+		out = append(out, contract.LocationInfo{Name: l.Name, Kind: l.Kind})
+	}
+	return out
+}
+
+// Channels lists the configured channels. Their sinks are not built yet:
+// every channel reports mode auto and circuit "none".
+func (e *Engine) Channels() []contract.ChannelInfo {
+	out := make([]contract.ChannelInfo, 0, len(e.settings.Channels))
+	for _, c := range e.settings.Channels {
+		out = append(out, contract.ChannelInfo{Name: c.Name, Marketplace: c.Marketplace, Mode: "auto", Circuit: "none"})
+	}
+	return out
+}

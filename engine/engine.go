@@ -1,0 +1,229 @@
+// Package engine assembles stocksync: the topics, the goka processors on
+// Pebble tables, the expiry sweeper, and the request/reply path the HTTP API
+// uses. It is what `stocksync dev` and `stocksync serve` run.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/state"
+	"github.com/stocksync/stocksync/stock"
+	"github.com/stocksync/stocksync/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+)
+
+// Config is what the engine needs.
+type Config struct {
+	Settings *config.Config        // the validated configuration file; required
+	Registry prometheus.Registerer // where the metrics go; required
+	Logger   *slog.Logger          // default slog.Default()
+	// InstanceID names this instance's Kafka clients; default host-pid.
+	InstanceID string
+}
+
+// Engine is one running stocksync instance.
+type Engine struct {
+	cfg        config.Kafka
+	settings   *config.Config
+	names      topology.Names
+	catalog    *stock.Catalog
+	log        *slog.Logger
+	hasher     func() hash.Hash32
+	storage    storage.Builder
+	metrics    *processors.Metrics
+	producer   *kgo.Client
+	results    *results
+	expiry     *processors.Expiry
+	inventory  *goka.Processor
+	orders     *goka.Processor
+	started    atomic.Bool // topics exist and the processors are built
+	instanceID string
+	timeout    time.Duration
+}
+
+// New builds an engine; Run starts it.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Settings == nil || cfg.Registry == nil {
+		return nil, errors.New("engine: Settings and Registry are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.InstanceID == "" {
+		host, _ := os.Hostname()
+		cfg.InstanceID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	s := cfg.Settings
+	e := &Engine{
+		cfg:        s.Kafka,
+		settings:   s,
+		names:      topology.New(s.Kafka.TopicPrefix),
+		catalog:    catalogOf(s),
+		log:        cfg.Logger,
+		hasher:     topology.NewHasher,
+		metrics:    processors.NewMetrics(cfg.Registry),
+		timeout:    s.Engine.WriteTimeout.Duration,
+		instanceID: cfg.InstanceID,
+	}
+	var err error
+	if e.producer, err = newProducer(s.Kafka.Brokers, "stocksync-"+cfg.InstanceID); err != nil {
+		return nil, fmt.Errorf("engine: kafka producer: %w", err)
+	}
+	e.results = newResults(e.names.OrderResults, e.log)
+	e.expiry = &processors.Expiry{Send: e.sendExpire, Interval: s.Engine.SweepInterval.Duration, Metrics: e.metrics, Logger: e.log}
+	ordersTable := string(e.names.OrdersTable())
+	e.storage, err = state.NewBuilder(state.Options{
+		Dir: filepath.Join(s.DataDir, "tables"),
+		OnRecovered: func(topic string, partition int32, st storage.Storage) {
+			if topic == ordersTable {
+				if err := e.expiry.Seed(partition, st); err != nil {
+					e.log.Error("expiry: reading reservations of a recovered partition", "partition", partition, "err", err)
+				}
+			}
+		},
+		OnClose: func(topic string, partition int32) {
+			if topic == ordersTable {
+				e.expiry.Forget(partition)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return e, nil
+}
+
+// buildProcessors creates the goka processors; goka checks their topics when
+// they are built, so this runs once the topics exist.
+func (e *Engine) buildProcessors() error {
+	s := e.settings
+	opts := e.gokaOptions()
+	base := func(group string) []goka.ProcessorOption {
+		return append(opts[:len(opts):len(opts)], goka.WithClientID(group+"-"+e.instanceID))
+	}
+	var err error
+	e.inventory, err = processors.NewInventory(processors.InventoryConfig{
+		Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
+		Catalog: e.catalog, Metrics: e.metrics, Logger: e.log,
+	}, base("inventory")...)
+	if err != nil {
+		return fmt.Errorf("engine: inventory processor: %w", err)
+	}
+	e.orders, err = processors.NewOrders(processors.OrdersConfig{
+		Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
+		Catalog: e.catalog, Metrics: e.metrics, Expiry: e.expiry, Logger: e.log,
+	}, base("orders")...)
+	if err != nil {
+		return fmt.Errorf("engine: orders processor: %w", err)
+	}
+	return nil
+}
+
+func catalogOf(s *config.Config) *stock.Catalog {
+	var locs []string
+	for _, l := range s.Locations {
+		locs = append(locs, l.Name)
+	}
+	var rules []stock.ChannelRule
+	for _, c := range s.Channels {
+		rules = append(rules, stock.ChannelRule{Name: c.Name, Locations: c.Locations, Share: c.Share, SafetyStock: c.SafetyStock})
+	}
+	return stock.NewCatalog(locs, rules)
+}
+
+// Names are the topics and groups this engine uses.
+func (e *Engine) Names() topology.Names { return e.names }
+
+// Producer is the engine's franz-go client, for tools in the same process.
+func (e *Engine) Producer() *kgo.Client { return e.producer }
+
+// Run creates the topics, starts the processors, the sweeper and the results
+// listener, and blocks until ctx ends or one of them fails.
+func (e *Engine) Run(ctx context.Context) error {
+	defer e.producer.Close()
+	if err := e.waitForTopics(ctx); err != nil {
+		return err
+	}
+	if err := e.results.start(ctx, e.cfg.Brokers); err != nil {
+		return fmt.Errorf("engine: listening on %s: %w", e.names.OrderResults, err)
+	}
+	if err := e.buildProcessors(); err != nil {
+		return err
+	}
+	e.started.Store(true)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return wrap("inventory processor", e.inventory.Run(ctx)) })
+	g.Go(func() error { return wrap("orders processor", e.orders.Run(ctx)) })
+	g.Go(func() error { return e.expiry.Run(ctx) })
+	g.Go(func() error { return e.results.run(ctx) })
+	return g.Wait()
+}
+
+func wrap(what string, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return fmt.Errorf("engine: %s stopped: %w", what, err)
+}
+
+// waitForTopics creates or checks the topics, retrying while the brokers are
+// unreachable so an engine can start before its cluster.
+func (e *Engine) waitForTopics(ctx context.Context) error {
+	adm := kadm.NewClient(e.producer)
+	var names []string
+	tables := map[string]bool{}
+	for _, s := range e.names.Streams() {
+		names = append(names, string(s))
+	}
+	for _, t := range e.names.Tables() {
+		names = append(names, string(t))
+		tables[string(t)] = true
+	}
+	for {
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := ensureTopics(tctx, adm, names, tables, e.cfg.Partitions, e.cfg.Replication)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, ErrPartitionMismatch) {
+			return err
+		}
+		e.log.Warn("engine: waiting for Kafka to create or check the topics", "brokers", e.cfg.Brokers, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// sendExpire produces the sweeper's expire command for an order.
+func (e *Engine) sendExpire(ctx context.Context, orderID string) error {
+	value, err := json.Marshal(contract.OrderCommand{Type: contract.Expire, OrderID: orderID})
+	if err != nil {
+		return err
+	}
+	rec := &kgo.Record{Topic: string(e.names.OrderCommands), Key: []byte(orderID), Value: value}
+	return e.producer.ProduceSync(ctx, rec).FirstErr()
+}

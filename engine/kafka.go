@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// saramaConfig is goka's client configuration, tuned for latency: goka's
+// defaults (100 ms producer flush, new groups starting at the newest offset,
+// protocol 2.0 that Kafka 4 no longer speaks) would add delay or lose input.
+func saramaConfig() *sarama.Config {
+	c := goka.DefaultConfig()
+	c.Version = sarama.V2_1_0_0
+	// A new group reads its inputs from the start: nothing accepted is skipped.
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	c.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
+	c.Consumer.Fetch.Default = 1 << 20 // 1 MiB
+	c.Consumer.MaxWaitTime = 20 * time.Millisecond
+	c.Producer.Flush.Frequency = time.Millisecond
+	c.Producer.Flush.Bytes = 256 << 10 // 256 KiB
+	c.Producer.Flush.MaxMessages = 0
+	c.Producer.Compression = sarama.CompressionNone
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Retry.Backoff = 50 * time.Millisecond
+	c.Metadata.RefreshFrequency = 30 * time.Second
+	return c
+}
+
+// gokaOptions are the builders every processor shares.
+func (e *Engine) gokaOptions() []goka.ProcessorOption {
+	tm := goka.NewTopicManagerConfig()
+	tm.Table.Replication = int(e.cfg.Replication)
+	tm.Stream.Replication = int(e.cfg.Replication)
+	tm.NoCreate = true // ensureTopics made them, with the right counts
+	return []goka.ProcessorOption{
+		goka.WithHasher(e.hasher),
+		goka.WithStorageBuilder(e.storage),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(saramaConfig())),
+		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(saramaConfig())),
+		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(saramaConfig())),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(saramaConfig(), tm)),
+		goka.WithLogger(gokaLogger{e.log}),
+	}
+}
+
+// ensureTopics creates the topics that are missing, tables compacted, and
+// checks that the ones that exist have the configured partition count: a
+// different count re-keys every SKU, which must be a planned migration.
+func ensureTopics(ctx context.Context, adm *kadm.Client, names []string, tables map[string]bool, partitions int32, replication int16) error {
+	details, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	var errs []error
+	for _, name := range names {
+		d, ok := details[name]
+		if ok && d.Err == nil {
+			if got := int32(len(d.Partitions)); got != partitions {
+				errs = append(errs, fmt.Errorf("%w: topic %s has %d partitions, the config asks for %d; "+
+					"changing the count re-keys every SKU, see docs/operations.md (partition planning)", ErrPartitionMismatch, name, got, partitions))
+			}
+			continue
+		}
+		configs := map[string]*string{"retention.ms": ptr("604800000")} // 7 days for streams
+		if tables[name] {
+			configs = map[string]*string{"cleanup.policy": ptr("compact")}
+		}
+		_, err := adm.CreateTopic(ctx, partitions, replication, configs, name)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func ptr(s string) *string { return &s }
+
+// newProducer is the franz-go client for what the engine writes outside goka
+// (HTTP commands, expire commands). Its default partitioner hashes keys with
+// murmur2 like the Java client and the processors.
+func newProducer(brokers []string, id string) (*kgo.Client, error) {
+	return kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ClientID(id),
+		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+	)
+}
+
+// gokaLogger sends goka's and sarama's chatter to slog at debug level, and
+// lines that look like trouble at warn level.
+type gokaLogger struct{ log *slog.Logger }
+
+func (l gokaLogger) Print(v ...any)            { l.out(fmt.Sprint(v...)) }
+func (l gokaLogger) Println(v ...any)          { l.out(fmt.Sprint(v...)) }
+func (l gokaLogger) Printf(f string, v ...any) { l.out(fmt.Sprintf(f, v...)) }
+func (l gokaLogger) out(s string) {
+	if strings.Contains(strings.ToLower(s), "error") {
+		l.log.Warn(strings.TrimSpace(s), "component", "goka")
+		return
+	}
+	l.log.Debug(strings.TrimSpace(s), "component", "goka")
+}

@@ -1,0 +1,303 @@
+package processors
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/stock"
+	"github.com/stocksync/stocksync/topology"
+)
+
+// OrdersConfig is what the orders processor needs.
+type OrdersConfig struct {
+	Names      topology.Names
+	Brokers    []string
+	Partitions int32          // partitions of every topic; required
+	Catalog    *stock.Catalog // to refuse unknown channels and locations up front; required
+	Metrics    *Metrics       // required
+	Expiry     *Expiry        // told of every reservation and its end; required
+	Logger     *slog.Logger   // default slog.Default()
+	Now        func() time.Time
+}
+
+// NewOrders builds the orders processor: the saga of each order (DESIGN.md
+// "orders"). It fans reserve lines out to the SKUs' owners, reserves all lines
+// or none, and answers every command on orders.results.
+//
+// Every handler is idempotent in the same way: a command or reply that has
+// already taken effect re-emits what the order's current state implies (its
+// stock commands and its answer). goka writes the table before its outputs
+// are acknowledged, so after a crash the replayed input meets a state that is
+// ahead of what downstream saw; re-emitting closes that gap, and the inventory
+// deduplicates what it already applied.
+func NewOrders(cfg OrdersConfig, opts ...goka.ProcessorOption) (*goka.Processor, error) {
+	if cfg.Partitions <= 0 || cfg.Catalog == nil || cfg.Metrics == nil || cfg.Expiry == nil {
+		return nil, fmt.Errorf("processors: orders needs Partitions > 0, a Catalog, Metrics and an Expiry")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &orders{
+		base:    base{names: cfg.Names, partitions: cfg.Partitions, metrics: cfg.Metrics, log: cfg.Logger.With("processor", "orders"), now: cfg.Now},
+		catalog: cfg.Catalog,
+		expiry:  cfg.Expiry,
+	}
+	return goka.NewProcessor(cfg.Brokers, cfg.Names.OrdersGraph(p.command, p.reply), opts...)
+}
+
+type orders struct {
+	base
+	catalog *stock.Catalog
+	expiry  *Expiry
+}
+
+func (p *orders) load(ctx goka.Context) *order {
+	v, _ := ctx.Value().([]byte)
+	if v == nil {
+		return nil
+	}
+	o, err := decodeOrder(v)
+	if err != nil {
+		ctx.Fail(fmt.Errorf("orders: state of order %q: %w", ctx.Key(), err))
+	}
+	return o
+}
+
+func (p *orders) save(ctx goka.Context, o *order) {
+	ctx.SetValue(mustJSON(o))
+	if o.State == stateReserved {
+		p.expiry.Track(ctx.Partition(), o.ID, o.ExpiresAt)
+	} else {
+		p.expiry.Untrack(ctx.Partition(), o.ID)
+	}
+}
+
+func (p *orders) answer(ctx goka.Context, r *contract.OrderResult) {
+	ctx.Emit(p.names.OrderResults, r.OrderID, mustJSON(r))
+}
+
+func (p *orders) refuse(ctx goka.Context, c contract.OrderCommand, reason contract.Reason) {
+	p.metrics.Commands.WithLabelValues(c.Type, "rejected").Inc()
+	p.answer(ctx, &contract.OrderResult{OrderID: c.OrderID, Type: c.Type, Status: contract.StatusRejected, Error: &reason})
+}
+
+func (p *orders) command(ctx goka.Context, msg any) {
+	raw, _ := msg.([]byte)
+	if p.rerouted(ctx, raw) {
+		return
+	}
+	c, err := contract.DecodeOrderCommand(raw)
+	if err == nil && c.OrderID != ctx.Key() {
+		err = fmt.Errorf("message key %q differs from its order_id %q", ctx.Key(), c.OrderID)
+	}
+	if err != nil {
+		p.deadLetter(ctx, raw, err.Error())
+		return
+	}
+	o := p.load(ctx)
+	if c.Type == contract.Reserve {
+		p.reserve(ctx, c, o, ctx.Timestamp())
+		return
+	}
+	if o == nil {
+		if c.Type != contract.Expire {
+			p.refuse(ctx, c, contract.Reason{Type: contract.ErrUnknownOrder, Message: "no reserve was ever accepted for this order id"})
+		}
+		return
+	}
+	if o.State == stateReserved && !p.now().Before(time.UnixMilli(o.ExpiresAt)) {
+		p.transition(ctx, o, stateExpired, stock.CmdExpire)
+		p.answer(ctx, &contract.OrderResult{OrderID: o.ID, Type: contract.Expire, Status: contract.StatusExpired})
+		p.metrics.Commands.WithLabelValues(contract.Expire, "accepted").Inc()
+		if c.Type == contract.Expire {
+			return
+		}
+	}
+	switch c.Type {
+	case contract.Confirm:
+		p.step(ctx, c, o, map[string]bool{stateReserved: true}, stateConfirmed, contract.StatusConfirmed, stock.CmdConfirm)
+	case contract.Release:
+		p.step(ctx, c, o, map[string]bool{stateReserved: true, stateConfirmed: true, stateRejected: true, stateExpired: true},
+			stateReleased, contract.StatusReleased, stock.CmdRelease)
+	case contract.Ship:
+		p.step(ctx, c, o, map[string]bool{stateConfirmed: true}, stateShipped, contract.StatusShipped, stock.CmdShip)
+	case contract.Expire:
+		if o.State == stateExpired {
+			p.fanOut(ctx, o, stock.CmdExpire, nil)
+		}
+	}
+}
+
+// step moves an order from one of the states in from to state to, sending cmd
+// for every line; a repeat of the same step answers the same again.
+func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from map[string]bool, to, status, cmd string) {
+	result := &contract.OrderResult{OrderID: o.ID, Type: c.Type, Status: status, Lines: o.placedLines()}
+	switch {
+	case o.State == to:
+		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
+		p.fanOut(ctx, o, cmd, nil)
+	case from[o.State]:
+		p.metrics.Commands.WithLabelValues(c.Type, "accepted").Inc()
+		if o.State == stateRejected || o.State == stateExpired {
+			// Nothing is held: record the release without stock commands.
+			o.State = to
+			p.save(ctx, o)
+		} else {
+			p.transition(ctx, o, to, cmd)
+		}
+	case o.State == statePending:
+		p.refuse(ctx, c, contract.Reason{Type: contract.ErrPending, State: o.State,
+			Message: "the order's reserve is still being decided; repeat the command in a moment"})
+		return
+	default:
+		p.refuse(ctx, c, contract.Reason{Type: contract.ErrInvalidTransition, State: o.State,
+			Message: fmt.Sprintf("cannot %s an order that is %s", c.Type, o.State)})
+		return
+	}
+	p.answer(ctx, result)
+}
+
+func (p *orders) transition(ctx goka.Context, o *order, to, cmd string) {
+	o.State = to
+	p.save(ctx, o)
+	p.fanOut(ctx, o, cmd, nil)
+}
+
+// fanOut sends cmd to the owner of every line's SKU; only lines for which
+// pick returns true when pick is set.
+func (p *orders) fanOut(ctx goka.Context, o *order, cmd string, pick func(orderLine) bool) {
+	at := ctx.Timestamp().UnixMilli()
+	for _, l := range o.Lines {
+		if pick != nil && !pick(l) {
+			continue
+		}
+		sc := stock.Command{Type: cmd, OrderID: o.ID, SKU: l.SKU, Qty: l.Qty, Location: l.Location,
+			Channel: o.Channel, ExpiresAt: o.ExpiresAt, At: at}
+		ctx.Emit(p.names.StockCommands, l.SKU, mustJSON(sc))
+	}
+}
+
+func (o *order) placedLines() []contract.Line {
+	out := make([]contract.Line, len(o.Lines))
+	for i, l := range o.Lines {
+		out[i] = contract.Line{SKU: l.SKU, Qty: l.Qty, Location: l.Location}
+	}
+	return out
+}
+
+func (p *orders) reserve(ctx goka.Context, c contract.OrderCommand, o *order, produced time.Time) {
+	if o != nil {
+		if o.Digest != digest(c) {
+			p.refuse(ctx, c, contract.Reason{Type: contract.ErrConflict, State: o.State,
+				Message: "this order id was already used for a different reserve; use a new order id"})
+			return
+		}
+		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
+		p.replay(ctx, o)
+		return
+	}
+	if c.Channel != "" && !p.catalog.HasChannel(c.Channel) {
+		p.refuse(ctx, c, contract.Reason{Type: contract.ErrUnknownChannel, Message: fmt.Sprintf("channel %q is not configured", c.Channel)})
+		return
+	}
+	for _, l := range c.Lines {
+		if l.Location != "" && !p.catalog.Known(l.Location) {
+			p.refuse(ctx, c, contract.Reason{Type: contract.ErrUnknownLocation, SKU: l.SKU, Location: l.Location,
+				Message: fmt.Sprintf("location %q is not configured", l.Location)})
+			return
+		}
+	}
+	o = &order{ID: c.OrderID, State: statePending, Channel: c.Channel, Digest: digest(c),
+		At: produced.UnixMilli(), ExpiresAt: p.now().Add(time.Duration(c.TTLS) * time.Second).UnixMilli()}
+	for _, l := range c.Lines {
+		o.Lines = append(o.Lines, orderLine{SKU: l.SKU, Qty: l.Qty, Location: l.Location})
+	}
+	p.save(ctx, o)
+	p.fanOut(ctx, o, stock.CmdReserve, nil)
+}
+
+// replay re-emits what the order's state implies (see NewOrders).
+func (p *orders) replay(ctx goka.Context, o *order) {
+	switch o.State {
+	case statePending:
+		p.fanOut(ctx, o, stock.CmdReserve, func(l orderLine) bool { return !l.Answered })
+		return
+	case stateRejected:
+		p.fanOut(ctx, o, stock.CmdRelease, func(l orderLine) bool { return l.OK })
+	}
+	if o.Answer != nil {
+		p.answer(ctx, o.Answer)
+	}
+}
+
+func (p *orders) reply(ctx goka.Context, msg any) {
+	raw, _ := msg.([]byte)
+	if p.rerouted(ctx, raw) {
+		return
+	}
+	var r stock.Reply
+	if err := json.Unmarshal(raw, &r); err != nil || r.OrderID != ctx.Key() {
+		p.deadLetter(ctx, raw, fmt.Sprintf("not a stock reply for order %q: %v", ctx.Key(), err))
+		return
+	}
+	o := p.load(ctx)
+	if o == nil {
+		p.deadLetter(ctx, raw, "stock reply for an order this processor never saw")
+		return
+	}
+	if o.State != statePending {
+		p.replay(ctx, o)
+		return
+	}
+	i := o.line(r.SKU)
+	if i < 0 {
+		p.deadLetter(ctx, raw, fmt.Sprintf("stock reply for SKU %q, which order %q does not have", r.SKU, o.ID))
+		return
+	}
+	if o.Lines[i].Answered {
+		return
+	}
+	l := &o.Lines[i]
+	l.Answered, l.OK, l.Error, l.Available = true, r.OK, r.Error, r.Available
+	if r.Location != "" {
+		l.Location = r.Location
+	}
+	if !o.allAnswered() {
+		p.save(ctx, o)
+		return
+	}
+	o.Answer = o.reserveAnswer()
+	o.State = stateReserved
+	if o.Answer.Status == contract.StatusRejected {
+		o.State = stateRejected
+	}
+	p.save(ctx, o)
+	p.replay(ctx, o)
+	p.metrics.Commands.WithLabelValues(contract.Reserve, map[bool]string{true: "accepted", false: "rejected"}[o.State == stateReserved]).Inc()
+	p.metrics.ReserveLatency.WithLabelValues(o.Answer.Status).Observe(p.now().Sub(time.UnixMilli(o.At)).Seconds())
+}
+
+func (o *order) line(sku string) int {
+	for i := range o.Lines {
+		if o.Lines[i].SKU == sku {
+			return i
+		}
+	}
+	return -1
+}
+
+func (o *order) allAnswered() bool {
+	for _, l := range o.Lines {
+		if !l.Answered {
+			return false
+		}
+	}
+	return true
+}

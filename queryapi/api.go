@@ -1,0 +1,252 @@
+// Package queryapi serves the HTTP API of stocksync (DESIGN.md "Public
+// contract (v1)") on go-chi: stock reads and feed writes, order commands that
+// answer once the engine has decided, and health, readiness and metrics.
+//
+// Every error is answered in one JSON shape, {"error":{"type","message"}},
+// whose type is one of the ErrorType constants; the one exception is a
+// refused order command, answered 409 with the engine's OrderResult, whose
+// "error" carries a contract reason type (e.g. insufficient_stock).
+//
+// Metrics, registered on Config.Registry:
+//
+//	stocksync_http_requests_total{route,method,code}         counter of answered requests
+//	stocksync_http_request_duration_seconds{route,method}    histogram of time to answer
+//
+// route is the chi route pattern ("/v1/stock/{sku}"), or "unmatched" for a
+// path no route serves, so the label stays bounded whatever clients send;
+// method is the HTTP method, or "OTHER" for one the API does not know; code is
+// the HTTP status.
+package queryapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stocksync/stocksync/contract"
+)
+
+// Engine is what the API reads from and submits to. Errors may wrap
+// contract.ErrNotFound, contract.ErrUnavailable, contract.ErrTimeout or a
+// *contract.InvalidError; the API maps them to statuses (see errors.go).
+type Engine interface {
+	Stock(ctx context.Context, sku string) (contract.StockView, error)                        // contract.ErrNotFound for an unknown SKU
+	Order(ctx context.Context, orderID string) (contract.OrderView, error)                    // contract.ErrNotFound
+	SubmitOrder(ctx context.Context, cmd contract.OrderCommand) (contract.OrderResult, error) // waits for the engine's decision
+	SubmitFeed(ctx context.Context, msg contract.FeedMessage) (contract.FeedAnswer, error)
+	Locations() []contract.LocationInfo
+	Channels() []contract.ChannelInfo
+	Ready() error // nil once every table is recovered; otherwise an error saying what is still missing
+}
+
+// Config configures the API. Zero fields take the defaults stated on them.
+type Config struct {
+	// Engine answers reads and decides writes. Required.
+	Engine Engine
+	// Registry receives the metrics listed in the package doc. Required: the
+	// global default registry is never used.
+	Registry prometheus.Registerer
+	// Gatherer is what GET /metrics exposes, usually the same registry as
+	// Registry. Required.
+	Gatherer prometheus.Gatherer
+	// Logger logs internal errors and panics with the request id. Default
+	// slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds a request body; a larger one is answered 413.
+	// Default and maximum contract.MaxMessageBytes (64 KiB), the limit the
+	// contract puts on one message, so HTTP accepts no body Kafka would refuse.
+	MaxBodyBytes int64
+	// WriteTimeout is how long a write waits for the engine's answer before
+	// it is answered 504 (the command may still take effect; repeating it with
+	// the same id tells its outcome). Default 5s.
+	WriteTimeout time.Duration
+	// Open serves /v1 without authentication, as `stocksync dev` does on
+	// loopback. Default false. Bearer-token auth with scopes (DESIGN.md
+	// "Auth") is a later issue and is not implemented here; until it lands,
+	// New refuses Open == false unless Middleware is given to authenticate.
+	Open bool
+	// Middleware wraps every /v1 route, in order: the seam for auth and rate
+	// limits. It runs after routing, so chi.RouteContext(r.Context())
+	// .RoutePattern() names the route (and thus the scope it needs); health,
+	// readiness, metrics and 404/405 answers do not pass through it. Default
+	// none.
+	Middleware []func(http.Handler) http.Handler
+}
+
+const (
+	defaultMaxBodyBytes = contract.MaxMessageBytes
+	defaultWriteTimeout = 5 * time.Second
+)
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = defaultWriteTimeout
+	}
+	return c
+}
+
+// Validate reports every problem of c at once. Zero fields that have a
+// default are valid.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Engine == nil {
+		errs = append(errs, errors.New("queryapi: Engine is required"))
+	}
+	if c.Registry == nil {
+		errs = append(errs, errors.New("queryapi: Registry is required"))
+	}
+	if c.Gatherer == nil {
+		errs = append(errs, errors.New("queryapi: Gatherer is required"))
+	}
+	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > contract.MaxMessageBytes {
+		errs = append(errs, fmt.Errorf("queryapi: MaxBodyBytes %d is outside 1..%d", c.MaxBodyBytes, contract.MaxMessageBytes))
+	}
+	if c.WriteTimeout < 0 {
+		errs = append(errs, fmt.Errorf("queryapi: WriteTimeout %s is negative", c.WriteTimeout))
+	}
+	for i, mw := range c.Middleware {
+		if mw == nil {
+			errs = append(errs, fmt.Errorf("queryapi: Middleware[%d] is nil", i))
+		}
+	}
+	if !c.Open && len(c.Middleware) == 0 {
+		errs = append(errs, errors.New("queryapi: auth is not implemented yet: set Open, or give Middleware that authenticates"))
+	}
+	return errors.Join(errs...)
+}
+
+// api holds what the handlers share.
+type api struct {
+	engine       Engine
+	log          *slog.Logger
+	maxBody      int64
+	writeTimeout time.Duration
+}
+
+// New returns the API's handler. It fails if cfg is invalid or the metrics
+// are already registered on cfg.Registry.
+func New(cfg Config) (http.Handler, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	a := &api{engine: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, writeTimeout: cfg.WriteTimeout}
+	if cfg.Open {
+		a.log.Warn("queryapi: serving /v1 without authentication (Open is set)")
+	}
+
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, echoRequestID, m.instrument, a.recoverer)
+	r.NotFound(a.notFound)
+	r.MethodNotAllowed(a.methodNotAllowed(r))
+
+	r.Get("/healthz", a.healthz)
+	r.Get("/readyz", a.readyz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
+	}))
+
+	// The comments name the scope each route will need once auth lands.
+	r.Group(func(r chi.Router) {
+		r.Use(cfg.Middleware...)
+		// stock:read
+		r.Get("/v1/stock/{sku}", a.getStock)
+		r.Get("/v1/locations", a.locations)
+		r.Get("/v1/channels", a.channels)
+		// stock:write
+		r.Put("/v1/stock/{sku}/locations/{location}", a.putSnapshot)
+		r.Post("/v1/stock/{sku}/locations/{location}/adjust", a.postAdjust)
+		// orders:write (GET of an order too: it shows a customer's order)
+		r.Get("/v1/orders/{order_id}", a.getOrder)
+		r.Post("/v1/orders/{order_id}/reserve", a.reserve)
+		r.Post("/v1/orders/{order_id}/confirm", a.transition(contract.Confirm, contract.StatusConfirmed))
+		r.Post("/v1/orders/{order_id}/release", a.transition(contract.Release, contract.StatusReleased))
+		r.Post("/v1/orders/{order_id}/ship", a.transition(contract.Ship, contract.StatusShipped))
+	})
+	return r, nil
+}
+
+// pathKey returns the path parameter name, unescaped and checked with
+// contract.CheckKey; on failure it answers 400 and returns false.
+//
+// chi routes on r.URL.RawPath when the request's path has escapes that
+// Path cannot round-trip (a SKU with "/" sent as %2F), and then its params
+// are still escaped; otherwise it routes on the already unescaped Path.
+// Unescaping in the second case would corrupt a SKU like "100%".
+func (a *api) pathKey(w http.ResponseWriter, r *http.Request, name string) (string, bool) {
+	v := chi.URLParam(r, name)
+	if r.URL.RawPath != "" {
+		u, err := url.PathUnescape(v)
+		if err != nil {
+			a.fail(w, r, &contract.InvalidError{Field: name, Reason: "is not a valid path segment: " + err.Error()})
+			return "", false
+		}
+		v = u
+	}
+	if err := contract.CheckKey(name, v); err != nil {
+		a.fail(w, r, err)
+		return "", false
+	}
+	return v, true
+}
+
+// writeCtx bounds how long a write waits for the engine's answer.
+func (a *api) writeCtx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), a.writeTimeout)
+}
+
+// decodeBody reads at most maxBody+1 bytes of r's body and decodes them with
+// contract.DecodeStrict into a new T; on failure it answers 413 or 400 and
+// returns nil. With emptyOK, an empty body stands for {}.
+func decodeBody[T any](a *api, w http.ResponseWriter, r *http.Request, emptyOK bool) *T {
+	data, err := io.ReadAll(io.LimitReader(r.Body, a.maxBody+1))
+	if err != nil {
+		a.fail(w, r, &contract.InvalidError{Reason: "cannot read the body: " + err.Error()})
+		return nil
+	}
+	if int64(len(data)) > a.maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, ErrorTooLarge,
+			fmt.Sprintf("the body is over the limit of %d bytes", a.maxBody))
+		return nil
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		if emptyOK {
+			return new(T)
+		}
+		a.fail(w, r, &contract.InvalidError{Reason: "the body must be a JSON object, it is empty"})
+		return nil
+	}
+	// Decoding into a pointer tells {} from null, which is refused.
+	var v *T
+	if err := contract.DecodeStrict(data, &v); err != nil {
+		a.fail(w, r, err)
+		return nil
+	}
+	if v == nil {
+		a.fail(w, r, &contract.InvalidError{Reason: "the body must be a JSON object, not null"})
+		return nil
+	}
+	return v
+}

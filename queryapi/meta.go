@@ -1,0 +1,40 @@
+package queryapi
+
+import (
+	"net/http"
+
+	"github.com/stocksync/stocksync/contract"
+)
+
+// healthz answers 200 while the process serves: liveness, not readiness.
+func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 once the engine has recovered every table, 503 with
+// what is still missing before that.
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := a.engine.Ready(); err != nil {
+		writeError(w, http.StatusServiceUnavailable, ErrorUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// locations answers GET /v1/locations; none is [], not null.
+func (a *api) locations(w http.ResponseWriter, r *http.Request) {
+	locs := a.engine.Locations()
+	if locs == nil {
+		locs = []contract.LocationInfo{}
+	}
+	writeJSON(w, http.StatusOK, locs)
+}
+
+// channels answers GET /v1/channels; none is [], not null.
+func (a *api) channels(w http.ResponseWriter, r *http.Request) {
+	chans := a.engine.Channels()
+	if chans == nil {
+		chans = []contract.ChannelInfo{}
+	}
+	writeJSON(w, http.StatusOK, chans)
+}

@@ -1,0 +1,94 @@
+package queryapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/stocksync/stocksync/contract"
+)
+
+// reserveBody is the body of POST /v1/orders/{order_id}/reserve. The order
+// id comes from the path, so a body naming it (or the type) is refused as
+// having an unknown field.
+type reserveBody struct {
+	Lines   []contract.Line `json:"lines"`
+	Channel string          `json:"channel"`
+	TTLS    int64           `json:"ttl_s"` // 0 or absent: contract.DefaultTTLS
+}
+
+// emptyBody is the body of confirm, release and ship: nothing, or {}.
+type emptyBody struct{}
+
+// getOrder answers GET /v1/orders/{order_id}.
+func (a *api) getOrder(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.pathKey(w, r, "order_id")
+	if !ok {
+		return
+	}
+	view, err := a.engine.Order(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view)
+}
+
+// reserve answers POST /v1/orders/{order_id}/reserve once the engine has
+// reserved every line (200) or none (409).
+func (a *api) reserve(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.pathKey(w, r, "order_id")
+	if !ok {
+		return
+	}
+	body := decodeBody[reserveBody](a, w, r, false /* emptyOK */)
+	if body == nil {
+		return
+	}
+	a.submitOrder(w, r, contract.OrderCommand{
+		Type:    contract.Reserve,
+		OrderID: id,
+		Lines:   body.Lines,
+		Channel: body.Channel,
+		TTLS:    body.TTLS,
+	}, contract.StatusReserved)
+}
+
+// transition returns the handler of POST /v1/orders/{order_id}/<cmdType>,
+// which answers 200 when the engine's result has status success.
+func (a *api) transition(cmdType, success string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := a.pathKey(w, r, "order_id")
+		if !ok {
+			return
+		}
+		if decodeBody[emptyBody](a, w, r, true /* emptyOK */) == nil {
+			return
+		}
+		a.submitOrder(w, r, contract.OrderCommand{Type: cmdType, OrderID: id}, success)
+	}
+}
+
+// submitOrder validates cmd, waits for the engine's decision and answers it:
+// 200 with the result on success, 409 with the result when it was rejected
+// (the result's "error" says why).
+func (a *api) submitOrder(w http.ResponseWriter, r *http.Request, cmd contract.OrderCommand, success string) {
+	if err := cmd.Validate(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ctx, cancel := a.writeCtx(r)
+	defer cancel()
+	res, err := a.engine.SubmitOrder(ctx, cmd)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	switch res.Status {
+	case success:
+		writeJSON(w, http.StatusOK, res)
+	case contract.StatusRejected:
+		writeJSON(w, http.StatusConflict, res)
+	default:
+		a.internal(w, r, fmt.Errorf("engine answered %s of order %q with status %q", cmd.Type, cmd.OrderID, res.Status))
+	}
+}

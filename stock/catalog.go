@@ -1,0 +1,81 @@
+package stock
+
+import (
+	"math"
+	"slices"
+	"sort"
+)
+
+// ChannelRule turns location availability into a channel's available-to-sell.
+type ChannelRule struct {
+	Name        string
+	Locations   []string
+	Share       float64 // (0, 1]
+	SafetyStock int64   // ≥ 0
+}
+
+// Catalog is what the ledger must know of the configuration: the locations
+// that exist and the rule of each channel.
+type Catalog struct {
+	locations []string // sorted
+	channels  map[string]ChannelRule
+	names     []string // channel names, sorted
+}
+
+// NewCatalog builds a catalog; without channels every reserve picks among
+// all locations.
+func NewCatalog(locations []string, channels []ChannelRule) *Catalog {
+	c := &Catalog{locations: sortedNames(locations), channels: make(map[string]ChannelRule, len(channels))}
+	for _, r := range channels {
+		r.Locations = sortedNames(r.Locations)
+		c.channels[r.Name] = r
+		c.names = append(c.names, r.Name)
+	}
+	sort.Strings(c.names)
+	return c
+}
+
+// Known reports whether the location exists.
+func (c *Catalog) Known(location string) bool {
+	_, ok := slices.BinarySearch(c.locations, location)
+	return ok
+}
+
+// HasChannel reports whether the channel is configured.
+func (c *Catalog) HasChannel(name string) bool {
+	_, ok := c.channels[name]
+	return ok
+}
+
+// Candidates are the locations a reserve for channel may take stock from:
+// the channel's own, or all of them for an unnamed channel.
+func (c *Catalog) Candidates(channel string) []string {
+	if r, ok := c.channels[channel]; ok {
+		return r.Locations
+	}
+	return c.locations
+}
+
+// Locations lists every location, sorted.
+func (c *Catalog) Locations() []string { return c.locations }
+
+// Channels lists the channel names, sorted.
+func (c *Catalog) Channels() []string { return c.names }
+
+// ChannelAvailable is the channel's available-to-sell of a SKU (DESIGN.md
+// "Quantities"): max(0, floor(share × Σ available over its locations) −
+// safety_stock). A location in shortage counts as 0, not as a debt.
+func (c *Catalog) ChannelAvailable(channel string, s *SKU) int64 {
+	r, ok := c.channels[channel]
+	if !ok {
+		return 0
+	}
+	var sum int64
+	for _, name := range r.Locations {
+		if l := s.Location(name); l != nil {
+			sum += max(l.Available(), 0)
+		}
+	}
+	ats := int64(math.Floor(r.Share*float64(sum)+1e-9)) - r.SafetyStock
+	return max(ats, 0)
+}

@@ -1,0 +1,71 @@
+// Package topology names every stream, table and group of stocksync in one
+// place and builds the topics they need. Names take a prefix (default
+// "stocksync.") so several deployments can share a cluster.
+package topology
+
+import "github.com/lovoo/goka"
+
+// DefaultPrefix is the topic and group prefix used when the config names none.
+const DefaultPrefix = "stocksync."
+
+// Names are the streams, tables and groups of one deployment. Build it with
+// New; the zero value is not usable.
+type Names struct {
+	Prefix string
+
+	// External contract (DESIGN.md "Public contract").
+	OrderCommands goka.Stream // orders.commands, key order_id
+	OrderResults  goka.Stream // orders.results, key order_id
+	StockFeed     goka.Stream // stock.feed, key SKU
+	ChannelStock  goka.Stream // channel.stock, key SKU
+
+	// Internal streams.
+	StockCommands  goka.Stream // stock.commands, key SKU: order lines for inventory
+	StockReplies   goka.Stream // stock.replies, key order_id: inventory's answers to orders
+	StockChanges   goka.Stream // stock.changes, key SKU: per-location quantities after each change
+	StockShortages goka.Stream // stock.shortages, key SKU: a snapshot left on_hand below reserved+committed
+	DLQ            goka.Stream // dlq: messages that could not be decoded or were invalid, with the reason
+
+	// Groups; each group's table is goka.GroupTable(group).
+	Inventory goka.Group // key SKU
+	Orders    goka.Group // key order_id
+}
+
+// New returns the names for prefix ("" means DefaultPrefix).
+func New(prefix string) Names {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	s := func(n string) goka.Stream { return goka.Stream(prefix + n) }
+	return Names{
+		Prefix:         prefix,
+		OrderCommands:  s("orders.commands"),
+		OrderResults:   s("orders.results"),
+		StockFeed:      s("stock.feed"),
+		ChannelStock:   s("channel.stock"),
+		StockCommands:  s("stock.commands"),
+		StockReplies:   s("stock.replies"),
+		StockChanges:   s("stock.changes"),
+		StockShortages: s("stock.shortages"),
+		DLQ:            s("dlq"),
+		Inventory:      goka.Group(prefix + "inventory"),
+		Orders:         goka.Group(prefix + "orders"),
+	}
+}
+
+// InventoryTable is the inventory group's table (its changelog topic).
+func (n Names) InventoryTable() goka.Table { return goka.GroupTable(n.Inventory) }
+
+// OrdersTable is the orders group's table (its changelog topic).
+func (n Names) OrdersTable() goka.Table { return goka.GroupTable(n.Orders) }
+
+// Streams lists every stream topic, for creation and checks.
+func (n Names) Streams() []goka.Stream {
+	return []goka.Stream{n.OrderCommands, n.OrderResults, n.StockFeed, n.ChannelStock,
+		n.StockCommands, n.StockReplies, n.StockChanges, n.StockShortages, n.DLQ}
+}
+
+// Tables lists every table (compacted changelog) topic.
+func (n Names) Tables() []goka.Table {
+	return []goka.Table{n.InventoryTable(), n.OrdersTable()}
+}
