@@ -6,7 +6,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -30,11 +33,24 @@ type Kafka struct {
 	// count, and changing it re-keys every SKU: plan it for the peak.
 	Partitions  int32 `yaml:"partitions"`
 	Replication int16 `yaml:"replication"` // replication factor of created topics; default 1
+	TLS         TLS   `yaml:"tls"`         // default off
+	SASL        SASL  `yaml:"sasl"`        // default none
 }
 
-// HTTP is the API listener.
+// HTTP is the API listener and its limits.
 type HTTP struct {
 	Addr string `yaml:"addr"` // default "127.0.0.1:8080"
+	// Advertise is the base URL other instances reach this one's API at, to
+	// forward queries for the partitions it owns (e.g. http://10.0.0.7:8080;
+	// in Kubernetes the pod IP). Default: the listen address, or the host
+	// name when it listens on all interfaces.
+	Advertise string `yaml:"advertise"`
+	// RatePerS is the requests per second a token may send when its entry
+	// in the tokens file has no rate_per_s; default 1000, at most 1e6.
+	RatePerS float64 `yaml:"rate_per_s"`
+	// MaxInFlight bounds the /v1 requests served at once, over all callers;
+	// more are answered 429. Default 512, at most 1e6.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // Engine tunes the processors.
@@ -57,6 +73,20 @@ type Channel struct {
 	Locations   []string `yaml:"locations"`
 	Share       float64  `yaml:"share"`        // (0, 1]; default 1
 	SafetyStock int64    `yaml:"safety_stock"` // ≥ 0; default 0
+	Endpoint    Endpoint `yaml:"endpoint"`
+}
+
+// Endpoint says where a channel's marketplace is and how to sign in.
+type Endpoint struct {
+	// Mock starts an in-process mock of the marketplace (it behaves like the
+	// real API, limits included) and pushes there: for demos and tests.
+	Mock        bool   `yaml:"mock"`
+	URL         string `yaml:"url"`          // the API's base URL; a webhook's full URL
+	Token       string `yaml:"token"`        // API key; or token_file
+	TokenFile   string `yaml:"token_file"`   // file holding the API key (preferred over token)
+	ClientID    string `yaml:"client_id"`    // Ozon's Client-Id
+	WarehouseID int64  `yaml:"warehouse_id"` // Ozon or Wildberries warehouse
+	CampaignID  int64  `yaml:"campaign_id"`  // Yandex Market campaign
 }
 
 // Duration is a time.Duration written as "1s", "250ms" in YAML.
@@ -114,6 +144,12 @@ func (c *Config) Defaults() {
 	if c.HTTP.Addr == "" {
 		c.HTTP.Addr = "127.0.0.1:8080"
 	}
+	if c.HTTP.RatePerS == 0 {
+		c.HTTP.RatePerS = 1000
+	}
+	if c.HTTP.MaxInFlight == 0 {
+		c.HTTP.MaxInFlight = 512
+	}
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
@@ -144,6 +180,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.Replication < 1 {
 		bad("kafka.replication", "%d must be at least 1", c.Kafka.Replication)
+	}
+	c.Kafka.TLS.validate(bad)
+	c.Kafka.SASL.validate(bad)
+	if math.IsNaN(c.HTTP.RatePerS) || c.HTTP.RatePerS <= 0 || c.HTTP.RatePerS > 1e6 {
+		bad("http.rate_per_s", "%g is outside (0, 1e6]", c.HTTP.RatePerS)
+	}
+	if c.HTTP.MaxInFlight < 1 || c.HTTP.MaxInFlight > 1e6 {
+		bad("http.max_in_flight", "%d is outside 1..1000000", c.HTTP.MaxInFlight)
 	}
 	if c.Engine.SweepInterval.Duration < 10*time.Millisecond {
 		bad("engine.sweep_interval", "%s is below 10ms", c.Engine.SweepInterval)
@@ -197,6 +241,46 @@ func (c *Config) Validate() error {
 		if ch.SafetyStock < 0 {
 			bad(p+".safety_stock", "%d is negative", ch.SafetyStock)
 		}
+		ch.Endpoint.validate(p+".endpoint", ch.Marketplace, bad)
 	}
 	return errors.Join(errs...)
+}
+
+func (e Endpoint) validate(p, kind string, bad func(path, format string, args ...any)) {
+	if e.Mock {
+		if e.URL != "" {
+			bad(p, "mock and url exclude each other")
+		}
+		return
+	}
+	if u, err := url.Parse(e.URL); e.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad(p+".url", "%q is not an http(s) URL; set url, or mock: true for a demo", e.URL)
+	}
+	if e.Token != "" && e.TokenFile != "" {
+		bad(p, "token and token_file exclude each other")
+	}
+	if kind != "webhook" && e.Token == "" && e.TokenFile == "" {
+		bad(p+".token", "%s needs an API key (token or token_file)", kind)
+	}
+	if kind == "ozon" && e.ClientID == "" {
+		bad(p+".client_id", "ozon needs the seller's Client-Id")
+	}
+	if (kind == "ozon" || kind == "wildberries") && e.WarehouseID <= 0 {
+		bad(p+".warehouse_id", "%s needs the warehouse id", kind)
+	}
+	if kind == "yandex" && e.CampaignID <= 0 {
+		bad(p+".campaign_id", "yandex needs the campaign id")
+	}
+}
+
+// APIKey returns the endpoint's token, read from token_file when set.
+func (e Endpoint) APIKey() (string, error) {
+	if e.TokenFile == "" {
+		return e.Token, nil
+	}
+	b, err := os.ReadFile(e.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("config: endpoint token_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }

@@ -1,6 +1,9 @@
 package contract
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // StockView is the answer of GET /v1/stock/{sku}.
 type StockView struct {
@@ -74,3 +77,39 @@ var (
 	// same order id to learn its outcome.
 	ErrTimeout = errors.New("contract: timed out waiting for the engine's answer")
 )
+
+// NotOwnerError is returned for a key whose partition another instance owns;
+// Owner is that instance's advertised base URL (e.g. http://10.0.0.7:8080).
+// The API forwards the request there.
+type NotOwnerError struct {
+	Key       string
+	Partition int32
+	Owner     string
+}
+
+func (e *NotOwnerError) Error() string {
+	return fmt.Sprintf("contract: partition %d of key %q is owned by %s", e.Partition, e.Key, e.Owner)
+}
+
+// ChannelStockView is the answer of GET /v1/channels/{name}/stock/{sku}.
+type ChannelStockView struct {
+	Channel             string `json:"channel"`
+	SKU                 string `json:"sku"`
+	Projected           int64  `json:"projected"`    // the channel's available-to-sell now
+	Acknowledged        int64  `json:"acknowledged"` // the last value the marketplace acknowledged
+	AcknowledgedAt      string `json:"acknowledged_at,omitempty"`
+	Version             int64  `json:"version"` // of the projected value
+	AcknowledgedVersion int64  `json:"acknowledged_version"`
+	Parked              string `json:"parked,omitempty"` // why the projected value sits in the DLQ
+}
+
+// PendingValue is a value a channel's marketplace has not acknowledged yet
+// (GET /v1/channels/{name}/pending).
+type PendingValue struct {
+	SKU       string `json:"sku"`
+	Available int64  `json:"available"` // what the marketplace should show
+	Version   int64  `json:"version"`
+	Since     string `json:"since"` // RFC 3339: when this value was projected
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"last_error,omitempty"`
+}

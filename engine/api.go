@@ -12,6 +12,7 @@ import (
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/stock"
+	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -29,6 +30,14 @@ func (e *Engine) Ready() error {
 	if !e.orders.Recovered() {
 		missing = append(missing, "orders table")
 	}
+	if !e.channelsProc.Recovered() {
+		missing = append(missing, "channels table")
+	}
+	for _, ch := range e.channels {
+		if !ch.proc.Recovered() {
+			missing = append(missing, "sink table of "+ch.name)
+		}
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("still starting: waiting for %s", strings.Join(missing, ", "))
 	}
@@ -43,7 +52,7 @@ func (e *Engine) ledger(sku string) (*stock.SKU, error) {
 	v, err := e.inventory.Get(sku)
 	if err != nil {
 		// goka: the partition is not (or no longer) assigned to this instance.
-		return nil, fmt.Errorf("%w: %v", contract.ErrUnavailable, err)
+		return nil, e.notLocal(e.stockOwners, sku, err)
 	}
 	raw, _ := v.([]byte)
 	if raw == nil {
@@ -54,6 +63,23 @@ func (e *Engine) ledger(sku string) (*stock.SKU, error) {
 		return nil, fmt.Errorf("ledger of SKU %q: %w", sku, err)
 	}
 	return &s, nil
+}
+
+// notLocal explains why a key cannot be read here: another instance owns its
+// partition (the API forwards there), or nobody does right now (rebalancing:
+// retry), never stale data presented as current.
+func (e *Engine) notLocal(o *owners, key string, cause error) error {
+	p := topology.PartitionOf(key, e.cfg.Partitions)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	owner, err := o.lookup(ctx, p)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: looking up the owner of partition %d: %v", contract.ErrUnavailable, p, err)
+	case owner == "" || owner == e.advertise:
+		return fmt.Errorf("%w: partition %d is moving between instances (%v)", contract.ErrUnavailable, p, cause)
+	}
+	return &contract.NotOwnerError{Key: key, Partition: p, Owner: owner}
 }
 
 // Stock answers GET /v1/stock/{sku} from the local Pebble table.
@@ -93,7 +119,7 @@ func (e *Engine) Order(ctx context.Context, orderID string) (contract.OrderView,
 	}
 	v, err := e.orders.Get(orderID)
 	if err != nil {
-		return contract.OrderView{}, fmt.Errorf("%w: %v", contract.ErrUnavailable, err)
+		return contract.OrderView{}, e.notLocal(e.orderOwners, orderID, err)
 	}
 	raw, _ := v.([]byte)
 	if raw == nil {
@@ -206,12 +232,12 @@ func (e *Engine) Locations() []contract.LocationInfo {
 	return out
 }
 
-// Channels lists the configured channels. Their sinks are not built yet:
-// every channel reports mode auto and circuit "none".
+// Channels lists the configured channels with their mode, circuit and
+// backlog (this instance's partitions).
 func (e *Engine) Channels() []contract.ChannelInfo {
 	out := make([]contract.ChannelInfo, 0, len(e.settings.Channels))
 	for _, c := range e.settings.Channels {
-		out = append(out, contract.ChannelInfo{Name: c.Name, Marketplace: c.Marketplace, Mode: "auto", Circuit: "none"})
+		out = append(out, e.channelInfo(c.Name))
 	}
 	return out
 }

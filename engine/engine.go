@@ -20,7 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/sinks"
 	"github.com/stocksync/stocksync/state"
 	"github.com/stocksync/stocksync/stock"
 	"github.com/stocksync/stocksync/topology"
@@ -36,26 +38,43 @@ type Config struct {
 	Logger   *slog.Logger          // default slog.Default()
 	// InstanceID names this instance's Kafka clients; default host-pid.
 	InstanceID string
+	// Advertise is the base URL other instances use to reach this one's HTTP
+	// API (e.g. http://10.0.0.7:8080); they forward queries for partitions
+	// this instance owns there. Default "" (single instance: no forwarding).
+	Advertise string
+	// Endpoints are the marketplace settings of each channel, by channel
+	// name (base URL, credentials, warehouse or campaign ids).
+	Endpoints map[string]marketplace.Config
 }
 
 // Engine is one running stocksync instance.
 type Engine struct {
-	cfg        config.Kafka
-	settings   *config.Config
-	names      topology.Names
-	catalog    *stock.Catalog
-	log        *slog.Logger
-	hasher     func() hash.Hash32
-	storage    storage.Builder
-	metrics    *processors.Metrics
-	producer   *kgo.Client
-	results    *results
-	expiry     *processors.Expiry
-	inventory  *goka.Processor
-	orders     *goka.Processor
-	started    atomic.Bool // topics exist and the processors are built
-	instanceID string
-	timeout    time.Duration
+	cfg                      config.Kafka
+	settings                 *config.Config
+	names                    topology.Names
+	catalog                  *stock.Catalog
+	log                      *slog.Logger
+	hasher                   func() hash.Hash32
+	storage                  storage.Builder
+	metrics                  *processors.Metrics
+	producer                 *kgo.Client
+	results                  *results
+	expiry                   *processors.Expiry
+	inventory                *goka.Processor
+	orders                   *goka.Processor
+	started                  atomic.Bool // topics exist and the processors are built
+	instanceID               string
+	advertise                string
+	security                 []kgo.Opt // TLS and SASL for the franz-go clients
+	stockOwners, orderOwners *owners
+
+	channelsProc *goka.Processor
+	channels     map[string]*channel
+	sinkTables   map[string]*channel // sink table topic → its channel
+	sinkMetrics  *sinks.Metrics
+	endpoints    map[string]marketplace.Config
+	control      *control
+	timeout      time.Duration
 }
 
 // New builds an engine; Run starts it.
@@ -72,26 +91,48 @@ func New(cfg Config) (*Engine, error) {
 	}
 	s := cfg.Settings
 	e := &Engine{
-		cfg:        s.Kafka,
-		settings:   s,
-		names:      topology.New(s.Kafka.TopicPrefix),
-		catalog:    catalogOf(s),
-		log:        cfg.Logger,
-		hasher:     topology.NewHasher,
-		metrics:    processors.NewMetrics(cfg.Registry),
-		timeout:    s.Engine.WriteTimeout.Duration,
-		instanceID: cfg.InstanceID,
+		cfg:         s.Kafka,
+		settings:    s,
+		names:       topology.New(s.Kafka.TopicPrefix),
+		catalog:     catalogOf(s),
+		log:         cfg.Logger,
+		hasher:      topology.NewHasher,
+		metrics:     processors.NewMetrics(cfg.Registry),
+		timeout:     s.Engine.WriteTimeout.Duration,
+		instanceID:  cfg.InstanceID,
+		advertise:   cfg.Advertise,
+		channels:    map[string]*channel{},
+		sinkTables:  map[string]*channel{},
+		sinkMetrics: sinks.NewMetrics(cfg.Registry),
+		endpoints:   cfg.Endpoints,
 	}
 	var err error
-	if e.producer, err = newProducer(s.Kafka.Brokers, "stocksync-"+cfg.InstanceID); err != nil {
+	if e.security, err = s.Kafka.FranzOpts(); err != nil {
+		return nil, fmt.Errorf("engine: kafka security settings: %w", err)
+	}
+	if e.producer, err = newProducer(s.Kafka.Brokers, "stocksync-"+cfg.InstanceID, e.security); err != nil {
 		return nil, fmt.Errorf("engine: kafka producer: %w", err)
 	}
+	adm := kadm.NewClient(e.producer)
+	e.stockOwners = newOwners(adm, string(e.names.Inventory), string(e.names.StockFeed))
+	e.orderOwners = newOwners(adm, string(e.names.Orders), string(e.names.OrderCommands))
+	for _, c := range s.Channels {
+		ch := &channel{name: c.Name, marketplace: c.Marketplace,
+			owners: newOwners(adm, string(e.names.Sink(c.Name)), string(e.names.SinkVerdicts(c.Name)))}
+		e.channels[c.Name] = ch
+		e.sinkTables[string(e.names.SinkTable(c.Name))] = ch
+	}
+	e.control = &control{topic: string(e.names.ChannelControl), brokers: s.Kafka.Brokers, security: e.security, channels: e.channels,
+		log: e.log, modes: map[string]string{}}
 	e.results = newResults(e.names.OrderResults, e.log)
 	e.expiry = &processors.Expiry{Send: e.sendExpire, Interval: s.Engine.SweepInterval.Duration, Metrics: e.metrics, Logger: e.log}
 	ordersTable := string(e.names.OrdersTable())
 	e.storage, err = state.NewBuilder(state.Options{
 		Dir: filepath.Join(s.DataDir, "tables"),
 		OnRecovered: func(topic string, partition int32, st storage.Storage) {
+			if e.onSinkStore(topic, partition, st) {
+				return
+			}
 			if topic == ordersTable {
 				if err := e.expiry.Seed(partition, st); err != nil {
 					e.log.Error("expiry: reading reservations of a recovered partition", "partition", partition, "err", err)
@@ -101,6 +142,9 @@ func New(cfg Config) (*Engine, error) {
 		OnClose: func(topic string, partition int32) {
 			if topic == ordersTable {
 				e.expiry.Forget(partition)
+			}
+			if ch, ok := e.sinkTables[topic]; ok && ch.pusher != nil {
+				ch.pusher.Forget(partition)
 			}
 		},
 	})
@@ -114,11 +158,13 @@ func New(cfg Config) (*Engine, error) {
 // they are built, so this runs once the topics exist.
 func (e *Engine) buildProcessors() error {
 	s := e.settings
-	opts := e.gokaOptions()
+	opts, err := e.gokaOptions()
+	if err != nil {
+		return err
+	}
 	base := func(group string) []goka.ProcessorOption {
 		return append(opts[:len(opts):len(opts)], goka.WithClientID(group+"-"+e.instanceID))
 	}
-	var err error
 	e.inventory, err = processors.NewInventory(processors.InventoryConfig{
 		Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
 		Catalog: e.catalog, Metrics: e.metrics, Logger: e.log,
@@ -133,7 +179,7 @@ func (e *Engine) buildProcessors() error {
 	if err != nil {
 		return fmt.Errorf("engine: orders processor: %w", err)
 	}
-	return nil
+	return e.buildChannels(base)
 }
 
 func catalogOf(s *config.Config) *stock.Catalog {
@@ -161,7 +207,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.waitForTopics(ctx); err != nil {
 		return err
 	}
-	if err := e.results.start(ctx, e.cfg.Brokers); err != nil {
+	if err := e.results.start(ctx, e.cfg.Brokers, e.security); err != nil {
 		return fmt.Errorf("engine: listening on %s: %w", e.names.OrderResults, err)
 	}
 	if err := e.buildProcessors(); err != nil {
@@ -173,6 +219,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	g.Go(func() error { return wrap("orders processor", e.orders.Run(ctx)) })
 	g.Go(func() error { return e.expiry.Run(ctx) })
 	g.Go(func() error { return e.results.run(ctx) })
+	e.runChannels(ctx, func(name string, f func(context.Context) error) {
+		g.Go(func() error { return wrap(name, f(ctx)) })
+	})
+	g.Go(func() error { return e.recomputeChannels(ctx) })
 	return g.Wait()
 }
 
@@ -189,10 +239,14 @@ func (e *Engine) waitForTopics(ctx context.Context) error {
 	adm := kadm.NewClient(e.producer)
 	var names []string
 	tables := map[string]bool{}
-	for _, s := range e.names.Streams() {
+	var chans []string
+	for _, c := range e.settings.Channels {
+		chans = append(chans, c.Name)
+	}
+	for _, s := range e.names.Streams(chans...) {
 		names = append(names, string(s))
 	}
-	for _, t := range e.names.Tables() {
+	for _, t := range e.names.Tables(chans...) {
 		names = append(names, string(t))
 		tables[string(t)] = true
 	}
@@ -226,4 +280,25 @@ func (e *Engine) sendExpire(ctx context.Context, orderID string) error {
 	}
 	rec := &kgo.Record{Topic: string(e.names.OrderCommands), Key: []byte(orderID), Value: value}
 	return e.producer.ProduceSync(ctx, rec).FirstErr()
+}
+
+// recomputeChannels visits every SKU once the channels table is recovered, so
+// channel rules changed since the last run take effect on all stock, not only
+// on SKUs that change from now on.
+func (e *Engine) recomputeChannels(ctx context.Context) error {
+	for !e.channelsProc.Recovered() {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	start := time.Now()
+	n, err := e.channelsProc.VisitAllWithStats(ctx, "recompute", nil)
+	if err != nil && ctx.Err() == nil {
+		e.log.Warn("channels: recomputing after a rules change was interrupted; it runs again at the next start", "err", err)
+		return nil
+	}
+	e.log.Info("channels: checked every SKU against the channel rules", "skus", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }

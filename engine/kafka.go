@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"hash"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stocksync/stocksync/config"
 	"log/slog"
 	"strings"
 	"time"
@@ -16,10 +19,17 @@ import (
 )
 
 // saramaConfig is goka's client configuration, tuned for latency: goka's
-// defaults (100 ms producer flush, new groups starting at the newest offset,
-// protocol 2.0 that Kafka 4 no longer speaks) would add delay or lose input.
-func saramaConfig() *sarama.Config {
+// defaults (100 ms producer flush, new groups starting at the newest offset)
+// would add delay or lose input. Every call returns a new config: goka's
+// builders write into the one they are given.
+//
+// advertise, the base URL of this instance's HTTP API, goes into the group
+// member metadata, where other instances find the owner of a partition.
+func saramaConfig(k config.Kafka, advertise string) (*sarama.Config, error) {
 	c := goka.DefaultConfig()
+	c.Consumer.Group.Member.UserData = []byte(advertise)
+	// 2.1 is the oldest protocol Kafka 4 still serves and the newest kfake
+	// decodes cleanly for sarama's group requests.
 	c.Version = sarama.V2_1_0_0
 	// A new group reads its inputs from the start: nothing accepted is skipped.
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
@@ -33,11 +43,22 @@ func saramaConfig() *sarama.Config {
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Retry.Backoff = 50 * time.Millisecond
 	c.Metadata.RefreshFrequency = 30 * time.Second
-	return c
+	if err := k.SaramaNet(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
-// gokaOptions are the builders every processor shares.
-func (e *Engine) gokaOptions() []goka.ProcessorOption {
+// gokaOptions are the builders every processor shares; each builds its
+// clients from a fresh sarama config.
+func (e *Engine) gokaOptions() ([]goka.ProcessorOption, error) {
+	if _, err := saramaConfig(e.cfg, e.advertise); err != nil {
+		return nil, fmt.Errorf("engine: kafka security settings: %w", err)
+	}
+	fresh := func() *sarama.Config {
+		c, _ := saramaConfig(e.cfg, e.advertise) // validated above
+		return c
+	}
 	tm := goka.NewTopicManagerConfig()
 	tm.Table.Replication = int(e.cfg.Replication)
 	tm.Stream.Replication = int(e.cfg.Replication)
@@ -45,12 +66,20 @@ func (e *Engine) gokaOptions() []goka.ProcessorOption {
 	return []goka.ProcessorOption{
 		goka.WithHasher(e.hasher),
 		goka.WithStorageBuilder(e.storage),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(saramaConfig())),
-		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(saramaConfig())),
-		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(saramaConfig())),
-		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(saramaConfig(), tm)),
+		goka.WithProducerBuilder(func(brokers []string, clientID string, hasher func() hash.Hash32) (goka.Producer, error) {
+			return goka.ProducerBuilderWithConfig(fresh())(brokers, clientID, hasher)
+		}),
+		goka.WithConsumerGroupBuilder(func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
+			return goka.ConsumerGroupBuilderWithConfig(fresh())(brokers, group, clientID)
+		}),
+		goka.WithConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
+			return goka.SaramaConsumerBuilderWithConfig(fresh())(brokers, clientID)
+		}),
+		goka.WithTopicManagerBuilder(func(brokers []string) (goka.TopicManager, error) {
+			return goka.TopicManagerBuilderWithConfig(fresh(), tm)(brokers)
+		}),
 		goka.WithLogger(gokaLogger{e.log}),
-	}
+	}, nil
 }
 
 // ensureTopics creates the topics that are missing, tables compacted, and
@@ -88,13 +117,13 @@ func ptr(s string) *string { return &s }
 // newProducer is the franz-go client for what the engine writes outside goka
 // (HTTP commands, expire commands). Its default partitioner hashes keys with
 // murmur2 like the Java client and the processors.
-func newProducer(brokers []string, id string) (*kgo.Client, error) {
-	return kgo.NewClient(
+func newProducer(brokers []string, id string, security []kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID(id),
 		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-	)
+	}, security...)...)
 }
 
 // gokaLogger sends goka's and sarama's chatter to slog at debug level, and

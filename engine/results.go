@@ -34,8 +34,8 @@ func newResults(topic goka.Stream, log *slog.Logger) *results {
 
 // start pins the consumer at the current end of every partition before any
 // request can be sent, so no answer to this instance's commands is missed.
-func (r *results) start(ctx context.Context, brokers []string) error {
-	admClient, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func (r *results) start(ctx context.Context, brokers []string, security []kgo.Opt) error {
+	admClient, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, security...)...)
 	if err != nil {
 		return err
 	}
@@ -48,11 +48,11 @@ func (r *results) start(ctx context.Context, brokers []string) error {
 	ends.Each(func(o kadm.ListedOffset) {
 		offsets[r.topic][o.Partition] = kgo.NewOffset().At(o.Offset)
 	})
-	r.client, err = kgo.NewClient(
+	r.client, err = kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumePartitions(offsets),
 		kgo.FetchMaxWait(maxWait),
-	)
+	}, security...)...)
 	return err
 }
 

@@ -2,6 +2,7 @@ package processors
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -60,4 +61,18 @@ func mustJSON(v any) []byte {
 		panic("processors: encoding an internal message: " + err.Error())
 	}
 	return b
+}
+
+// decodeInternal decodes a message of an internal topic and checks that the
+// field named field (read by got after decoding) equals the message key.
+// Unknown fields are accepted: during a rolling upgrade a newer sender must
+// not stop an older reader.
+func decodeInternal(raw []byte, v any, key string, got func() string, field string) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("bad JSON: %w", err)
+	}
+	if g := got(); g != key {
+		return fmt.Errorf("its %s %q differs from the message key %q", field, g, key)
+	}
+	return nil
 }

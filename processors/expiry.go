@@ -22,8 +22,8 @@ type Expiry struct {
 	Send func(ctx context.Context, orderID string) error
 	// Interval between sweeps; default 1s.
 	Interval time.Duration
-	Metrics  *Metrics
-	Logger   *slog.Logger
+	Metrics  *Metrics     // required
+	Logger   *slog.Logger // default slog.Default()
 
 	mu    sync.Mutex
 	due   map[string]tracked // order id → its reservation's expiry
@@ -33,6 +33,13 @@ type Expiry struct {
 type tracked struct {
 	partition int32
 	at        int64 // unix ms
+}
+
+func (e *Expiry) log() *slog.Logger {
+	if e.Logger == nil {
+		return slog.Default()
+	}
+	return e.Logger
 }
 
 // Track records that the order's reservation expires at unix ms at.
@@ -108,7 +115,7 @@ func (e *Expiry) Seed(partition int32, st storage.Storage) error {
 		e.Track(partition, o.ID, o.ExpiresAt)
 		n++
 	}
-	e.Logger.Info("expiry: reservations tracked after recovery", "partition", partition, "reservations", n)
+	e.log().Info("expiry: reservations tracked after recovery", "partition", partition, "reservations", n)
 	return it.Err()
 }
 
@@ -127,7 +134,7 @@ func (e *Expiry) Run(ctx context.Context) error {
 		case now := <-t.C:
 			for _, id := range e.popDue(now.UnixMilli()) {
 				if err := e.Send(ctx, id); err != nil {
-					e.Logger.Error("expiry: could not send an expire command; it is sent again in 5s", "order_id", id, "err", err)
+					e.log().Error("expiry: could not send an expire command; it is sent again in 5s", "order_id", id, "err", err)
 					continue
 				}
 				e.Metrics.Expiries.Inc()

@@ -1,7 +1,6 @@
 package processors
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -101,8 +100,16 @@ func (p *inventory) command(ctx goka.Context, msg any) {
 		return
 	}
 	var c stock.Command
-	if err := json.Unmarshal(raw, &c); err != nil || c.SKU != ctx.Key() || c.OrderID == "" {
-		p.deadLetter(ctx, raw, fmt.Sprintf("not a stock command for SKU %q: %v", ctx.Key(), err))
+	err := decodeInternal(raw, &c, ctx.Key(), func() string { return c.SKU }, "sku")
+	switch {
+	case err != nil:
+	case c.OrderID == "":
+		err = fmt.Errorf("order_id is empty")
+	case c.Type == stock.CmdReserve && (c.Qty < 1 || c.Qty > contract.MaxQty):
+		err = fmt.Errorf("qty %d is outside 1..%d", c.Qty, contract.MaxQty)
+	}
+	if err != nil {
+		p.deadLetter(ctx, raw, "not a stock command: "+err.Error())
 		return
 	}
 	s := p.ledger(ctx)

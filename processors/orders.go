@@ -1,7 +1,6 @@
 package processors
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -156,6 +155,10 @@ func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from 
 		p.refuse(ctx, c, contract.Reason{Type: contract.ErrPending, State: o.State,
 			Message: "the order's reserve is still being decided; repeat the command in a moment"})
 		return
+	case o.State == stateExpired:
+		p.refuse(ctx, c, contract.Reason{Type: contract.ErrExpired, State: o.State,
+			Message: fmt.Sprintf("cannot %s: the reservation expired and its stock was released", c.Type)})
+		return
 	default:
 		p.refuse(ctx, c, contract.Reason{Type: contract.ErrInvalidTransition, State: o.State,
 			Message: fmt.Sprintf("cannot %s an order that is %s", c.Type, o.State)})
@@ -243,8 +246,8 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 		return
 	}
 	var r stock.Reply
-	if err := json.Unmarshal(raw, &r); err != nil || r.OrderID != ctx.Key() {
-		p.deadLetter(ctx, raw, fmt.Sprintf("not a stock reply for order %q: %v", ctx.Key(), err))
+	if err := decodeInternal(raw, &r, ctx.Key(), func() string { return r.OrderID }, "order_id"); err != nil {
+		p.deadLetter(ctx, raw, "not a stock reply: "+err.Error())
 		return
 	}
 	o := p.load(ctx)
@@ -252,13 +255,19 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 		p.deadLetter(ctx, raw, "stock reply for an order this processor never saw")
 		return
 	}
-	if o.State != statePending {
-		p.replay(ctx, o)
-		return
-	}
 	i := o.line(r.SKU)
 	if i < 0 {
 		p.deadLetter(ctx, raw, fmt.Sprintf("stock reply for SKU %q, which order %q does not have", r.SKU, o.ID))
+		return
+	}
+	if r.OK && !o.holds(i) {
+		// A reserve delivered again after the order gave the line up (a
+		// replay, a retry after a restock): the inventory now holds units
+		// nobody will confirm or expire. Give them back.
+		p.releaseLine(ctx, o, r.SKU)
+	}
+	if o.State != statePending {
+		p.replay(ctx, o)
 		return
 	}
 	if o.Lines[i].Answered {
@@ -282,6 +291,23 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 	p.replay(ctx, o)
 	p.metrics.Commands.WithLabelValues(contract.Reserve, map[bool]string{true: "accepted", false: "rejected"}[o.State == stateReserved]).Inc()
 	p.metrics.ReserveLatency.WithLabelValues(o.Answer.Status).Observe(p.now().Sub(time.UnixMilli(o.At)).Seconds())
+}
+
+// holds reports whether the order keeps line i's units reserved: it is
+// pending and the line was not refused, or reserved or confirmed.
+func (o *order) holds(i int) bool {
+	switch o.State {
+	case statePending:
+		return !o.Lines[i].Answered || o.Lines[i].OK
+	case stateReserved, stateConfirmed:
+		return true
+	}
+	return false
+}
+
+func (p *orders) releaseLine(ctx goka.Context, o *order, sku string) {
+	p.fanOut(ctx, o, stock.CmdRelease, func(l orderLine) bool { return l.SKU == sku })
+	p.log.Info("released a reservation the order no longer wants", "order_id", o.ID, "sku", sku, "state", o.State)
 }
 
 func (o *order) line(sku string) int {

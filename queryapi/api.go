@@ -7,6 +7,12 @@
 // refused order command, answered 409 with the engine's OrderResult, whose
 // "error" carries a contract reason type (e.g. insufficient_stock).
 //
+// With Config.Auth, every /v1 route needs a bearer token whose scopes cover
+// it (401 unauthorized, 403 forbidden); each token has a rate and the API a
+// cap on requests in flight (429 rate_limited with Retry-After). Health,
+// readiness, metrics and GET /openapi.json, the OpenAPI 3.1 description of
+// every route, stay open.
+//
 // Metrics, registered on Config.Registry:
 //
 //	stocksync_http_requests_total{route,method,code}         counter of answered requests
@@ -25,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"time"
@@ -34,7 +41,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/stocksync/stocksync/auth"
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/opsui"
 )
 
 // Engine is what the API reads from and submits to. Errors may wrap
@@ -48,7 +57,16 @@ type Engine interface {
 	Locations() []contract.LocationInfo
 	Channels() []contract.ChannelInfo
 	Ready() error // nil once every table is recovered; otherwise an error saying what is still missing
+
+	ChannelStock(ctx context.Context, channel, sku string) (contract.ChannelStockView, error)
+	SetChannelMode(ctx context.Context, channel, mode string) (contract.ChannelInfo, error) // "manual" | "auto"
+	PendingChannelStock(channel string) ([]contract.PendingValue, error)
+	PushChannelNow(channel string) error
+	ReplayChannelDLQ(ctx context.Context, channel string) error
 }
+
+// Errors from Engine methods may also be a *contract.NotOwnerError: another
+// instance owns the key, and the API forwards the request there.
 
 // Config configures the API. Zero fields take the defaults stated on them.
 type Config struct {
@@ -71,15 +89,25 @@ type Config struct {
 	// it is answered 504 (the command may still take effect; repeating it with
 	// the same id tells its outcome). Default 5s.
 	WriteTimeout time.Duration
+	// Auth requires on every /v1 route a bearer token of this keyring whose
+	// scopes cover the route (DESIGN.md "Auth"; see scopeFor): 401 without
+	// one, 403 with the wrong scope. Default nil; then Open must be set, or
+	// Middleware given that authenticates.
+	Auth *auth.Keyring
 	// Open serves /v1 without authentication, as `stocksync dev` does on
-	// loopback. Default false. Bearer-token auth with scopes (DESIGN.md
-	// "Auth") is a later issue and is not implemented here; until it lands,
-	// New refuses Open == false unless Middleware is given to authenticate.
+	// loopback. Default false; it excludes Auth.
 	Open bool
-	// Middleware wraps every /v1 route, in order: the seam for auth and rate
+	// RatePerS is the requests per second a token may send when it has no
+	// rate of its own (auth.Token.RatePerS); a token may burst one second's
+	// worth. Over it, 429 with Retry-After. Only with Auth. Default 1000.
+	RatePerS float64
+	// MaxInFlight bounds the /v1 requests served at once over all callers;
+	// one more is answered 429 with Retry-After. Default 512.
+	MaxInFlight int
+	// Middleware wraps every /v1 route, in order, after Auth and the rate
 	// limits. It runs after routing, so chi.RouteContext(r.Context())
-	// .RoutePattern() names the route (and thus the scope it needs); health,
-	// readiness, metrics and 404/405 answers do not pass through it. Default
+	// .RoutePattern() names the route; health, readiness, metrics, the
+	// OpenAPI document and 404/405 answers do not pass through it. Default
 	// none.
 	Middleware []func(http.Handler) http.Handler
 }
@@ -87,6 +115,8 @@ type Config struct {
 const (
 	defaultMaxBodyBytes = contract.MaxMessageBytes
 	defaultWriteTimeout = 5 * time.Second
+	defaultRatePerS     = 1000
+	defaultMaxInFlight  = 512
 )
 
 // withDefaults returns c with every zero field set to its default.
@@ -99,6 +129,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = defaultWriteTimeout
+	}
+	if c.RatePerS == 0 {
+		c.RatePerS = defaultRatePerS
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = defaultMaxInFlight
 	}
 	return c
 }
@@ -127,8 +163,17 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("queryapi: Middleware[%d] is nil", i))
 		}
 	}
-	if !c.Open && len(c.Middleware) == 0 {
-		errs = append(errs, errors.New("queryapi: auth is not implemented yet: set Open, or give Middleware that authenticates"))
+	if math.IsNaN(c.RatePerS) || c.RatePerS < 0 || c.RatePerS > auth.MaxRatePerS {
+		errs = append(errs, fmt.Errorf("queryapi: RatePerS %g is outside 0..%g", c.RatePerS, float64(auth.MaxRatePerS)))
+	}
+	if c.MaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("queryapi: MaxInFlight %d is negative", c.MaxInFlight))
+	}
+	switch {
+	case c.Open && c.Auth != nil:
+		errs = append(errs, errors.New("queryapi: Open and Auth exclude each other"))
+	case !c.Open && c.Auth == nil && len(c.Middleware) == 0:
+		errs = append(errs, errors.New("queryapi: no authentication: set Auth, or Open to serve /v1 without it, or give Middleware that authenticates"))
 	}
 	return errors.Join(errs...)
 }
@@ -139,6 +184,7 @@ type api struct {
 	log          *slog.Logger
 	maxBody      int64
 	writeTimeout time.Duration
+	peers        *http.Client // forwards requests to the instance that owns a key
 }
 
 // New returns the API's handler. It fails if cfg is invalid or the metrics
@@ -148,13 +194,22 @@ func New(cfg Config) (http.Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	spec, err := openAPIJSON()
+	if err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, err
 	}
-	a := &api{engine: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, writeTimeout: cfg.WriteTimeout}
+	a := &api{engine: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, writeTimeout: cfg.WriteTimeout,
+		peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second}}
 	if cfg.Open {
 		a.log.Warn("queryapi: serving /v1 without authentication (Open is set)")
+	}
+	if cfg.Auth != nil {
+		a.log.Info("queryapi: /v1 requires bearer tokens", "tokens", cfg.Auth.Len(),
+			"default_rate_per_s", cfg.RatePerS, "max_in_flight", cfg.MaxInFlight)
 	}
 
 	r := chi.NewRouter()
@@ -167,23 +222,34 @@ func New(cfg Config) (http.Handler, error) {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelError),
 	}))
+	r.Get("/openapi.json", serveOpenAPI(spec))
+	r.Method(http.MethodGet, "/ops", http.RedirectHandler("/ops/", http.StatusMovedPermanently))
+	r.Method(http.MethodGet, "/ops/*", opsui.Handler()) // static; its API calls carry the operator's token
 
-	// The comments name the scope each route will need once auth lands.
+	// The comments name the scope each route needs (scopeFor).
 	r.Group(func(r chi.Router) {
+		r.Use(newGuard(a, cfg.Auth, cfg.RatePerS, cfg.MaxInFlight).middleware)
 		r.Use(cfg.Middleware...)
 		// stock:read
 		r.Get("/v1/stock/{sku}", a.getStock)
 		r.Get("/v1/locations", a.locations)
 		r.Get("/v1/channels", a.channels)
+		r.Get("/v1/orders/{order_id}", a.getOrder)
+		r.Get("/v1/channels/{name}/stock/{sku}", a.channelStock)
+		r.Get("/v1/channels/{name}/pending", a.pending)
+		r.Get("/v1/channels/{name}/pending.csv", a.pendingCSV)
 		// stock:write
 		r.Put("/v1/stock/{sku}/locations/{location}", a.putSnapshot)
 		r.Post("/v1/stock/{sku}/locations/{location}/adjust", a.postAdjust)
-		// orders:write (GET of an order too: it shows a customer's order)
-		r.Get("/v1/orders/{order_id}", a.getOrder)
+		// orders:write
 		r.Post("/v1/orders/{order_id}/reserve", a.reserve)
 		r.Post("/v1/orders/{order_id}/confirm", a.transition(contract.Confirm, contract.StatusConfirmed))
 		r.Post("/v1/orders/{order_id}/release", a.transition(contract.Release, contract.StatusReleased))
 		r.Post("/v1/orders/{order_id}/ship", a.transition(contract.Ship, contract.StatusShipped))
+		// ops:admin
+		r.Post("/v1/channels/{name}/mode", a.setMode)
+		r.Post("/v1/channels/{name}/push", a.pushNow)
+		r.Post("/v1/channels/{name}/dlq/replay", a.replayDLQ)
 	})
 	return r, nil
 }
@@ -226,6 +292,7 @@ func decodeBody[T any](a *api, w http.ResponseWriter, r *http.Request, emptyOK b
 		a.fail(w, r, &contract.InvalidError{Reason: "cannot read the body: " + err.Error()})
 		return nil
 	}
+	r.Body = io.NopCloser(bytes.NewReader(data)) // readable again, should the request be forwarded
 	if int64(len(data)) > a.maxBody {
 		writeError(w, http.StatusRequestEntityTooLarge, ErrorTooLarge,
 			fmt.Sprintf("the body is over the limit of %d bytes", a.maxBody))

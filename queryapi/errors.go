@@ -77,11 +77,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // 500, logged with the request id and never shown to the caller.
 func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var invalid *contract.InvalidError
+	var notOwner *contract.NotOwnerError
 	switch {
+	case errors.As(err, &notOwner):
+		a.forward(w, r, notOwner)
 	case errors.As(err, &invalid):
 		writeError(w, http.StatusBadRequest, ErrorBadRequest, invalidMessage(invalid))
 	case errors.Is(err, contract.ErrNotFound):
-		writeError(w, http.StatusNotFound, ErrorNotFound, notFoundMessage(r))
+		writeError(w, http.StatusNotFound, ErrorNotFound, notFoundMessage(r, err))
 	case errors.Is(err, contract.ErrUnavailable):
 		writeError(w, http.StatusServiceUnavailable, ErrorUnavailable, "the engine cannot answer for this key yet; retry shortly")
 	case errors.Is(err, contract.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -111,8 +114,13 @@ func invalidMessage(e *contract.InvalidError) string {
 	return e.Field + ": " + e.Reason
 }
 
-func notFoundMessage(r *http.Request) string {
+func notFoundMessage(r *http.Request, err error) string {
 	switch {
+	case strings.HasPrefix(routePattern(r), "/v1/channels/"):
+		// The engine says which is missing: the channel, or its value for the SKU.
+		if msg, ok := strings.CutPrefix(err.Error(), contract.ErrNotFound.Error()+": "); ok {
+			return msg
+		}
 	case strings.HasPrefix(routePattern(r), "/v1/orders/"):
 		return "no order with this order_id"
 	case strings.HasPrefix(routePattern(r), "/v1/stock/"):

@@ -34,6 +34,9 @@ type fakeEngine struct {
 	err     error
 	gotCmd  []contract.OrderCommand
 	gotFeed []contract.FeedMessage
+
+	notOwner         string // base URL ChannelStock names as the owner of "owned-elsewhere"
+	pushed, replayed int
 }
 
 const fakeAvailable = 5

@@ -8,71 +8,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/lovoo/goka/storage"
 )
-
-// pebbleBuilder shares one block cache between all stores it opened. The
-// cache lives while at least one store is open, so a builder that is simply
-// dropped leaks nothing once its stores are closed.
-type pebbleBuilder struct {
-	opts Options
-
-	mu    sync.Mutex
-	cache *pebble.Cache
-	open  int
-}
-
-// NewBuilder returns a goka storage.Builder that opens one Pebble database
-// per topic-partition at <Dir>/<topic>.<partition>.
-func NewBuilder(opts Options) (storage.Builder, error) {
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
-	b := &pebbleBuilder{opts: opts.withDefaults()}
-	return b.build, nil
-}
-
-func (b *pebbleBuilder) acquireCache() *pebble.Cache {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.cache == nil {
-		b.cache = pebble.NewCache(b.opts.CacheBytes)
-	}
-	b.open++
-	return b.cache
-}
-
-// releaseCache drops the builder's reference once no store needs the cache;
-// each open DB holds its own reference until it closes.
-func (b *pebbleBuilder) releaseCache() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.open--
-	if b.open == 0 {
-		b.cache.Unref()
-		b.cache = nil
-	}
-}
-
-func (b *pebbleBuilder) build(topic string, partition int32) (storage.Storage, error) {
-	name, err := storeName(topic, partition)
-	if err != nil {
-		return nil, err
-	}
-	path := b.opts.FS.PathJoin(b.opts.Dir, name)
-	db, err := pebble.Open(path, &pebble.Options{FS: b.opts.FS, Cache: b.acquireCache()})
-	if err != nil {
-		b.releaseCache()
-		return nil, fmt.Errorf("open pebble %s: %w", path, err)
-	}
-	s, err := newPebbleStore(db, b.opts, topic, partition, b.releaseCache)
-	if err != nil {
-		err = errors.Join(err, db.Close())
-		b.releaseCache()
-		return nil, fmt.Errorf("open pebble %s: %w", path, err)
-	}
-	return s, nil
-}
 
 // pebbleStore implements storage.Storage.
 //
@@ -109,7 +45,7 @@ func newPebbleStore(db *pebble.DB, opts Options, topic string, partition int32, 
 	s := &pebbleStore{
 		opts: opts, topic: topic, partition: partition,
 		wo: pebble.NoSync, release: release,
-		db: db, batch: db.NewIndexedBatch(), stop: make(chan struct{}),
+		db: db, stop: make(chan struct{}),
 	}
 	if opts.Sync {
 		s.wo = pebble.Sync
@@ -128,6 +64,7 @@ func newPebbleStore(db *pebble.DB, opts Options, topic string, partition int32, 
 		s.offset.set(o)
 		s.persisted = s.offset.snapshot().version
 	}
+	s.batch = db.NewIndexedBatch()
 	return s, nil
 }
 
@@ -317,8 +254,15 @@ func (s *pebbleStore) MarkRecovered() error {
 		if s.batch == nil {
 			return errAlreadyRecovered
 		}
-		if err := s.flushLocked(pebble.Sync); err != nil {
+		if err := s.flushLocked(s.wo); err != nil {
 			return err
+		}
+		// Earlier batches may have been committed unsynced; a synced empty
+		// record makes the whole recovered state durable at once.
+		if !s.opts.Sync {
+			if err := s.db.LogData(nil, pebble.Sync); err != nil {
+				return fmt.Errorf("sync recovered state: %w", err)
+			}
 		}
 		s.batch.Close()
 		s.batch = nil

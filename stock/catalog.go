@@ -1,6 +1,8 @@
 package stock
 
 import (
+	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"sort"
@@ -66,16 +68,36 @@ func (c *Catalog) Channels() []string { return c.names }
 // "Quantities"): max(0, floor(share × Σ available over its locations) −
 // safety_stock). A location in shortage counts as 0, not as a debt.
 func (c *Catalog) ChannelAvailable(channel string, s *SKU) int64 {
+	return c.ChannelAvailableOf(channel, func(location string) int64 {
+		if l := s.Location(location); l != nil {
+			return l.Available()
+		}
+		return 0
+	})
+}
+
+// ChannelAvailableOf is ChannelAvailable over any source of location
+// availability (a ledger, or the quantities of a stock.changes message).
+func (c *Catalog) ChannelAvailableOf(channel string, available func(location string) int64) int64 {
 	r, ok := c.channels[channel]
 	if !ok {
 		return 0
 	}
 	var sum int64
 	for _, name := range r.Locations {
-		if l := s.Location(name); l != nil {
-			sum += max(l.Available(), 0)
-		}
+		sum += max(available(name), 0)
 	}
 	ats := int64(math.Floor(r.Share*float64(sum)+1e-9)) - r.SafetyStock
 	return max(ats, 0)
+}
+
+// RulesDigest identifies the channel rules, so state computed under other
+// rules can be told apart and recomputed.
+func (c *Catalog) RulesDigest() uint64 {
+	h := fnv.New64a()
+	for _, name := range c.names {
+		r := c.channels[name]
+		fmt.Fprintf(h, "%s|%v|%g|%d;", r.Name, r.Locations, r.Share, r.SafetyStock)
+	}
+	return h.Sum64()
 }

@@ -70,7 +70,19 @@ func UnmarshalSKU(data []byte) (SKU, error) {
 	if n := d.count(); n > 0 {
 		s.Reservations = make([]Reservation, n)
 		for i := range s.Reservations {
-			s.Reservations[i] = Reservation{OrderID: d.string(), Location: d.string(), Qty: d.varint(), State: d.byte(), ExpiresAt: d.varint()}
+			r := Reservation{OrderID: d.string(), Location: d.string(), Qty: d.varint(), State: d.byte(), ExpiresAt: d.varint()}
+			if r.State != Held && r.State != Committed {
+				d.fail("reservation state")
+			}
+			if i > 0 && s.Reservations[i-1].OrderID >= r.OrderID {
+				d.fail("reservation order")
+			}
+			s.Reservations[i] = r
+		}
+	}
+	for i := 1; i < len(s.Locations); i++ {
+		if s.Locations[i-1].Name >= s.Locations[i].Name {
+			d.fail("location order")
 		}
 	}
 	s.Finished = d.strings()
@@ -121,8 +133,8 @@ func (d *decoder) byte() uint8 {
 
 func (d *decoder) varint() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("integer")
+	if n <= 0 || n != varintLen(v) {
+		d.fail("integer") // truncated, or not the shortest form: one ledger, one encoding
 		return 0
 	}
 	d.b = d.b[n:]
@@ -133,7 +145,7 @@ func (d *decoder) varint() int64 {
 // make it allocate without limit.
 func (d *decoder) count() int {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > uint64(len(d.b)) {
+	if n <= 0 || v > uint64(len(d.b)) || n != uvarintLen(v) {
 		d.fail("length")
 		return 0
 	}
@@ -162,4 +174,14 @@ func (d *decoder) strings() []string {
 		out[i] = d.string()
 	}
 	return out
+}
+
+func varintLen(v int64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutVarint(b[:], v)
+}
+
+func uvarintLen(v uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], v)
 }

@@ -22,6 +22,9 @@ func (s *SKU) Reserve(c Command, cat *Catalog) (Reply, Effect) {
 	reply := Reply{OrderID: c.OrderID, SKU: c.SKU, Qty: c.Qty}
 	if r := s.Reservation(c.OrderID); r != nil {
 		reply.OK, reply.Location, reply.Qty = true, r.Location, r.Qty
+		if l := s.Location(r.Location); l != nil {
+			reply.Available = max(l.Available(), 0)
+		}
 		return reply, Effect{Duplicate: true}
 	}
 	if s.finished(c.OrderID) {

@@ -40,3 +40,31 @@ func (n Names) OrdersGraph(commands, replies goka.ProcessCallback) *goka.GroupGr
 		goka.Output(n.StockReplies, raw),
 	)
 }
+
+// ChannelsGraph is the channels group (key SKU): stock changes in, each
+// channel's available-to-sell out, only when it changed. The visitor
+// recomputes every SKU after the channel rules changed.
+func (n Names) ChannelsGraph(changes, recompute goka.ProcessCallback) *goka.GroupGraph {
+	return goka.DefineGroup(n.Channels,
+		goka.Input(n.StockChanges, raw, changes),
+		goka.Visitor("recompute", recompute),
+		goka.Persist(raw),
+		goka.Output(n.ChannelStock, raw),
+		goka.Output(n.DLQ, raw),
+		goka.Output(n.StockChanges, raw),
+	)
+}
+
+// SinkGraph is one channel's sink group (key SKU): the channel's stock in,
+// the pushers' verdicts back through the loop, the state per SKU persisted.
+func (n Names) SinkGraph(channel string, stock, verdicts goka.ProcessCallback, control goka.ProcessCallback) *goka.GroupGraph {
+	return goka.DefineGroup(n.Sink(channel),
+		goka.Input(n.ChannelStock, raw, stock),
+		goka.Input(n.SinkVerdicts(channel), raw, verdicts),
+		goka.Visitor("control", control),
+		goka.Persist(raw),
+		goka.Output(n.DLQ, raw),
+		goka.Output(n.ChannelStock, raw),
+		goka.Output(n.SinkVerdicts(channel), raw),
+	)
+}

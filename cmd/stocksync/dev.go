@@ -49,7 +49,12 @@ func runDev(ctx context.Context, log *slog.Logger, args []string) error {
 	settings.HTTP.Addr = *httpAddr
 	settings.DataDir = filepath.Join(*data, "engine")
 	log.Warn("dev: the API is open, without auth; it listens on loopback only", "http", *httpAddr)
-	return run(ctx, log, settings, func(addr string, eng *engine.Engine) {
+	return run(ctx, log, settings, nil, func(inst instance) {
+		addr, eng := inst.addr, inst.engine
+		var marketplaces string
+		for _, c := range settings.Channels {
+			marketplaces += fmt.Sprintf("\n            %-12s %-12s %s", c.Name, c.Marketplace, inst.mocks[c.Name])
+		}
 		go func() {
 			if err := seedDemo(ctx, log, eng, *data, *skus); err != nil {
 				log.Error("dev: seeding the demo catalogue failed; the engine runs without it", "err", err)
@@ -60,11 +65,12 @@ stocksync dev is running.
   Orders:   curl -X POST http://%[1]s/v1/orders/o-1/reserve -d '{"lines":[{"sku":"SKU-00001","qty":2}],"channel":"web","ttl_s":60}'
   Metrics:  http://%[1]s/metrics
   Health:   http://%[1]s/readyz
-  Ops UI:   not built yet (comes with the channels and ops issues)
+  Channels: http://%[1]s/v1/channels   (each pushes to a mock marketplace:)%[4]s
+  Ops UI:   http://%[1]s/ops/
   Kafka:    %[2]s (embedded; kcat -b %[2]s -L)
   Data:     %[3]s (start again with the same --data to keep the stock)
 Stop with Ctrl-C.
-`, addr, settings.Kafka.Brokers[0], *data)
+`, addr, settings.Kafka.Brokers[0], *data, marketplaces)
 		}()
 	})
 }

@@ -2,6 +2,7 @@
 //
 //	stocksync dev   [--http ADDR] [--data DIR] [--kafka-port N] [--skus N]
 //	stocksync serve --config FILE [--brokers LIST] [--http ADDR] [--data DIR]
+//	                (--tokens-file FILE | --insecure-open)
 //
 // This is the only package that reads flags and the environment.
 package main
@@ -21,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/stocksync/stocksync/auth"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/queryapi"
@@ -32,9 +34,13 @@ Usage:
   stocksync dev   [--http 127.0.0.1:8080] [--data DIR] [--kafka-port 29092] [--skus 5000]
       Everything in one process on an embedded Kafka, with a demo catalogue.
   stocksync serve --config FILE [--brokers LIST] [--http ADDR] [--data DIR]
+                  (--tokens-file FILE | --insecure-open)
       The engine against real Kafka brokers; the flags override the file.
+      The API needs bearer tokens from the tokens file (docs/api.md);
+      --insecure-open serves it without auth.
 
-Environment: STOCKSYNC_LOG_LEVEL (debug, info, warn, error; default info).
+Environment: STOCKSYNC_LOG_LEVEL (debug, info, warn, error; default info);
+STOCKSYNC_TOKENS_FILE (serve's --tokens-file when the flag is not given).
 `
 
 func main() {
@@ -72,17 +78,37 @@ func newLogger(level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-// run starts the engine and its HTTP API and blocks until ctx ends. ready is
+// instance is what a started stocksync shows its operator.
+type instance struct {
+	addr   string
+	engine *engine.Engine
+	mocks  map[string]string // channel → URL of its mock marketplace
+}
+
+// run starts the engine, its channels' mock marketplaces where the config
+// asks for them, and the HTTP API, and blocks until ctx ends. A nil keyring
+// serves /v1 open (dev on loopback, or serve --insecure-open). ready is
 // called once the API listens.
-func run(ctx context.Context, log *slog.Logger, settings *config.Config, ready func(addr string, eng *engine.Engine)) error {
+func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring *auth.Keyring, ready func(instance)) error {
+	endpoints, mocks, err := channelEndpoints(settings.Channels)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, m := range mocks {
+			m.Close()
+		}
+	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	eng, err := engine.New(engine.Config{Settings: settings, Registry: reg, Logger: log})
+	eng, err := engine.New(engine.Config{Settings: settings, Registry: reg, Logger: log, Endpoints: endpoints,
+		Advertise: advertiseURL(settings.HTTP)})
 	if err != nil {
 		return err
 	}
 	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log,
-		WriteTimeout: settings.Engine.WriteTimeout.Duration, Open: true})
+		WriteTimeout: settings.Engine.WriteTimeout.Duration, Auth: keyring, Open: keyring == nil,
+		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight})
 	if err != nil {
 		return err
 	}
@@ -90,7 +116,7 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, ready f
 	if err != nil {
 		return fmt.Errorf("listen on %s (is another stocksync running? pick another with --http): %w", settings.HTTP.Addr, err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
@@ -101,7 +127,11 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, ready f
 		}
 	}()
 	if ready != nil {
-		ready(ln.Addr().String(), eng)
+		inst := instance{addr: ln.Addr().String(), engine: eng, mocks: map[string]string{}}
+		for name, m := range mocks {
+			inst.mocks[name] = m.URL()
+		}
+		ready(inst)
 	}
 	var runErr error
 	select {
@@ -117,6 +147,20 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, ready f
 		runErr = <-errc
 	}
 	return runErr
+}
+
+// advertiseURL is the base URL other instances use to reach this one: the
+// config's http.advertise, else the listen address when it names a host.
+func advertiseURL(h config.HTTP) string {
+	if h.Advertise != "" {
+		return h.Advertise
+	}
+	host, port, err := net.SplitHostPort(h.Addr)
+	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
+		name, _ := os.Hostname()
+		host = name
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func splitList(s string) []string {

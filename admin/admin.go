@@ -1,0 +1,173 @@
+// Package admin inspects a running stocksync deployment for SREs: whether the
+// topics match the configuration, which instance owns which partition of each
+// group, and how far behind each partition is (consumer lag).
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/stocksync/stocksync/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// Report is the state of one deployment.
+type Report struct {
+	Topics []Topic
+	Groups []Group
+}
+
+// Topic is one topic and whether it matches the configuration.
+type Topic struct {
+	Name       string
+	Partitions int32
+	Compacted  bool
+	Problem    string // empty when the topic is as the config asks
+}
+
+// Group is one processor group: its members and the lag of its partitions.
+type Group struct {
+	Name    string
+	State   string // Stable, PreparingRebalance, Empty, Dead …
+	Members []Member
+	Lag     []PartitionLag // of the group's input topics, sorted by topic and partition
+}
+
+// Member is one instance in a group.
+type Member struct {
+	ClientID   string
+	Host       string
+	URL        string // advertised HTTP API, from the member metadata
+	Partitions []int32
+}
+
+// PartitionLag is how many messages of one input partition the group has not
+// yet committed.
+type PartitionLag struct {
+	Topic     string
+	Partition int32
+	Owner     string // ClientID of the member that owns it, "" if none
+	Committed int64
+	End       int64
+	Lag       int64
+}
+
+// Inspect builds the report. partitions is the configured count.
+func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partitions int32) (Report, error) {
+	var r Report
+	var errs []error
+	tables := map[string]bool{}
+	var all []string
+	for _, t := range names.Tables() {
+		tables[string(t)] = true
+		all = append(all, string(t))
+	}
+	for _, s := range names.Streams() {
+		all = append(all, string(s))
+	}
+	details, err := adm.ListTopics(ctx, all...)
+	if err != nil {
+		return r, fmt.Errorf("list topics: %w", err)
+	}
+	configs, err := adm.DescribeTopicConfigs(ctx, all...)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("describe topic configs: %w", err))
+	}
+	compacted := map[string]bool{}
+	for _, rc := range configs {
+		for _, c := range rc.Configs {
+			if c.Key == "cleanup.policy" && c.Value != nil && slices.Contains([]string{"compact", "compact,delete", "delete,compact"}, *c.Value) {
+				compacted[rc.Name] = true
+			}
+		}
+	}
+	for _, name := range all {
+		t := Topic{Name: name, Compacted: compacted[name]}
+		d, ok := details[name]
+		switch {
+		case !ok || d.Err != nil:
+			t.Problem = "missing (the engine creates it on start)"
+		default:
+			t.Partitions = int32(len(d.Partitions))
+			if t.Partitions != partitions {
+				t.Problem = fmt.Sprintf("has %d partitions, the config asks for %d", t.Partitions, partitions)
+			} else if tables[name] && !t.Compacted {
+				t.Problem = "a table's changelog must have cleanup.policy=compact"
+			}
+		}
+		r.Topics = append(r.Topics, t)
+	}
+	inputs := map[string][]string{
+		string(names.Inventory): {string(names.StockFeed), string(names.StockCommands)},
+		string(names.Orders):    {string(names.OrderCommands), string(names.StockReplies)},
+	}
+	for _, group := range []string{string(names.Inventory), string(names.Orders)} {
+		g, err := inspectGroup(ctx, adm, group, inputs[group])
+		if err != nil {
+			errs = append(errs, err)
+		}
+		r.Groups = append(r.Groups, g)
+	}
+	return r, errors.Join(errs...)
+}
+
+func inspectGroup(ctx context.Context, adm *kadm.Client, group string, inputs []string) (Group, error) {
+	g := Group{Name: group}
+	described, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		return g, fmt.Errorf("describe group %s: %w", group, err)
+	}
+	owner := map[string]map[int32]string{}
+	if d, ok := described[group]; ok && d.Err == nil {
+		g.State = d.State
+		for _, m := range d.Members {
+			mem := Member{ClientID: m.ClientID, Host: m.ClientHost}
+			if meta, ok := m.Join.AsConsumer(); ok {
+				mem.URL = string(meta.UserData)
+			}
+			if a, ok := m.Assigned.AsConsumer(); ok {
+				for _, t := range a.Topics {
+					if owner[t.Topic] == nil {
+						owner[t.Topic] = map[int32]string{}
+					}
+					for _, p := range t.Partitions {
+						owner[t.Topic][p] = m.ClientID
+						if t.Topic == inputs[0] {
+							mem.Partitions = append(mem.Partitions, p)
+						}
+					}
+				}
+			}
+			slices.Sort(mem.Partitions)
+			g.Members = append(g.Members, mem)
+		}
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return g, fmt.Errorf("fetch committed offsets of %s: %w", group, err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, inputs...)
+	if err != nil {
+		return g, fmt.Errorf("list end offsets: %w", err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, End: o.Offset, Owner: owner[o.Topic][o.Partition]}
+		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.Err == nil {
+			pl.Committed = c.At
+		}
+		pl.Lag = max(pl.End-pl.Committed, 0)
+		g.Lag = append(g.Lag, pl)
+	})
+	slices.SortFunc(g.Lag, func(a, b PartitionLag) int {
+		if a.Topic != b.Topic {
+			if a.Topic < b.Topic {
+				return -1
+			}
+			return 1
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return g, nil
+}

@@ -1,0 +1,320 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocksync/stocksync/contract"
+)
+
+// KafkaConfig configures a Kafka client. Zero fields take the defaults
+// stated on them.
+type KafkaConfig struct {
+	// Brokers are the seed brokers. Required.
+	Brokers []string
+	// TopicPrefix is the engine's kafka.topic_prefix; commands go to
+	// <prefix>orders.commands, answers come from <prefix>orders.results.
+	// Default "stocksync.".
+	TopicPrefix string
+	// Timeout bounds how long a call waits for the engine's answer, from
+	// sending the command; a shorter context deadline wins. Default 5s.
+	Timeout time.Duration
+	// Linger is how long the producer waits to batch commands per
+	// partition: throughput for latency. Default 2ms; negative for none.
+	Linger time.Duration
+	// ClientID names the client to the brokers. Default "stocksync-client".
+	ClientID string
+	// Opts are more franz-go options, appended last: TLS and SASL (e.g.
+	// config.Kafka.FranzOpts() of the engine's configuration), a logger.
+	Opts []kgo.Opt
+	// Logger receives the answers the client cannot read and the errors of
+	// reading them. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of KafkaConfig.
+const (
+	DefaultTopicPrefix = "stocksync."
+	DefaultTimeout     = 5 * time.Second
+	defaultLinger      = 2 * time.Millisecond
+	defaultClientID    = "stocksync-client"
+)
+
+// Kafka sends order commands to orders.commands, keyed by order id with
+// Kafka's default murmur2 partitioning as the engine expects, and awaits the
+// answers on orders.results. It is safe for concurrent use; calls in flight
+// at once share batches. Close it when done.
+type Kafka struct {
+	cfg      KafkaConfig
+	commands string
+	results  string
+	producer *kgo.Client
+	consumer *kgo.Client
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	waiting map[waitKey][]chan contract.OrderResult
+	closed  chan struct{}
+	stop    context.CancelFunc
+	done    chan struct{}
+}
+
+type waitKey struct{ orderID, typ string }
+
+// NewKafka connects to the brokers and starts reading orders.results from
+// its current end, so it sees the answer to every command sent after it
+// returns. It fails with ErrUnavailable when the brokers cannot be reached
+// or the topics do not exist (the engine creates them when it starts).
+func NewKafka(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("client: KafkaConfig.Brokers is required")
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("client: KafkaConfig.Timeout %s is negative", cfg.Timeout)
+	}
+	if cfg.TopicPrefix == "" {
+		cfg.TopicPrefix = DefaultTopicPrefix
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	switch {
+	case cfg.Linger == 0:
+		cfg.Linger = defaultLinger
+	case cfg.Linger < 0:
+		cfg.Linger = 0
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = defaultClientID
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	k := &Kafka{cfg: cfg, commands: cfg.TopicPrefix + "orders.commands", results: cfg.TopicPrefix + "orders.results",
+		log: cfg.Logger, waiting: map[waitKey][]chan contract.OrderResult{}, closed: make(chan struct{}), done: make(chan struct{})}
+	base := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID(cfg.ClientID)}
+	var err error
+	k.producer, err = kgo.NewClient(append(append(base,
+		kgo.ProducerLinger(cfg.Linger),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2 of the key, as the Java client
+	), cfg.Opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	offsets, err := k.endOffsets(ctx)
+	if err != nil {
+		k.producer.Close()
+		return nil, err
+	}
+	k.consumer, err = kgo.NewClient(append(append(base,
+		kgo.ConsumePartitions(offsets),
+		kgo.FetchMaxWait(maxWait),
+	), cfg.Opts...)...)
+	if err != nil {
+		k.producer.Close()
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	var runCtx context.Context
+	runCtx, k.stop = context.WithCancel(context.Background())
+	go k.read(runCtx)
+	return k, nil
+}
+
+// maxWait bounds how long a fetch waits for new answers: a latency floor.
+const maxWait = 10 * time.Millisecond
+
+// endOffsets lists the end of every partition of orders.results and checks
+// that orders.commands exists.
+func (k *Kafka) endOffsets(ctx context.Context) (map[string]map[int32]kgo.Offset, error) {
+	adm := kadm.NewClient(k.producer)
+	unavailable := func(format string, args ...any) error {
+		return &Error{Op: "connect", Kind: ErrUnavailable, Err: fmt.Errorf(format, args...)}
+	}
+	topics, err := adm.ListTopics(ctx, k.commands, k.results)
+	if err != nil {
+		return nil, kafkaError("connect", "", err)
+	}
+	for _, t := range []string{k.commands, k.results} {
+		if d, ok := topics[t]; !ok || d.Err != nil {
+			return nil, unavailable("topic %s does not exist: is the engine running with topic prefix %q?", t, k.cfg.TopicPrefix)
+		}
+	}
+	ends, err := adm.ListEndOffsets(ctx, k.results)
+	if err != nil {
+		return nil, kafkaError("connect", "", err)
+	}
+	offsets := map[string]map[int32]kgo.Offset{k.results: {}}
+	var errs []error
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			errs = append(errs, fmt.Errorf("partition %d: %w", o.Partition, o.Err))
+			return
+		}
+		offsets[k.results][o.Partition] = kgo.NewOffset().At(o.Offset)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, kafkaError("connect", "", fmt.Errorf("end offsets of %s: %w", k.results, err))
+	}
+	return offsets, nil
+}
+
+// read delivers answers from orders.results until ctx ends.
+func (k *Kafka) read(ctx context.Context) {
+	defer close(k.done)
+	for {
+		fetches := k.consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			k.log.Warn("client: reading order results", "topic", t, "partition", p, "err", err)
+		})
+		fetches.EachRecord(func(rec *kgo.Record) {
+			var res contract.OrderResult
+			if err := json.Unmarshal(rec.Value, &res); err != nil {
+				k.log.Warn("client: unreadable order result", "partition", rec.Partition, "offset", rec.Offset, "err", err)
+				return
+			}
+			k.deliver(res)
+		})
+	}
+}
+
+func (k *Kafka) deliver(res contract.OrderResult) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, ch := range k.waiting[waitKey{res.OrderID, res.Type}] {
+		select {
+		case ch <- res:
+		default: // already answered
+		}
+	}
+}
+
+// wait registers interest in the answer of type typ for an order; register
+// before sending, call cancel when done.
+func (k *Kafka) wait(orderID, typ string) (ch chan contract.OrderResult, cancel func()) {
+	key := waitKey{orderID, typ}
+	ch = make(chan contract.OrderResult, 1)
+	k.mu.Lock()
+	k.waiting[key] = append(k.waiting[key], ch)
+	k.mu.Unlock()
+	return ch, func() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		list := k.waiting[key]
+		for i, c := range list {
+			if c == ch {
+				list = append(list[:i], list[i+1:]...)
+				break
+			}
+		}
+		if len(list) == 0 {
+			delete(k.waiting, key)
+		} else {
+			k.waiting[key] = list
+		}
+	}
+}
+
+// Reserve holds every line or none for ttl (rounded up to seconds; 0 for
+// the engine's default of 15 minutes) on channel ("" for none). A refusal
+// is a result with Status rejected and its reason in Error.
+func (k *Kafka) Reserve(ctx context.Context, orderID string, lines []contract.Line, channel string, ttl time.Duration) (contract.OrderResult, error) {
+	return k.submit(ctx, contract.Reserve, orderID, lines, channel, ttl)
+}
+
+// Confirm turns a reservation into committed stock, without expiry.
+func (k *Kafka) Confirm(ctx context.Context, orderID string) (contract.OrderResult, error) {
+	return k.submit(ctx, contract.Confirm, orderID, nil, "", 0)
+}
+
+// Release gives a reserved or confirmed order's units back.
+func (k *Kafka) Release(ctx context.Context, orderID string) (contract.OrderResult, error) {
+	return k.submit(ctx, contract.Release, orderID, nil, "", 0)
+}
+
+// Ship takes a confirmed order's units off the shelf.
+func (k *Kafka) Ship(ctx context.Context, orderID string) (contract.OrderResult, error) {
+	return k.submit(ctx, contract.Ship, orderID, nil, "", 0)
+}
+
+func (k *Kafka) submit(ctx context.Context, typ, orderID string, lines []contract.Line, channel string, ttl time.Duration) (contract.OrderResult, error) {
+	cmd, err := command(typ, orderID, lines, channel, ttl)
+	if err != nil {
+		return contract.OrderResult{}, err
+	}
+	select {
+	case <-k.closed:
+		return contract.OrderResult{}, &Error{Op: typ, OrderID: orderID, Kind: ErrClosed}
+	default:
+	}
+	value, err := json.Marshal(cmd)
+	if err != nil {
+		return contract.OrderResult{}, &Error{Op: typ, OrderID: orderID, Kind: ErrInvalid, Err: err}
+	}
+	ch, cancel := k.wait(orderID, typ)
+	defer cancel()
+	ctx, stop := context.WithTimeout(ctx, k.cfg.Timeout)
+	defer stop()
+	rec := &kgo.Record{Topic: k.commands, Key: []byte(orderID), Value: value}
+	if err := k.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return contract.OrderResult{}, kafkaError(typ, orderID, err)
+	}
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		return contract.OrderResult{}, ctxError(typ, orderID, ctx.Err())
+	case <-k.closed:
+		return contract.OrderResult{}, &Error{Op: typ, OrderID: orderID, Kind: ErrClosed}
+	}
+}
+
+// kafkaError classifies an error of franz-go.
+func kafkaError(op, orderID string, err error) *Error {
+	kind := ErrUnavailable
+	switch {
+	case isCtxErr(err), errors.Is(err, kgo.ErrRecordTimeout):
+		kind = ErrTimeout
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.IllegalSaslState),
+		errors.Is(err, kerr.UnsupportedSaslMechanism):
+		kind = ErrUnauthorized
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		kind = ErrForbidden
+	case errors.Is(err, kgo.ErrClientClosed):
+		kind = ErrClosed
+	case errors.Is(err, kerr.MessageTooLarge):
+		kind = ErrInvalid
+	}
+	return &Error{Op: op, OrderID: orderID, Kind: kind, Err: err}
+}
+
+// Close stops reading answers and closes the connections; calls waiting
+// for an answer return ErrClosed. It is safe to call more than once.
+func (k *Kafka) Close() error {
+	k.mu.Lock()
+	select {
+	case <-k.closed:
+		k.mu.Unlock()
+		return nil
+	default:
+		close(k.closed)
+	}
+	k.mu.Unlock()
+	k.stop()
+	<-k.done
+	k.consumer.Close()
+	k.producer.Close()
+	return nil
+}

@@ -1,0 +1,268 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/marketplace"
+	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/sinks"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// channel is one sales channel's running parts.
+type channel struct {
+	name, marketplace string
+	pusher            *sinks.Pusher
+	proc              *goka.Processor
+	owners            *owners
+}
+
+// buildChannels creates the channels processor, and a pusher and a sink
+// processor per channel.
+func (e *Engine) buildChannels(opts func(group string) []goka.ProcessorOption) error {
+	s := e.settings
+	var err error
+	e.channelsProc, err = processors.NewChannels(processors.ChannelsConfig{
+		Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
+		Catalog: e.catalog, Metrics: e.metrics, Logger: e.log,
+	}, opts("channels")...)
+	if err != nil {
+		return fmt.Errorf("engine: channels processor: %w", err)
+	}
+	for _, c := range s.Channels {
+		adapter, err := e.adapter(c.Name, c.Marketplace)
+		if err != nil {
+			return err
+		}
+		ch := e.channels[c.Name]
+		ch.pusher, err = sinks.New(sinks.Config{Channel: c.Name, Adapter: adapter, Metrics: e.sinkMetrics, Logger: e.log,
+			Send: e.sendVerdict(c.Name)})
+		if err != nil {
+			return fmt.Errorf("engine: channel %s: %w", c.Name, err)
+		}
+		ch.proc, err = processors.NewSink(processors.SinkConfig{Names: e.names, Brokers: s.Kafka.Brokers,
+			Partitions: s.Kafka.Partitions, Channel: c.Name, Pusher: ch.pusher, Metrics: e.metrics,
+			SinkMetrics: e.sinkMetrics, Logger: e.log}, opts("sink-"+c.Name)...)
+		if err != nil {
+			return fmt.Errorf("engine: sink of channel %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// adapter builds the marketplace adapter of a channel from its endpoint.
+func (e *Engine) adapter(name, kind string) (marketplace.Adapter, error) {
+	ep := e.endpoints[name]
+	a, err := marketplace.New(kind, ep)
+	if err != nil {
+		return nil, fmt.Errorf("engine: channel %s: %w", name, err)
+	}
+	return a, nil
+}
+
+// sendVerdict produces a pusher's verdict to its sink's verdicts stream.
+func (e *Engine) sendVerdict(channel string) func(context.Context, sinks.Verdict) error {
+	topic := string(e.names.SinkVerdicts(channel))
+	return func(ctx context.Context, v sinks.Verdict) error {
+		value, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		return e.producer.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(v.SKU), Value: value}).FirstErr()
+	}
+}
+
+// onSinkStore seeds a pusher from a recovered partition of its sink table.
+func (e *Engine) onSinkStore(topic string, partition int32, st storage.Storage) bool {
+	ch, ok := e.sinkTables[topic]
+	if !ok {
+		return false
+	}
+	if err := processors.SeedSink(ch.pusher, partition, st); err != nil {
+		e.log.Error("sink: reading pending values of a recovered partition", "channel", ch.name, "partition", partition, "err", err)
+	}
+	return true
+}
+
+// runChannels runs the channels and sink processors, the pushers and the
+// control listener.
+func (e *Engine) runChannels(ctx context.Context, run func(name string, f func(context.Context) error)) {
+	run("channels processor", e.channelsProc.Run)
+	for _, ch := range e.channels {
+		run("sink "+ch.name, ch.proc.Run)
+		run("pusher "+ch.name, ch.pusher.Run)
+	}
+	run("channel control", e.control.run)
+}
+
+// control applies the channel modes of the compacted control topic: every
+// instance reads all of it, so a mode set anywhere holds everywhere.
+type control struct {
+	topic    string
+	brokers  []string
+	security []kgo.Opt
+	channels map[string]*channel
+	log      interface{ Warn(string, ...any) }
+	mu       sync.Mutex
+	modes    map[string]string
+}
+
+type modeRecord struct {
+	Mode string `json:"mode"`
+	At   string `json:"at"`
+}
+
+func (c *control) run(ctx context.Context) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.brokers...), kgo.ConsumeTopics(c.topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100 * time.Millisecond)}, c.security...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			var m modeRecord
+			ch, ok := c.channels[string(r.Key)]
+			if err := json.Unmarshal(r.Value, &m); err != nil || !ok {
+				c.log.Warn("ignoring a channel control record", "key", string(r.Key), "err", err)
+				return
+			}
+			c.mu.Lock()
+			c.modes[ch.name] = m.Mode
+			c.mu.Unlock()
+			ch.pusher.SetManual(m.Mode == "manual")
+		})
+	}
+}
+
+func (c *control) mode(name string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m := c.modes[name]; m != "" {
+		return m
+	}
+	return "auto"
+}
+
+// SetChannelMode switches a channel to "manual" (nothing pushed; pending
+// values kept) or "auto", for every instance, and waits until this one applied it.
+func (e *Engine) SetChannelMode(ctx context.Context, name, mode string) (contract.ChannelInfo, error) {
+	if _, ok := e.channels[name]; !ok {
+		return contract.ChannelInfo{}, fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
+	}
+	if mode != "manual" && mode != "auto" {
+		return contract.ChannelInfo{}, &contract.InvalidError{Field: "mode", Reason: fmt.Sprintf("%q is not one of manual, auto", mode)}
+	}
+	value, _ := json.Marshal(modeRecord{Mode: mode, At: time.Now().UTC().Format(time.RFC3339)})
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	if err := e.producer.ProduceSync(ctx, &kgo.Record{Topic: string(e.names.ChannelControl), Key: []byte(name), Value: value}).FirstErr(); err != nil {
+		return contract.ChannelInfo{}, fmt.Errorf("%w: recording the mode in Kafka: %v", contract.ErrUnavailable, err)
+	}
+	for e.control.mode(name) != mode {
+		select {
+		case <-ctx.Done():
+			return contract.ChannelInfo{}, fmt.Errorf("%w: the mode was recorded but not yet applied here", contract.ErrTimeout)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return e.channelInfo(name), nil
+}
+
+func (e *Engine) channelInfo(name string) contract.ChannelInfo {
+	ch := e.channels[name]
+	info := contract.ChannelInfo{Name: name, Marketplace: ch.marketplace, Mode: e.control.mode(name), Circuit: "none"}
+	if ch.pusher != nil {
+		st := ch.pusher.Status()
+		info.Circuit, info.Pending = st.Circuit, int64(st.Pending)
+		if !st.LastAckAt.IsZero() {
+			info.LastAckAt = st.LastAckAt.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	return info
+}
+
+// ChannelStock answers GET /v1/channels/{name}/stock/{sku} from the local
+// sink table: what was projected for the channel and what it acknowledged.
+func (e *Engine) ChannelStock(ctx context.Context, name, sku string) (contract.ChannelStockView, error) {
+	ch, ok := e.channels[name]
+	if !ok {
+		return contract.ChannelStockView{}, fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
+	}
+	if !e.started.Load() || !ch.proc.Recovered() {
+		return contract.ChannelStockView{}, fmt.Errorf("%w: the sink table of %s is still recovering", contract.ErrUnavailable, name)
+	}
+	v, err := ch.proc.Get(sku)
+	if err != nil {
+		return contract.ChannelStockView{}, e.notLocal(ch.owners, sku, err)
+	}
+	raw, _ := v.([]byte)
+	if raw == nil {
+		return contract.ChannelStockView{}, fmt.Errorf("%w: channel %s has no value for SKU %q yet", contract.ErrNotFound, name, sku)
+	}
+	s, err := processors.DecodeSinkState(raw)
+	if err != nil {
+		return contract.ChannelStockView{}, err
+	}
+	out := contract.ChannelStockView{Channel: name, SKU: sku, Projected: s.Want, Acknowledged: s.Acked, Version: s.WantVersion,
+		AcknowledgedVersion: s.AckedVersion, Parked: s.Parked}
+	if s.AckedAt > 0 {
+		out.AcknowledgedAt = time.UnixMilli(s.AckedAt).UTC().Format(time.RFC3339Nano)
+	}
+	return out, nil
+}
+
+// PendingChannelStock lists the values a channel has not acknowledged yet
+// (on this instance's partitions), for the ops UI and the CSV export.
+func (e *Engine) PendingChannelStock(name string) ([]contract.PendingValue, error) {
+	ch, ok := e.channels[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
+	}
+	if ch.pusher == nil {
+		return nil, fmt.Errorf("%w: the channel's sink is still starting", contract.ErrUnavailable)
+	}
+	pending := ch.pusher.Pending()
+	out := make([]contract.PendingValue, len(pending))
+	for i, p := range pending {
+		out[i] = contract.PendingValue{SKU: p.SKU, Available: p.Available, Version: p.Version,
+			Since: p.Since.UTC().Format(time.RFC3339Nano), Attempts: p.Attempts, LastError: p.LastError}
+	}
+	return out, nil
+}
+
+// PushChannelNow pushes a channel's pending values once, even in manual mode.
+func (e *Engine) PushChannelNow(name string) error {
+	ch, ok := e.channels[name]
+	if !ok {
+		return fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
+	}
+	if ch.pusher == nil {
+		return fmt.Errorf("%w: the channel's sink is still starting", contract.ErrUnavailable)
+	}
+	ch.pusher.PushNow()
+	return nil
+}
+
+// ReplayChannelDLQ gives every parked update of a channel another try.
+func (e *Engine) ReplayChannelDLQ(ctx context.Context, name string) error {
+	ch, ok := e.channels[name]
+	if !ok {
+		return fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
+	}
+	if !e.started.Load() || !ch.proc.Recovered() {
+		return fmt.Errorf("%w: the sink table of %s is still recovering", contract.ErrUnavailable, name)
+	}
+	return ch.proc.VisitAll(ctx, "control", processors.UnparkAll)
+}

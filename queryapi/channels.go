@@ -1,0 +1,130 @@
+package queryapi
+
+import (
+	"encoding/csv"
+	"net/http"
+	"strconv"
+
+	"github.com/stocksync/stocksync/contract"
+)
+
+// The channel routes: what each channel's marketplace acknowledged, and the
+// operators' controls (manual mode, push now, DLQ replay).
+
+func (a *api) channelStock(w http.ResponseWriter, r *http.Request) {
+	name, ok := a.pathKey(w, r, "name")
+	if !ok {
+		return
+	}
+	sku, ok := a.pathKey(w, r, "sku")
+	if !ok {
+		return
+	}
+	v, err := a.engine.ChannelStock(r.Context(), name, sku)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+type modeBody struct {
+	Mode string `json:"mode"`
+}
+
+func (a *api) setMode(w http.ResponseWriter, r *http.Request) {
+	name, ok := a.pathKey(w, r, "name")
+	if !ok {
+		return
+	}
+	body := decodeBody[modeBody](a, w, r, false)
+	if body == nil {
+		return
+	}
+	ctx, cancel := a.writeCtx(r)
+	defer cancel()
+	info, err := a.engine.SetChannelMode(ctx, name, body.Mode)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+// pendingAnswer is the body of GET /v1/channels/{name}/pending.
+type pendingAnswer struct {
+	Channel string                  `json:"channel"`
+	Items   []contract.PendingValue `json:"items"`
+}
+
+func (a *api) pending(w http.ResponseWriter, r *http.Request) {
+	name, items, ok := a.pendingOf(w, r)
+	if ok {
+		writeJSON(w, http.StatusOK, pendingAnswer{Channel: name, Items: items})
+	}
+}
+
+// pendingCSV exports what a channel's marketplace should show but has not
+// acknowledged, for an operator to upload by hand.
+func (a *api) pendingCSV(w http.ResponseWriter, r *http.Request) {
+	name, items, ok := a.pendingOf(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`-pending.csv"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"sku", "available", "version", "since", "attempts", "last_error"})
+	for _, p := range items {
+		_ = cw.Write([]string{p.SKU, strconv.FormatInt(p.Available, 10), strconv.FormatInt(p.Version, 10),
+			p.Since, strconv.Itoa(p.Attempts), p.LastError})
+	}
+	cw.Flush()
+}
+
+func (a *api) pendingOf(w http.ResponseWriter, r *http.Request) (string, []contract.PendingValue, bool) {
+	name, ok := a.pathKey(w, r, "name")
+	if !ok {
+		return "", nil, false
+	}
+	items, err := a.engine.PendingChannelStock(name)
+	if err != nil {
+		a.fail(w, r, err)
+		return "", nil, false
+	}
+	if items == nil {
+		items = []contract.PendingValue{}
+	}
+	return name, items, true
+}
+
+// statusAnswer is the body of an accepted operator command.
+type statusAnswer struct {
+	Status string `json:"status"`
+}
+
+func (a *api) pushNow(w http.ResponseWriter, r *http.Request) {
+	name, ok := a.pathKey(w, r, "name")
+	if !ok || decodeBody[struct{}](a, w, r, true) == nil {
+		return
+	}
+	if err := a.engine.PushChannelNow(name); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, statusAnswer{Status: "push requested"})
+}
+
+func (a *api) replayDLQ(w http.ResponseWriter, r *http.Request) {
+	name, ok := a.pathKey(w, r, "name")
+	if !ok || decodeBody[struct{}](a, w, r, true) == nil {
+		return
+	}
+	ctx, cancel := a.writeCtx(r)
+	defer cancel()
+	if err := a.engine.ReplayChannelDLQ(ctx, name); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, statusAnswer{Status: "parked values sent again"})
+}

@@ -1,0 +1,423 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/stocksync/stocksync/marketplace"
+	"golang.org/x/time/rate"
+)
+
+// Verdict is a message on a sink's verdicts stream (key SKU): what the
+// marketplace made of one update. OK is false when the update is parked:
+// refused for good, or still failing after MaxAttempts.
+type Verdict struct {
+	SKU       string `json:"sku"`
+	Version   int64  `json:"version"`
+	Available int64  `json:"available"`
+	OK        bool   `json:"ok"`
+	Reason    string `json:"reason,omitempty"`
+	At        int64  `json:"at"` // unix ms of the acknowledgement or refusal
+}
+
+// Config is what a Pusher needs.
+type Config struct {
+	Channel string              // required
+	Adapter marketplace.Adapter // required
+	// Send hands a verdict to the sink processor (the verdicts stream); required.
+	Send        func(ctx context.Context, v Verdict) error
+	Metrics     *Metrics      // required
+	Logger      *slog.Logger  // default slog.Default()
+	MaxAttempts int           // retryable failures before an update is parked; default 10
+	Backoff     time.Duration // first retry delay, doubled per attempt up to MaxBackoff, with jitter; default 200ms
+	MaxBackoff  time.Duration // default 30s
+}
+
+// Pending is one SKU whose newest value the marketplace has not acknowledged.
+type Pending struct {
+	SKU       string
+	Available int64
+	Version   int64
+	Since     time.Time // when this value was offered
+	Attempts  int
+	LastError string
+}
+
+// Status is a pusher's state for GET /v1/channels.
+type Status struct {
+	Manual    bool
+	Circuit   string
+	Pending   int
+	LastAckAt time.Time
+}
+
+type entry struct {
+	partition int32
+	update    marketplace.Update
+	offered   time.Time
+	sentOK    int64 // version the marketplace accepted, awaiting the processor's ack
+	inflight  bool
+	attempts  int
+	notBefore time.Time
+	lastErr   string
+}
+
+// Pusher pushes one channel's pending updates.
+type Pusher struct {
+	cfg     Config
+	limits  marketplace.Limits
+	limiter *rate.Limiter
+	slots   chan struct{}
+	wake    chan struct{}
+
+	mu         sync.Mutex
+	entries    map[string]*entry
+	manual     bool
+	forceOnce  bool
+	breaker    circuit
+	pauseUntil time.Time
+	lastAck    time.Time
+}
+
+// New builds a pusher; Run starts it.
+func New(cfg Config) (*Pusher, error) {
+	if cfg.Channel == "" || cfg.Adapter == nil || cfg.Send == nil || cfg.Metrics == nil {
+		return nil, errors.New("sinks: Channel, Adapter, Send and Metrics are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 200 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 30 * time.Second
+	}
+	cfg.Logger = cfg.Logger.With("channel", cfg.Channel, "marketplace", cfg.Adapter.Name())
+	l := cfg.Adapter.Limits()
+	return &Pusher{
+		cfg:     cfg,
+		limits:  l,
+		limiter: rate.NewLimiter(rate.Limit(l.Rate), max(l.Burst, 1)),
+		slots:   make(chan struct{}, max(l.MaxParallel, 1)),
+		wake:    make(chan struct{}, 1),
+		entries: map[string]*entry{},
+	}, nil
+}
+
+func (p *Pusher) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Offer records the newest value for a SKU; an older or equal version than
+// the one already held is ignored (conflation).
+func (p *Pusher) Offer(partition int32, u marketplace.Update) {
+	p.mu.Lock()
+	e, ok := p.entries[u.SKU]
+	if ok && u.Version <= e.update.Version {
+		p.mu.Unlock()
+		return
+	}
+	if !ok {
+		e = &entry{}
+		p.entries[u.SKU] = e
+	}
+	e.partition, e.update, e.offered, e.attempts, e.lastErr = partition, u, time.Now(), 0, ""
+	p.cfg.Metrics.Pending.WithLabelValues(p.cfg.Channel).Set(float64(len(p.entries)))
+	p.mu.Unlock()
+	p.signal()
+}
+
+// Acked forgets a SKU once the processor recorded version as acknowledged.
+func (p *Pusher) Acked(sku string, version int64) { p.forget(sku, version) }
+
+// Dropped forgets a SKU whose update was parked.
+func (p *Pusher) Dropped(sku string, version int64) { p.forget(sku, version) }
+
+func (p *Pusher) forget(sku string, version int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// An entry still marked in flight is forgotten too: the processor may
+	// record a verdict before settle has cleared the mark.
+	e, ok := p.entries[sku]
+	p.cfg.Logger.Debug("sink: verdict recorded", "sku", sku, "version", version, "pending", ok, "pending_version", func() int64 {
+		if ok {
+			return e.update.Version
+		}
+		return 0
+	}())
+	if ok && e.update.Version <= version {
+		delete(p.entries, sku)
+		p.cfg.Metrics.Pending.WithLabelValues(p.cfg.Channel).Set(float64(len(p.entries)))
+	}
+}
+
+// Forget drops the SKUs of a partition this instance no longer owns.
+func (p *Pusher) Forget(partition int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for sku, e := range p.entries {
+		if e.partition == partition && !e.inflight {
+			delete(p.entries, sku)
+		}
+	}
+	p.cfg.Metrics.Pending.WithLabelValues(p.cfg.Channel).Set(float64(len(p.entries)))
+}
+
+// SetManual switches manual mode: nothing is pushed, pending values are kept.
+func (p *Pusher) SetManual(manual bool) {
+	p.mu.Lock()
+	p.manual = manual
+	p.mu.Unlock()
+	p.cfg.Metrics.Manual.WithLabelValues(p.cfg.Channel).Set(map[bool]float64{true: 1}[manual])
+	p.signal()
+}
+
+// PushNow pushes every pending value once, even in manual mode.
+func (p *Pusher) PushNow() {
+	p.mu.Lock()
+	p.forceOnce = true
+	for _, e := range p.entries {
+		e.notBefore = time.Time{}
+	}
+	p.mu.Unlock()
+	p.signal()
+}
+
+// Pending lists the SKUs not yet acknowledged, sorted by SKU.
+func (p *Pusher) Pending() []Pending {
+	p.mu.Lock()
+	out := make([]Pending, 0, len(p.entries))
+	for sku, e := range p.entries {
+		out = append(out, Pending{SKU: sku, Available: e.update.Available, Version: e.update.Version,
+			Since: e.offered, Attempts: e.attempts, LastError: e.lastErr})
+	}
+	p.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].SKU < out[j].SKU })
+	return out
+}
+
+// Status reports mode, circuit and backlog.
+func (p *Pusher) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Status{Manual: p.manual, Circuit: p.breaker.State(time.Now()), Pending: len(p.entries), LastAckAt: p.lastAck}
+}
+
+// Run pushes until ctx ends.
+func (p *Pusher) Run(ctx context.Context) error {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		case <-timer.C:
+		}
+		for {
+			batch, wait := p.pick(time.Now())
+			if len(batch) == 0 {
+				timer.Reset(wait)
+				break
+			}
+			if err := p.limiter.Wait(ctx); err != nil {
+				p.release(batch)
+				return nil
+			}
+			select {
+			case p.slots <- struct{}{}:
+			case <-ctx.Done():
+				p.release(batch)
+				return nil
+			}
+			go func() {
+				defer func() { <-p.slots }()
+				p.push(ctx, batch)
+			}()
+		}
+	}
+}
+
+// pick takes up to MaxBatch SKUs that are due and marks them in flight, or
+// says how long to wait.
+func (p *Pusher) pick(now time.Time) ([]marketplace.Update, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	const idle = 250 * time.Millisecond
+	if p.manual && !p.forceOnce {
+		return nil, idle
+	}
+	if now.Before(p.pauseUntil) {
+		return nil, p.pauseUntil.Sub(now)
+	}
+	if !p.breaker.allow(now) {
+		return nil, max(p.breaker.openUntil.Sub(now), 10*time.Millisecond)
+	}
+	var batch []marketplace.Update
+	wait := idle
+	for _, e := range p.entries {
+		switch {
+		case e.inflight || e.update.Version <= e.sentOK:
+		case now.Before(e.notBefore):
+			wait = min(wait, e.notBefore.Sub(now))
+		case len(batch) < max(p.limits.MaxBatch, 1):
+			e.inflight = true
+			batch = append(batch, e.update)
+		}
+	}
+	if len(batch) == 0 {
+		p.breaker.probing = false
+		p.forceOnce = false
+	}
+	return batch, wait
+}
+
+func (p *Pusher) release(batch []marketplace.Update) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, u := range batch {
+		if e, ok := p.entries[u.SKU]; ok {
+			e.inflight = false
+		}
+	}
+}
+
+// push sends one batch and settles every update in it.
+func (p *Pusher) push(ctx context.Context, batch []marketplace.Update) {
+	results, err := p.cfg.Adapter.Push(ctx, batch)
+	now := time.Now()
+	var throttled *marketplace.ThrottledError
+	var rejected *marketplace.RejectedError
+	switch {
+	case err == nil && len(results) != len(batch):
+		err = &marketplace.UnavailableError{Err: fmt.Errorf("%d results for %d updates", len(results), len(batch))}
+		fallthrough
+	case err != nil && !errors.As(err, &throttled) && !errors.As(err, &rejected):
+		p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "unavailable").Inc()
+		p.cfg.Logger.Warn("marketplace unavailable; retrying with backoff", "batch", len(batch), "err", err)
+		p.mu.Lock()
+		p.breaker.failure(now)
+		p.mu.Unlock()
+		p.retryAll(ctx, batch, err.Error(), 0)
+		return
+	case throttled != nil:
+		p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "throttled").Inc()
+		wait := throttled.RetryAfter
+		if wait <= 0 {
+			wait = p.cfg.Backoff
+		}
+		p.mu.Lock()
+		p.pauseUntil = now.Add(wait)
+		p.mu.Unlock()
+		p.retryAll(ctx, batch, err.Error(), wait)
+		return
+	case rejected != nil && len(batch) > 1:
+		// Some marketplaces (Yandex) refuse a whole request for one bad item:
+		// split the batch until the bad one stands alone.
+		p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "rejected").Inc()
+		for _, half := range [][]marketplace.Update{batch[:len(batch)/2], batch[len(batch)/2:]} {
+			if p.limiter.Wait(ctx) != nil {
+				p.release(half)
+				continue
+			}
+			p.push(ctx, half)
+		}
+		return
+	case rejected != nil:
+		p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "rejected").Inc()
+		p.cfg.Logger.Error("marketplace rejected the request; parking its updates", "batch", len(batch), "err", err)
+		for _, u := range batch {
+			p.settle(ctx, u, Verdict{OK: false, Reason: err.Error()})
+		}
+		return
+	}
+	p.mu.Lock()
+	p.breaker.success()
+	p.mu.Unlock()
+	for i, u := range batch {
+		r := results[i]
+		switch {
+		case r.OK:
+			p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "ok").Inc()
+			p.settle(ctx, u, Verdict{OK: true})
+		case r.Retryable:
+			p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "item_retry").Inc()
+			p.retryAll(ctx, []marketplace.Update{u}, r.Reason, 0)
+		default:
+			p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "item_parked").Inc()
+			p.settle(ctx, u, Verdict{OK: false, Reason: r.Reason})
+		}
+	}
+}
+
+// retryAll schedules updates again after wait, or after an exponential
+// backoff with jitter when wait is 0; past MaxAttempts they are parked.
+func (p *Pusher) retryAll(ctx context.Context, batch []marketplace.Update, reason string, wait time.Duration) {
+	var parked []marketplace.Update
+	p.mu.Lock()
+	for _, u := range batch {
+		e, ok := p.entries[u.SKU]
+		if !ok {
+			continue
+		}
+		e.inflight = false
+		e.attempts++
+		e.lastErr = reason
+		if e.attempts >= p.cfg.MaxAttempts && e.update.Version == u.Version {
+			parked = append(parked, u)
+			continue
+		}
+		d := wait
+		if d <= 0 {
+			d = min(p.cfg.Backoff<<min(e.attempts-1, 16), p.cfg.MaxBackoff)
+			d = d/2 + rand.N(d/2+1) // jitter: spread retries of many SKUs
+		}
+		e.notBefore = time.Now().Add(d)
+		p.cfg.Metrics.Retries.WithLabelValues(p.cfg.Channel).Inc()
+	}
+	p.mu.Unlock()
+	for _, u := range parked {
+		p.settle(ctx, u, Verdict{OK: false, Reason: fmt.Sprintf("gave up after %d attempts: %s", p.cfg.MaxAttempts, reason)})
+	}
+}
+
+// settle hands a verdict to the processor. The SKU stays pending until the
+// processor records it (Acked, Dropped), so a lost verdict is pushed again.
+func (p *Pusher) settle(ctx context.Context, u marketplace.Update, v Verdict) {
+	v.SKU, v.Version, v.Available, v.At = u.SKU, u.Version, u.Available, time.Now().UnixMilli()
+	err := p.cfg.Send(ctx, v)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.entries[u.SKU]
+	if !ok {
+		return
+	}
+	e.inflight = false
+	if err != nil {
+		p.cfg.Logger.Warn("could not record a verdict; the update will be pushed again", "sku", u.SKU, "err", err)
+		e.notBefore = time.Now().Add(p.cfg.Backoff)
+		return
+	}
+	if v.OK {
+		e.sentOK = max(e.sentOK, u.Version)
+		p.lastAck = time.UnixMilli(v.At)
+		if p.limits.ItemCooldown > 0 {
+			e.notBefore = time.Now().Add(p.limits.ItemCooldown)
+		}
+	} else if e.update.Version == u.Version {
+		e.sentOK = u.Version // parked: wait for the processor to drop it, do not push again
+	}
+}

@@ -1,0 +1,232 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stocksync/stocksync/marketplace"
+)
+
+// scripted is an adapter whose answers a test decides; it records what the
+// marketplace would show.
+type scripted struct {
+	limits marketplace.Limits
+	mu     sync.Mutex
+	shown  map[string]int64
+	calls  int
+	fail   func(call int, batch []marketplace.Update) ([]marketplace.ItemResult, error)
+	block  chan struct{} // when set, Push waits for it
+}
+
+func (s *scripted) Name() string               { return "scripted" }
+func (s *scripted) Limits() marketplace.Limits { return s.limits }
+func (s *scripted) Push(ctx context.Context, batch []marketplace.Update) ([]marketplace.ItemResult, error) {
+	if s.block != nil {
+		<-s.block
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.fail != nil {
+		if res, err := s.fail(s.calls, batch); res != nil || err != nil {
+			return res, err
+		}
+	}
+	out := make([]marketplace.ItemResult, len(batch))
+	for i, u := range batch {
+		s.shown[u.SKU] = u.Available
+		out[i] = marketplace.ItemResult{SKU: u.SKU, OK: true}
+	}
+	return out, nil
+}
+
+func (s *scripted) show(sku string) (int64, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.shown[sku], s.calls
+}
+
+// harness runs a pusher whose verdicts are acknowledged at once, as the sink
+// processor would.
+type harness struct {
+	p        *Pusher
+	mu       sync.Mutex
+	verdicts []Verdict
+}
+
+func start(t *testing.T, a *scripted, cfg Config) *harness {
+	t.Helper()
+	if a.limits.MaxBatch == 0 {
+		a.limits = marketplace.Limits{MaxBatch: 10, Rate: 1000, Burst: 100, MaxParallel: 2}
+	}
+	if a.shown == nil {
+		a.shown = map[string]int64{}
+	}
+	h := &harness{}
+	cfg.Channel, cfg.Adapter, cfg.Metrics = "test", a, NewMetrics(prometheus.NewRegistry())
+	if cfg.Backoff == 0 {
+		cfg.Backoff = time.Millisecond
+	}
+	cfg.Send = func(_ context.Context, v Verdict) error {
+		h.mu.Lock()
+		h.verdicts = append(h.verdicts, v)
+		h.mu.Unlock()
+		go func() {
+			if v.OK {
+				h.p.Acked(v.SKU, v.Version)
+			} else {
+				h.p.Dropped(v.SKU, v.Version)
+			}
+		}()
+		return nil
+	}
+	var err error
+	if h.p, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.p.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 5s: %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (h *harness) parked() []Verdict {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Verdict
+	for _, v := range h.verdicts {
+		if !v.OK {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func TestConflatesToTheNewestValue(t *testing.T) {
+	a := &scripted{block: make(chan struct{})}
+	h := start(t, a, Config{})
+	h.p.Offer(0, marketplace.Update{SKU: "A", Available: 5, Version: 1})
+	time.Sleep(20 * time.Millisecond) // v1 is now in flight, blocked
+	for v := int64(2); v <= 50; v++ {
+		h.p.Offer(0, marketplace.Update{SKU: "A", Available: 100 - v, Version: v})
+	}
+	h.p.Offer(0, marketplace.Update{SKU: "A", Available: 999, Version: 3}) // older: ignored
+	close(a.block)
+	eventually(t, "the marketplace shows the newest value", func() bool { v, _ := a.show("A"); return v == 50 })
+	eventually(t, "nothing pending", func() bool { return h.p.Status().Pending == 0 })
+	if _, calls := a.show("A"); calls != 2 {
+		t.Fatalf("49 updates of one SKU behind a push in flight should conflate into one more push, got %d pushes", calls)
+	}
+}
+
+func TestOneBadItemDoesNotHoldTheBatch(t *testing.T) {
+	a := &scripted{fail: func(_ int, batch []marketplace.Update) ([]marketplace.ItemResult, error) {
+		out := make([]marketplace.ItemResult, len(batch))
+		for i, u := range batch {
+			out[i] = marketplace.ItemResult{SKU: u.SKU, OK: u.SKU != "BAD", Reason: "NOT_FOUND"}
+		}
+		return out, nil
+	}}
+	h := start(t, a, Config{})
+	for _, sku := range []string{"A", "BAD", "C"} {
+		h.p.Offer(0, marketplace.Update{SKU: sku, Available: 1, Version: 1})
+	}
+	eventually(t, "the bad SKU is parked", func() bool { return len(h.parked()) == 1 })
+	if p := h.parked()[0]; p.SKU != "BAD" || p.Reason != "NOT_FOUND" {
+		t.Fatalf("parked %+v, want BAD with the marketplace's reason", p)
+	}
+	eventually(t, "nothing pending", func() bool { return h.p.Status().Pending == 0 })
+}
+
+func TestThrottlingPausesForRetryAfter(t *testing.T) {
+	a := &scripted{fail: func(call int, _ []marketplace.Update) ([]marketplace.ItemResult, error) {
+		if call == 1 {
+			return nil, &marketplace.ThrottledError{RetryAfter: 300 * time.Millisecond}
+		}
+		return nil, nil
+	}}
+	h := start(t, a, Config{})
+	begin := time.Now()
+	h.p.Offer(0, marketplace.Update{SKU: "A", Available: 7, Version: 1})
+	eventually(t, "pushed after the throttle", func() bool { v, _ := a.show("A"); return v == 7 })
+	if waited := time.Since(begin); waited < 300*time.Millisecond {
+		t.Fatalf("retried after %s, before the marketplace's Retry-After of 300ms", waited)
+	}
+}
+
+func TestCircuitOpensWhileTheMarketplaceIsDown(t *testing.T) {
+	var down sync.Mutex
+	isDown := true
+	a := &scripted{fail: func(int, []marketplace.Update) ([]marketplace.ItemResult, error) {
+		down.Lock()
+		defer down.Unlock()
+		if isDown {
+			return nil, &marketplace.UnavailableError{Err: errors.New("503")}
+		}
+		return nil, nil
+	}}
+	h := start(t, a, Config{MaxAttempts: 1000})
+	h.p.Offer(0, marketplace.Update{SKU: "A", Available: 3, Version: 1})
+	eventually(t, "the circuit opens", func() bool { return h.p.Status().Circuit == "open" })
+	_, calls := a.show("A")
+	time.Sleep(300 * time.Millisecond)
+	if _, after := a.show("A"); after != calls {
+		t.Fatalf("%d requests reached a marketplace whose circuit is open", after-calls)
+	}
+	down.Lock()
+	isDown = false
+	down.Unlock()
+	eventually(t, "the value arrives once it is back", func() bool { v, _ := a.show("A"); return v == 3 })
+	eventually(t, "the circuit closes", func() bool { return h.p.Status().Circuit == "closed" })
+}
+
+func TestGivesUpAfterMaxAttempts(t *testing.T) {
+	a := &scripted{fail: func(int, []marketplace.Update) ([]marketplace.ItemResult, error) {
+		return []marketplace.ItemResult{{SKU: "A", Retryable: true, Reason: "TOO_MANY_REQUESTS"}}, nil
+	}}
+	h := start(t, a, Config{MaxAttempts: 3})
+	h.p.Offer(0, marketplace.Update{SKU: "A", Available: 1, Version: 1})
+	eventually(t, "parked after 3 attempts", func() bool { return len(h.parked()) == 1 })
+	if _, calls := a.show("A"); calls != 3 {
+		t.Fatalf("%d attempts, want 3", calls)
+	}
+}
+
+func TestManualModeHoldsValuesUntilPushedOnCommand(t *testing.T) {
+	a := &scripted{}
+	h := start(t, a, Config{})
+	h.p.SetManual(true)
+	h.p.Offer(0, marketplace.Update{SKU: "A", Available: 4, Version: 1})
+	time.Sleep(100 * time.Millisecond)
+	if _, calls := a.show("A"); calls != 0 {
+		t.Fatalf("manual mode pushed %d times", calls)
+	}
+	if p := h.p.Pending(); len(p) != 1 || p[0].Available != 4 {
+		t.Fatalf("pending %+v, want A=4", p)
+	}
+	h.p.PushNow()
+	eventually(t, "pushed on command", func() bool { v, _ := a.show("A"); return v == 4 })
+	h.p.Offer(0, marketplace.Update{SKU: "A", Available: 2, Version: 2})
+	time.Sleep(100 * time.Millisecond)
+	if v, _ := a.show("A"); v != 4 {
+		t.Fatalf("after one push on command, manual mode must hold again; the marketplace shows %d", v)
+	}
+	h.p.SetManual(false)
+	eventually(t, "auto resumes from the newest", func() bool { v, _ := a.show("A"); return v == 2 })
+}
