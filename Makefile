@@ -44,7 +44,8 @@ fmt: ## format the code
 bench: ## short benchmarks (see bench/README.md)
 	$(GO) test -run=NONE -bench=. -benchtime=1x ./state/ ./stock/
 
-helm-lint: ## lint the Helm chart (not written yet)
-	@echo "deploy/helm: the chart comes with the scale-out issue"; exit 1
+helm-lint: ## lint the Helm chart, check the alert rules (promtool) and the Grafana dashboard
+	@# helm into .cache/bin if missing (go install with GOBIN), then lint --strict and template with default and production-like values
+	GO=$(GO) deploy/check.sh helm
 
 .PHONY: help build run test test-short test-kafka kafka-up kafka-down kafka-reset lint fmt bench helm-lint

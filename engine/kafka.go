@@ -34,6 +34,10 @@ func saramaConfig(k config.Kafka, advertise string) (*sarama.Config, error) {
 	// A new group reads its inputs from the start: nothing accepted is skipped.
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Offsets.AutoCommit.Interval = 200 * time.Millisecond
+	// A killed instance is noticed after the session timeout; 6 s is the
+	// broker's default minimum (group.min.session.timeout.ms).
+	c.Consumer.Group.Session.Timeout = 6 * time.Second
+	c.Consumer.Group.Heartbeat.Interval = time.Second
 	c.Consumer.Fetch.Default = 1 << 20 // 1 MiB
 	c.Consumer.MaxWaitTime = 20 * time.Millisecond
 	c.Producer.Flush.Frequency = time.Millisecond
@@ -70,7 +74,11 @@ func (e *Engine) gokaOptions() ([]goka.ProcessorOption, error) {
 			return goka.ProducerBuilderWithConfig(fresh())(brokers, clientID, hasher)
 		}),
 		goka.WithConsumerGroupBuilder(func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
-			return goka.ConsumerGroupBuilderWithConfig(fresh())(brokers, group, clientID)
+			g, err := goka.ConsumerGroupBuilderWithConfig(fresh())(brokers, group, clientID)
+			if err != nil {
+				return nil, err
+			}
+			return eagerGroup{g}, nil
 		}),
 		goka.WithConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
 			return goka.SaramaConsumerBuilderWithConfig(fresh())(brokers, clientID)

@@ -3,6 +3,7 @@
 //	stocksync dev   [--http ADDR] [--data DIR] [--kafka-port N] [--skus N]
 //	stocksync serve --config FILE [--brokers LIST] [--http ADDR] [--data DIR]
 //	                (--tokens-file FILE | --insecure-open)
+//	stocksync admin --config FILE [--brokers LIST]
 //
 // This is the only package that reads flags and the environment.
 package main
@@ -38,6 +39,8 @@ Usage:
       The engine against real Kafka brokers; the flags override the file.
       The API needs bearer tokens from the tokens file (docs/api.md);
       --insecure-open serves it without auth.
+  stocksync admin --config FILE [--brokers LIST]
+      Topics against the config, which instance owns which partition, consumer lag.
 
 Environment: STOCKSYNC_LOG_LEVEL (debug, info, warn, error; default info);
 STOCKSYNC_TOKENS_FILE (serve's --tokens-file when the flag is not given).
@@ -57,6 +60,8 @@ func main() {
 		err = runDev(ctx, log, os.Args[2:])
 	case "serve":
 		err = runServe(ctx, log, os.Args[2:])
+	case "admin":
+		err = runAdmin(ctx, os.Stdout, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -117,10 +122,12 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 		return fmt.Errorf("listen on %s (is another stocksync running? pick another with --http): %w", settings.HTTP.Addr, err)
 	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
-	ctx, cancel := context.WithCancel(ctx)
+	// The engine outlives the signal: requests in flight at SIGTERM still
+	// need it to decide, so it stops only after the HTTP server drained.
+	engineCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	errc := make(chan error, 2)
-	go func() { errc <- eng.Run(ctx) }()
+	go func() { errc <- eng.Run(engineCtx) }()
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -138,8 +145,8 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	log.Info("stopping: finishing in-flight requests and closing tables")
-	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
+	log.Info("stopping: finishing in-flight requests, then closing tables")
+	shutdown, done := context.WithTimeout(context.Background(), settings.Engine.WriteTimeout.Duration+2*time.Second)
 	defer done()
 	_ = srv.Shutdown(shutdown)
 	cancel()

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/stocksync/stocksync/admin"
+	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// runAdmin prints the deployment's topics against the config, the owner of
+// every partition and the consumer lag; it exits non-zero when a topic does
+// not match the config.
+func runAdmin(ctx context.Context, out io.Writer, args []string) error {
+	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
+	path := fs.String("config", "", "configuration file of the deployment; required")
+	brokers := fs.String("brokers", "", "comma-separated Kafka brokers; overrides kafka.brokers")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return fmt.Errorf("admin needs --config FILE (the deployment's configuration)")
+	}
+	settings, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	if *brokers != "" {
+		settings.Kafka.Brokers = splitList(*brokers)
+	}
+	security, err := settings.Kafka.FranzOpts()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(settings.Kafka.Brokers...)}, security...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var channels []string
+	for _, c := range settings.Channels {
+		channels = append(channels, c.Name)
+	}
+	report, err := admin.Inspect(ctx, kadm.NewClient(cl), topology.New(settings.Kafka.TopicPrefix), settings.Kafka.Partitions, channels...)
+	report.Print(out)
+	if err != nil {
+		return fmt.Errorf("admin: %w (brokers %v)", err, settings.Kafka.Brokers)
+	}
+	if !report.Healthy() {
+		return fmt.Errorf("admin: some topics do not match the config (see PROBLEM above and docs/operations.md)")
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# deploy/check.sh: checks stocksync's deployment artefacts, installing the
+# tools it lacks.
+#
+#   deploy/check.sh              everything below
+#   deploy/check.sh prometheus   promtool check + unit tests of the alerts
+#   deploy/check.sh helm         helm lint + template of the chart (make helm-lint)
+#   deploy/check.sh grafana      the dashboard parses and names only real metrics
+#
+# Tools: promtool from Debian's `prometheus` package (installed with apt-get
+# when missing and running as root); helm built from source with `go
+# install` into .cache/bin (Helm is not in Debian; about 3 minutes on 2
+# cores the first time, seconds after that). HELM=/path/to/helm uses another.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HELM_VERSION=${HELM_VERSION:-v3.22.0}
+# The Kubernetes version helm's release builds assume when no cluster is
+# asked (lint, template); a `go install` build needs it passed in, or it
+# assumes 1.20. v3.22.0 is built with the 1.37 client libraries.
+HELM_K8S_MINOR=${HELM_K8S_MINOR:-37}
+CHART=deploy/helm/stocksync
+GO=${GO:-go}
+
+say() { printf '==> %s\n' "$*"; }
+
+need_promtool() {
+	command -v promtool >/dev/null && return
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "installing promtool (Debian package prometheus)"
+		apt-get install -y --no-install-recommends prometheus >/dev/null ||
+			{ apt-get update -qq && apt-get install -y --no-install-recommends prometheus >/dev/null; }
+	else
+		echo "promtool is missing: apt-get install prometheus (Debian), or go install github.com/prometheus/prometheus/cmd/promtool@latest" >&2
+		exit 1
+	fi
+}
+
+need_helm() {
+	if [ -n "${HELM:-}" ]; then return; fi
+	HELM=$PWD/.cache/bin/helm
+	if [ -x "$HELM" ] && [ "$("$HELM" version --template '{{.Version}}' 2>/dev/null)" = "$HELM_VERSION" ]; then
+		return
+	fi
+	say "building helm $HELM_VERSION into .cache/bin (go install; a few minutes the first time)"
+	local x="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+	for p in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+		x="$x -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$HELM_K8S_MINOR"
+	done
+	local start=$SECONDS
+	GOBIN=$PWD/.cache/bin GOFLAGS=-buildvcs=false "$GO" install -ldflags "$x" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+	say "helm built in $((SECONDS - start))s"
+}
+
+check_prometheus() {
+	need_promtool
+	say "promtool check rules"
+	promtool check rules deploy/prometheus/alerts.yaml
+	say "promtool test rules"
+	promtool test rules deploy/prometheus/alerts_test.yaml
+	say "the chart's PrometheusRule ships the same rules"
+	if ! cmp -s deploy/prometheus/alerts.yaml "$CHART/files/alerts.yaml"; then
+		echo "$CHART/files/alerts.yaml differs from deploy/prometheus/alerts.yaml:" >&2
+		echo "  cp deploy/prometheus/alerts.yaml $CHART/files/alerts.yaml" >&2
+		exit 1
+	fi
+}
+
+check_helm() {
+	need_helm
+	local values
+	for values in "" "$CHART/ci/secure-values.yaml"; do
+		local with=(${values:+-f "$values"})
+		say "helm lint --strict ${values:-(default values)}"
+		"$HELM" lint --strict "$CHART" "${with[@]}"
+		say "helm template ${values:-(default values)}: the rendered stocksync.yaml passes stocksync's own config validation"
+		"$HELM" template stocksync "$CHART" "${with[@]}" >/dev/null
+		"$HELM" template stocksync "$CHART" "${with[@]}" --show-only templates/configmap.yaml |
+			"$GO" run ./deploy/configcheck
+	done
+	say "the chart refuses bad values at template time"
+	local bad
+	for bad in "auth.existingSecret=" "replicas=13" "kafka.sasl.mechanism=PLAIN,kafka.sasl.username=u" \
+		"channels[0].endpoint.token=secret" "terminationGracePeriodSeconds=10"; do
+		if "$HELM" template stocksync "$CHART" --set "$bad" >/dev/null 2>&1; then
+			echo "helm template with --set $bad should fail" >&2
+			exit 1
+		fi
+	done
+}
+
+check_grafana() {
+	local dash=deploy/grafana/stocksync.json
+	say "$dash parses"
+	if command -v python3 >/dev/null; then
+		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["panels"], "no panels"' "$dash"
+	elif command -v jq >/dev/null; then
+		jq -e '.panels | length > 0' "$dash" >/dev/null
+	else
+		echo "  (skipped: neither python3 nor jq)"
+	fi
+	if command -v python3 >/dev/null; then
+		need_promtool
+		say "every dashboard query parses as PromQL (promtool, variables substituted)"
+		local rules
+		rules=$(mktemp --suffix=.yaml)
+		python3 - "$dash" >"$rules" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+exprs = [t["expr"] for p in d["panels"] for t in p.get("targets", [])]
+print("groups:\n  - name: dashboard\n    rules:")
+for i, e in enumerate(exprs):
+    for k, v in {"$__rate_interval": "1m", "$namespace": ".*", "$instance": ".*", "$channel": ".*"}.items():
+        e = e.replace(k, v)
+    print("      - record: dashboard:expr%d" % i)
+    print("        expr: %s" % json.dumps(e))
+PY
+		promtool check rules "$rules" >/dev/null || { promtool check rules "$rules"; rm -f "$rules"; exit 1; }
+		rm -f "$rules"
+	fi
+	say "every stocksync_* metric of the dashboard and the alerts is registered by the code"
+	local m missing=0
+	while read -r m; do
+		if ! grep -rqF "\"$m\"" --include='*.go' --exclude='*_test.go' --exclude-dir=deploy .; then
+			echo "  $m: no such metric in the code" >&2
+			missing=1
+		fi
+	done < <(grep -ohE 'stocksync_[a-z0-9_]+' "$dash" deploy/prometheus/alerts.yaml | sed -E 's/_(bucket|count|sum)$//' | sort -u)
+	[ "$missing" = 0 ]
+}
+
+case "${1:-all}" in
+prometheus) check_prometheus ;;
+helm) check_helm ;;
+grafana) check_grafana ;;
+all)
+	check_prometheus
+	check_grafana
+	check_helm
+	;;
+*)
+	echo "usage: deploy/check.sh [all|prometheus|helm|grafana]" >&2
+	exit 2
+	;;
+esac
+say "ok"
