@@ -122,6 +122,17 @@ func New(cfg Config) (*Engine, error) {
 		e.channels[c.Name] = ch
 		e.sinkTables[string(e.names.SinkTable(c.Name))] = ch
 	}
+	// Labelled series exist from the start at 0, so rates and alerts see
+	// their first increase and dashboards show 0 rather than "no data".
+	for _, l := range s.Locations {
+		e.metrics.Shortages.WithLabelValues(l.Name)
+	}
+	for _, c := range s.Channels {
+		e.sinkMetrics.DLQ.WithLabelValues(c.Name)
+		e.sinkMetrics.Circuit.WithLabelValues(c.Name).Set(0)
+		e.sinkMetrics.Manual.WithLabelValues(c.Name).Set(0)
+		e.sinkMetrics.Pending.WithLabelValues(c.Name).Set(0)
+	}
 	e.control = &control{topic: string(e.names.ChannelControl), brokers: s.Kafka.Brokers, security: e.security, channels: e.channels,
 		log: e.log, modes: map[string]string{}}
 	e.results = newResults(e.names.OrderResults, e.log)
@@ -253,6 +264,11 @@ func (e *Engine) waitForTopics(ctx context.Context) error {
 	for {
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := ensureTopics(tctx, adm, names, tables, e.cfg.Partitions, e.cfg.Replication)
+		if err == nil {
+			// goka reads topic metadata when its processors are built; a
+			// broker may not list a topic it just created for a moment.
+			err = topicsLed(tctx, e.producer, names, e.cfg.Partitions)
+		}
 		cancel()
 		if err == nil {
 			return nil

@@ -45,9 +45,17 @@ func (r *results) start(ctx context.Context, brokers []string, security []kgo.Op
 		return fmt.Errorf("list end offsets: %w", err)
 	}
 	offsets := map[string]map[int32]kgo.Offset{r.topic: {}}
+	var failed error
 	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil || o.Partition < 0 {
+			failed = fmt.Errorf("end offset of %s partition %d: %v", r.topic, o.Partition, o.Err)
+			return
+		}
 		offsets[r.topic][o.Partition] = kgo.NewOffset().At(o.Offset)
 	})
+	if failed != nil {
+		return failed
+	}
 	r.client, err = kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumePartitions(offsets),

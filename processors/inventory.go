@@ -125,12 +125,15 @@ func (p *inventory) command(ctx goka.Context, msg any) {
 		}
 	case stock.CmdConfirm:
 		eff = s.Confirm(c)
+		p.ack(ctx, c)
 	case stock.CmdRelease:
 		eff = s.Release(c)
+		p.ack(ctx, c)
 	case stock.CmdExpire:
 		eff = s.Expire(c)
 	case stock.CmdShip:
 		eff = s.Ship(c)
+		p.ack(ctx, c)
 	default:
 		p.deadLetter(ctx, raw, fmt.Sprintf("unknown stock command type %q", c.Type))
 		return
@@ -164,4 +167,10 @@ func (p *inventory) apply(ctx goka.Context, s *stock.SKU, cause string, eff stoc
 		p.log.Warn("shortage: location holds less than it promised", "sku", ctx.Key(),
 			"location", eff.Shortage.Location, "on_hand", eff.Shortage.OnHand, "short", eff.Shortage.Short)
 	}
+}
+
+// ack tells the orders processor this line's step is applied (or had been):
+// it answers the order once every line is.
+func (p *inventory) ack(ctx goka.Context, c stock.Command) {
+	ctx.Emit(p.names.StockReplies, c.OrderID, mustJSON(stock.Reply{Type: c.Type, OrderID: c.OrderID, SKU: c.SKU, OK: true, Qty: c.Qty}))
 }

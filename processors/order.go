@@ -29,6 +29,7 @@ type order struct {
 	ExpiresAt int64                 `json:"expires_at"`
 	Lines     []orderLine           `json:"lines"`
 	Answer    *contract.OrderResult `json:"answer,omitempty"` // the first answer to reserve
+	Step      string                `json:"step,omitempty"`   // confirm, release or ship awaiting its replies
 }
 
 type orderLine struct {
@@ -39,6 +40,7 @@ type orderLine struct {
 	OK        bool   `json:"ok,omitempty"`
 	Error     string `json:"error,omitempty"`
 	Available int64  `json:"available,omitempty"`
+	Acked     bool   `json:"acked,omitempty"` // the owner applied the step in progress
 }
 
 func decodeOrder(v []byte) (*order, error) {

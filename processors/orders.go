@@ -135,22 +135,33 @@ func (p *orders) command(ctx goka.Context, msg any) {
 }
 
 // step moves an order from one of the states in from to state to, sending cmd
-// for every line; a repeat of the same step answers the same again.
+// for every line. The answer waits until every line's owner has applied cmd
+// (its reply), so a 200 means the stock already shows it; a repeat of the
+// same step re-sends the lines not yet applied, or answers the same again.
 func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from map[string]bool, to, status, cmd string) {
 	result := &contract.OrderResult{OrderID: o.ID, Type: c.Type, Status: status, Lines: o.placedLines()}
 	switch {
+	case o.State == to && o.Step == c.Type:
+		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
+		p.fanOut(ctx, o, cmd, func(l orderLine) bool { return !l.Acked })
+		return
 	case o.State == to:
 		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
 		p.fanOut(ctx, o, cmd, nil)
+	case from[o.State] && (o.State == stateRejected || o.State == stateExpired):
+		// Nothing is held: record the release without stock commands.
+		p.metrics.Commands.WithLabelValues(c.Type, "accepted").Inc()
+		o.State = to
+		p.save(ctx, o)
 	case from[o.State]:
 		p.metrics.Commands.WithLabelValues(c.Type, "accepted").Inc()
-		if o.State == stateRejected || o.State == stateExpired {
-			// Nothing is held: record the release without stock commands.
-			o.State = to
-			p.save(ctx, o)
-		} else {
-			p.transition(ctx, o, to, cmd)
+		p.finishStep(ctx, o) // a step still awaiting its replies was sent first: answer it
+		o.Step = c.Type
+		for i := range o.Lines {
+			o.Lines[i].Acked = false
 		}
+		p.transition(ctx, o, to, cmd)
+		return
 	case o.State == statePending:
 		p.refuse(ctx, c, contract.Reason{Type: contract.ErrPending, State: o.State,
 			Message: "the order's reserve is still being decided; repeat the command in a moment"})
@@ -165,6 +176,40 @@ func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from 
 		return
 	}
 	p.answer(ctx, result)
+}
+
+// stepStatus is the answer's status once a step is applied.
+var stepStatus = map[string]string{
+	contract.Confirm: contract.StatusConfirmed,
+	contract.Release: contract.StatusReleased,
+	contract.Ship:    contract.StatusShipped,
+}
+
+// finishStep answers the step the order awaits, if any, and clears it.
+func (p *orders) finishStep(ctx goka.Context, o *order) {
+	if o.Step == "" {
+		return
+	}
+	p.answer(ctx, &contract.OrderResult{OrderID: o.ID, Type: o.Step, Status: stepStatus[o.Step], Lines: o.placedLines()})
+	o.Step = ""
+}
+
+// stepReply records that one line's owner applied the step the order awaits;
+// with the last one, the order is answered.
+func (p *orders) stepReply(ctx goka.Context, o *order, r stock.Reply) {
+	i := o.line(r.SKU)
+	if o.Step != r.Type || i < 0 || o.Lines[i].Acked {
+		return // a repeat, or a step already answered
+	}
+	o.Lines[i].Acked = true
+	for _, l := range o.Lines {
+		if !l.Acked {
+			p.save(ctx, o)
+			return
+		}
+	}
+	p.finishStep(ctx, o)
+	p.save(ctx, o)
 }
 
 func (p *orders) transition(ctx goka.Context, o *order, to, cmd string) {
@@ -253,6 +298,10 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 	o := p.load(ctx)
 	if o == nil {
 		p.deadLetter(ctx, raw, "stock reply for an order this processor never saw")
+		return
+	}
+	if r.Type != "" && r.Type != stock.CmdReserve {
+		p.stepReply(ctx, o, r)
 		return
 	}
 	i := o.line(r.SKU)

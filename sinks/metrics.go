@@ -43,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksync_sink_pending",
 			Help: "SKUs whose newest value the marketplace has not acknowledged yet."}, ch),
 		Circuit: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksync_sink_circuit_open",
-			Help: "1 while the circuit to the marketplace is open."}, ch),
+			Help: "1 while the circuit to the marketplace is open or half-open (probing)."}, ch),
 		Manual: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stocksync_sink_manual",
 			Help: "1 while the channel is in manual mode (nothing pushed)."}, ch),
 		DLQ: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksync_sink_dlq_total",

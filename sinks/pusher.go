@@ -34,7 +34,7 @@ type Config struct {
 	Send        func(ctx context.Context, v Verdict) error
 	Metrics     *Metrics      // required
 	Logger      *slog.Logger  // default slog.Default()
-	MaxAttempts int           // retryable failures before an update is parked; default 10
+	MaxAttempts int           // retryable item failures before an update is parked; default 10
 	Backoff     time.Duration // first retry delay, doubled per attempt up to MaxBackoff, with jitter; default 200ms
 	MaxBackoff  time.Duration // default 30s
 }
@@ -58,14 +58,15 @@ type Status struct {
 }
 
 type entry struct {
-	partition int32
-	update    marketplace.Update
-	offered   time.Time
-	sentOK    int64 // version the marketplace accepted, awaiting the processor's ack
-	inflight  bool
-	attempts  int
-	notBefore time.Time
-	lastErr   string
+	partition    int32
+	update       marketplace.Update
+	offered      time.Time
+	sentOK       int64 // version the marketplace accepted, awaiting the processor's ack
+	inflight     bool
+	attempts     int // every retry, for the ops page
+	itemFailures int // retries the marketplace blamed on this item
+	notBefore    time.Time
+	lastErr      string
 }
 
 // Pusher pushes one channel's pending updates.
@@ -134,7 +135,7 @@ func (p *Pusher) Offer(partition int32, u marketplace.Update) {
 		e = &entry{}
 		p.entries[u.SKU] = e
 	}
-	e.partition, e.update, e.offered, e.attempts, e.lastErr = partition, u, time.Now(), 0, ""
+	e.partition, e.update, e.offered, e.attempts, e.itemFailures, e.lastErr = partition, u, time.Now(), 0, 0, ""
 	p.cfg.Metrics.Pending.WithLabelValues(p.cfg.Channel).Set(float64(len(p.entries)))
 	p.mu.Unlock()
 	p.signal()
@@ -285,6 +286,15 @@ func (p *Pusher) pick(now time.Time) ([]marketplace.Update, time.Duration) {
 	return batch, wait
 }
 
+// circuitMetric exports the breaker's state; call with p.mu held.
+func (p *Pusher) circuitMetric(now time.Time) {
+	open := 0.0
+	if p.breaker.State(now) != "closed" {
+		open = 1
+	}
+	p.cfg.Metrics.Circuit.WithLabelValues(p.cfg.Channel).Set(open)
+}
+
 func (p *Pusher) release(batch []marketplace.Update) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -310,8 +320,9 @@ func (p *Pusher) push(ctx context.Context, batch []marketplace.Update) {
 		p.cfg.Logger.Warn("marketplace unavailable; retrying with backoff", "batch", len(batch), "err", err)
 		p.mu.Lock()
 		p.breaker.failure(now)
+		p.circuitMetric(now)
 		p.mu.Unlock()
-		p.retryAll(ctx, batch, err.Error(), 0)
+		p.retryAll(ctx, batch, err.Error(), 0, false)
 		return
 	case throttled != nil:
 		p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "throttled").Inc()
@@ -322,7 +333,7 @@ func (p *Pusher) push(ctx context.Context, batch []marketplace.Update) {
 		p.mu.Lock()
 		p.pauseUntil = now.Add(wait)
 		p.mu.Unlock()
-		p.retryAll(ctx, batch, err.Error(), wait)
+		p.retryAll(ctx, batch, err.Error(), wait, false)
 		return
 	case rejected != nil && len(batch) > 1:
 		// Some marketplaces (Yandex) refuse a whole request for one bad item:
@@ -346,6 +357,7 @@ func (p *Pusher) push(ctx context.Context, batch []marketplace.Update) {
 	}
 	p.mu.Lock()
 	p.breaker.success()
+	p.circuitMetric(now)
 	p.mu.Unlock()
 	for i, u := range batch {
 		r := results[i]
@@ -355,7 +367,7 @@ func (p *Pusher) push(ctx context.Context, batch []marketplace.Update) {
 			p.settle(ctx, u, Verdict{OK: true})
 		case r.Retryable:
 			p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "item_retry").Inc()
-			p.retryAll(ctx, []marketplace.Update{u}, r.Reason, 0)
+			p.retryAll(ctx, []marketplace.Update{u}, r.Reason, 0, true)
 		default:
 			p.cfg.Metrics.Pushes.WithLabelValues(p.cfg.Channel, "item_parked").Inc()
 			p.settle(ctx, u, Verdict{OK: false, Reason: r.Reason})
@@ -364,8 +376,11 @@ func (p *Pusher) push(ctx context.Context, batch []marketplace.Update) {
 }
 
 // retryAll schedules updates again after wait, or after an exponential
-// backoff with jitter when wait is 0; past MaxAttempts they are parked.
-func (p *Pusher) retryAll(ctx context.Context, batch []marketplace.Update, reason string, wait time.Duration) {
+// backoff with jitter when wait is 0. An item failure counts toward
+// MaxAttempts, past which the update is parked; a throttled or failed request
+// does not: that is the marketplace's state, not the item's, and the circuit
+// and Retry-After pace it.
+func (p *Pusher) retryAll(ctx context.Context, batch []marketplace.Update, reason string, wait time.Duration, itemFailure bool) {
 	var parked []marketplace.Update
 	p.mu.Lock()
 	for _, u := range batch {
@@ -376,7 +391,10 @@ func (p *Pusher) retryAll(ctx context.Context, batch []marketplace.Update, reaso
 		e.inflight = false
 		e.attempts++
 		e.lastErr = reason
-		if e.attempts >= p.cfg.MaxAttempts && e.update.Version == u.Version {
+		if itemFailure {
+			e.itemFailures++
+		}
+		if e.itemFailures >= p.cfg.MaxAttempts && e.update.Version == u.Version {
 			parked = append(parked, u)
 			continue
 		}

@@ -230,3 +230,21 @@ func TestManualModeHoldsValuesUntilPushedOnCommand(t *testing.T) {
 	h.p.SetManual(false)
 	eventually(t, "auto resumes from the newest", func() bool { v, _ := a.show("A"); return v == 2 })
 }
+
+func TestThrottlingAndOutagesNeverPark(t *testing.T) {
+	a := &scripted{fail: func(call int, _ []marketplace.Update) ([]marketplace.ItemResult, error) {
+		switch {
+		case call <= 8:
+			return nil, &marketplace.ThrottledError{}
+		case call <= 12:
+			return nil, &marketplace.UnavailableError{Err: errors.New("502")}
+		}
+		return nil, nil
+	}}
+	h := start(t, a, Config{MaxAttempts: 3, MaxBackoff: 50 * time.Millisecond})
+	h.p.Offer(0, marketplace.Update{SKU: "A", Available: 9, Version: 1})
+	eventually(t, "pushed once the marketplace recovers", func() bool { v, _ := a.show("A"); return v == 9 })
+	if p := h.parked(); len(p) != 0 {
+		t.Fatalf("parked %+v: throttling and outages must wait, not give up", p)
+	}
+}

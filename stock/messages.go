@@ -25,8 +25,10 @@ type Command struct {
 }
 
 // Reply is a message on stock.replies (key order_id): the inventory's answer
-// to one reserve line.
+// to one line of a reserve, or its acknowledgement that it applied a confirm,
+// release or ship.
 type Reply struct {
+	Type      string `json:"type,omitempty"` // the command answered; "" is reserve
 	OrderID   string `json:"order_id"`
 	SKU       string `json:"sku"`
 	OK        bool   `json:"ok"`

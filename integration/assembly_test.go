@@ -1,0 +1,106 @@
+package integration
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/marketplace"
+	"github.com/stocksync/stocksync/marketplace/mock"
+)
+
+// startMarketplaces points every channel at a mock of its marketplace, as
+// `stocksync dev` does, so the channel sinks have somewhere to push.
+func (in *instance) startMarketplaces(channels []config.Channel) map[string]marketplace.Config {
+	t := in.env.t
+	t.Helper()
+	endpoints := map[string]marketplace.Config{}
+	for _, c := range channels {
+		var s *mock.Server
+		switch c.Marketplace {
+		case marketplace.KindOzon:
+			s = mock.NewOzon()
+		case marketplace.KindWildberries:
+			s = mock.NewWildberries()
+		case marketplace.KindYandex:
+			s = mock.NewYandex()
+		case marketplace.KindWebhook:
+			s = mock.NewWebhook()
+		default:
+			in.closeMarketplaces()
+			t.Fatalf("channel %s: no mock for marketplace %q", c.Name, c.Marketplace)
+		}
+		in.mocks = append(in.mocks, s)
+		cfg := s.Config()
+		cfg.Channel = c.Name
+		endpoints[c.Name] = cfg
+	}
+	return endpoints
+}
+
+func (in *instance) closeMarketplaces() {
+	for _, m := range in.mocks {
+		m.Close()
+	}
+	in.mocks = nil
+}
+
+// ---- the engine's log: kept in memory, shown when a test fails.
+
+// logBuffer keeps the last maxLog bytes of an instance's log: info and above,
+// and goka's debug lines; with STOCKSYNC_TEST_LOG set, the engine logs to
+// stderr at that level instead.
+type logBuffer struct {
+	name string
+	mu   sync.Mutex
+	buf  []byte
+}
+
+const maxLog = 64 << 10 // 64 KiB: enough to see why, small enough to read
+
+func newLogBuffer(name string) *logBuffer { return &logBuffer{name: name} }
+
+func (b *logBuffer) logger() *slog.Logger {
+	if lv := os.Getenv(logLevelEnv); lv != "" {
+		var l slog.Level
+		_ = l.UnmarshalText([]byte(lv))
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("instance", b.name)
+	}
+	return slog.New(gokaDebug{slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})})
+}
+
+// gokaDebug keeps info and above, and of the debug lines only goka's own
+// (rebalances, assignments, "No partitions assigned"): the rest is per-SKU chatter.
+type gokaDebug struct{ slog.Handler }
+
+func (h gokaDebug) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelInfo && !strings.HasPrefix(r.Message, "[") {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h gokaDebug) WithAttrs(as []slog.Attr) slog.Handler { return gokaDebug{h.Handler.WithAttrs(as)} }
+func (h gokaDebug) WithGroup(name string) slog.Handler    { return gokaDebug{h.Handler.WithGroup(name)} }
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - maxLog; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.buf) == 0 {
+		return "    (nothing logged)"
+	}
+	return string(b.buf)
+}
