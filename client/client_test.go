@@ -1,4 +1,4 @@
-package client
+package client_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/topology"
 )
@@ -25,8 +26,8 @@ type orderClient interface {
 }
 
 var (
-	_ orderClient = (*Kafka)(nil)
-	_ orderClient = (*HTTP)(nil)
+	_ orderClient = (*client.Kafka)(nil)
+	_ orderClient = (*client.HTTP)(nil)
 )
 
 // TestAgainstEngine runs both clients against a whole stocksync on kfake,
@@ -49,8 +50,8 @@ func TestAgainstEngine(t *testing.T) {
 	t.Run("http rate limit loses nothing", func(t *testing.T) { httpRateLimit(t, s) })
 	t.Run("kafka timeout and repeat", func(t *testing.T) { kafkaTimeout(t, s) })
 	t.Run("kafka unknown prefix", func(t *testing.T) {
-		_, err := NewKafka(context.Background(), KafkaConfig{Brokers: s.brokers, TopicPrefix: "nobody."})
-		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "nobody.orders.commands does not exist") {
+		_, err := client.NewKafka(context.Background(), client.KafkaConfig{Brokers: s.brokers, TopicPrefix: "nobody."})
+		if !errors.Is(err, client.ErrUnavailable) || !strings.Contains(err.Error(), "nobody.orders.commands does not exist") {
 			t.Fatalf("NewKafka with an unknown prefix: %v", err)
 		}
 	})
@@ -60,7 +61,7 @@ func TestAgainstEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = k.Close()
-		if _, err := k.Confirm(context.Background(), "o-closed"); !errors.Is(err, ErrClosed) {
+		if _, err := k.Confirm(context.Background(), "o-closed"); !errors.Is(err, client.ErrClosed) {
 			t.Fatalf("Confirm on a closed client: %v", err)
 		}
 	})
@@ -161,8 +162,8 @@ func conformance(t *testing.T, s *stack, p string, cl orderClient) {
 		} {
 			_, err := tc.call()
 			var inv *contract.InvalidError
-			if !errors.Is(err, ErrInvalid) || !errors.As(err, &inv) || inv.Field != tc.field || Retryable(err) {
-				t.Errorf("%s: %v, want ErrInvalid on %s", tc.name, err, tc.field)
+			if !errors.Is(err, client.ErrInvalid) || !errors.As(err, &inv) || inv.Field != tc.field || client.Retryable(err) {
+				t.Errorf("%s: %v, want client.ErrInvalid on %s", tc.name, err, tc.field)
 			}
 		}
 		if _, err := s.eng.Order(ctx, p+"o-bad"); !errors.Is(err, contract.ErrNotFound) {
@@ -173,7 +174,7 @@ func conformance(t *testing.T, s *stack, p string, cl orderClient) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		_, err := cl.Reserve(cctx, p+"o-cancel", []contract.Line{{SKU: "A", Qty: 1}}, "", 0)
-		if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.Canceled) || !Retryable(err) {
+		if !errors.Is(err, client.ErrTimeout) || !errors.Is(err, context.Canceled) || !client.Retryable(err) {
 			t.Fatalf("Reserve with a cancelled context: %v", err)
 		}
 	})
@@ -186,14 +187,14 @@ func httpAuth(t *testing.T, s *stack) {
 		kind        error
 		status      int
 	}{
-		{"no token", "", ErrUnauthorized, 401},
-		{"unknown token", "nobody-0123456789abcdef", ErrUnauthorized, 401},
-		{"token without orders:write", tokRead, ErrForbidden, 403},
+		{"no token", "", client.ErrUnauthorized, 401},
+		{"unknown token", "nobody-0123456789abcdef", client.ErrUnauthorized, 401},
+		{"token without orders:write", tokRead, client.ErrForbidden, 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.http(t, tc.token).Reserve(ctx, "auth-o", []contract.Line{{SKU: "A", Qty: 1}}, "", 0)
-			var e *Error
-			if !errors.Is(err, tc.kind) || !errors.As(err, &e) || e.Status != tc.status || Retryable(err) {
+			var e *client.Error
+			if !errors.Is(err, tc.kind) || !errors.As(err, &e) || e.Status != tc.status || client.Retryable(err) {
 				t.Fatalf("Reserve: %v, want %v (%d)", err, tc.kind, tc.status)
 			}
 			if tc.token != "" && strings.Contains(err.Error(), tc.token) {
@@ -223,8 +224,8 @@ func httpRateLimit(t *testing.T, s *stack) {
 		} else {
 			_, err = slow.Release(ctx, "rl-o-1")
 		}
-		var e *Error
-		if !errors.Is(err, ErrRateLimited) || !errors.As(err, &e) || e.Status != 429 || e.RetryAfter < time.Second || !Retryable(err) {
+		var e *client.Error
+		if !errors.Is(err, client.ErrRateLimited) || !errors.As(err, &e) || e.Status != 429 || e.RetryAfter < time.Second || !client.Retryable(err) {
 			t.Fatalf("request %d of the burst: %v, want 429 with Retry-After", i, err)
 		}
 	}
@@ -247,10 +248,10 @@ func kafkaTimeout(t *testing.T, s *stack) {
 	ctx := context.Background()
 	sku := "to-A"
 	s.stock(t, sku, 10)
-	hasty := s.kafka(t, func(c *KafkaConfig) { c.Timeout = time.Millisecond })
+	hasty := s.kafka(t, func(c *client.KafkaConfig) { c.Timeout = time.Millisecond })
 	lines := []contract.Line{{SKU: sku, Qty: 2}}
 	_, err := hasty.Reserve(ctx, "to-o-1", lines, "", time.Minute)
-	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || !Retryable(err) {
+	if !errors.Is(err, client.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) || !client.Retryable(err) {
 		t.Fatalf("Reserve with a 1ms timeout: %v", err)
 	}
 	res, err := s.kafka(t).Reserve(ctx, "to-o-1", lines, "", time.Minute)

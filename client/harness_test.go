@@ -1,4 +1,4 @@
-package client
+package client_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/stocksync/stocksync/auth"
+	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/engine"
@@ -150,15 +151,15 @@ func (s *stack) reserved(t *testing.T, sku string) int64 {
 	return v.Reserved
 }
 
-func (s *stack) kafka(t *testing.T, mods ...func(*KafkaConfig)) *Kafka {
+func (s *stack) kafka(t *testing.T, mods ...func(*client.KafkaConfig)) *client.Kafka {
 	t.Helper()
-	cfg := KafkaConfig{Brokers: s.brokers, TopicPrefix: s.prefix}
+	cfg := client.KafkaConfig{Brokers: s.brokers, TopicPrefix: s.prefix}
 	for _, m := range mods {
 		m(&cfg)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	k, err := NewKafka(ctx, cfg)
+	k, err := client.NewKafka(ctx, cfg)
 	if err != nil {
 		t.Fatalf("NewKafka: %v", err)
 	}
@@ -166,9 +167,9 @@ func (s *stack) kafka(t *testing.T, mods ...func(*KafkaConfig)) *Kafka {
 	return k
 }
 
-func (s *stack) http(t *testing.T, token string) *HTTP {
+func (s *stack) http(t *testing.T, token string) *client.HTTP {
 	t.Helper()
-	h, err := NewHTTP(HTTPConfig{BaseURL: s.api.URL, Token: token, HTTPClient: s.api.Client()})
+	h, err := client.NewHTTP(client.HTTPConfig{BaseURL: s.api.URL, Token: token, HTTPClient: s.api.Client()})
 	if err != nil {
 		t.Fatalf("NewHTTP: %v", err)
 	}

@@ -248,11 +248,25 @@ func (k *Kafka) Ship(ctx context.Context, orderID string) (contract.OrderResult,
 	return k.submit(ctx, contract.Ship, orderID, nil, "", 0)
 }
 
+// Submit sends any order command (reserve, confirm, release, ship) and
+// waits for its answer, like the methods above.
+func (k *Kafka) Submit(ctx context.Context, cmd contract.OrderCommand) (contract.OrderResult, error) {
+	if err := cmd.Validate(); err != nil {
+		return contract.OrderResult{}, &Error{Op: cmd.Type, OrderID: cmd.OrderID, Kind: ErrInvalid, Err: err}
+	}
+	return k.send(ctx, cmd)
+}
+
 func (k *Kafka) submit(ctx context.Context, typ, orderID string, lines []contract.Line, channel string, ttl time.Duration) (contract.OrderResult, error) {
 	cmd, err := command(typ, orderID, lines, channel, ttl)
 	if err != nil {
 		return contract.OrderResult{}, err
 	}
+	return k.send(ctx, cmd)
+}
+
+func (k *Kafka) send(ctx context.Context, cmd contract.OrderCommand) (contract.OrderResult, error) {
+	typ, orderID := cmd.Type, cmd.OrderID
 	select {
 	case <-k.closed:
 		return contract.OrderResult{}, &Error{Op: typ, OrderID: orderID, Kind: ErrClosed}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/stock"
@@ -136,24 +137,19 @@ func (e *Engine) SubmitOrder(ctx context.Context, cmd contract.OrderCommand) (co
 	if cmd.Type == contract.Expire {
 		return contract.OrderResult{}, &contract.InvalidError{Field: "type", Reason: "expire is the engine's own command"}
 	}
-	value, err := json.Marshal(cmd)
-	if err != nil {
-		return contract.OrderResult{}, err
+	if !e.started.Load() {
+		return contract.OrderResult{}, fmt.Errorf("%w: the engine is still starting", contract.ErrUnavailable)
 	}
-	ch, cancel := e.results.wait(cmd.OrderID, cmd.Type)
-	defer cancel()
-	ctx, stop := context.WithTimeout(ctx, e.timeout)
-	defer stop()
-	rec := &kgo.Record{Topic: string(e.names.OrderCommands), Key: []byte(cmd.OrderID), Value: value}
-	if err := e.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return contract.OrderResult{}, fmt.Errorf("%w: sending the command to Kafka: %v", contract.ErrUnavailable, err)
-	}
-	select {
-	case res := <-ch:
+	res, err := e.commands.Submit(ctx, cmd)
+	switch {
+	case err == nil:
 		return res, nil
-	case <-ctx.Done():
-		return contract.OrderResult{}, fmt.Errorf("%w after %s (order %s, %s)", contract.ErrTimeout, e.timeout, cmd.OrderID, cmd.Type)
+	case errors.Is(err, client.ErrTimeout):
+		return res, fmt.Errorf("%w after %s (order %s, %s)", contract.ErrTimeout, e.timeout, cmd.OrderID, cmd.Type)
+	case errors.Is(err, client.ErrInvalid):
+		return res, err
 	}
+	return res, fmt.Errorf("%w: %v", contract.ErrUnavailable, err)
 }
 
 // SubmitFeed sends a snapshot or adjust and waits until the local table shows

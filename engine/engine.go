@@ -18,6 +18,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/marketplace"
@@ -58,7 +59,7 @@ type Engine struct {
 	storage                  storage.Builder
 	metrics                  *processors.Metrics
 	producer                 *kgo.Client
-	results                  *results
+	commands                 *client.Kafka // HTTP order commands: sent, and their answers awaited
 	expiry                   *processors.Expiry
 	inventory                *goka.Processor
 	orders                   *goka.Processor
@@ -135,7 +136,6 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.control = &control{topic: string(e.names.ChannelControl), brokers: s.Kafka.Brokers, security: e.security, channels: e.channels,
 		log: e.log, modes: map[string]string{}}
-	e.results = newResults(e.names.OrderResults, e.log)
 	e.expiry = &processors.Expiry{Send: e.sendExpire, Interval: s.Engine.SweepInterval.Duration, Metrics: e.metrics, Logger: e.log}
 	ordersTable := string(e.names.OrdersTable())
 	e.storage, err = state.NewBuilder(state.Options{
@@ -218,9 +218,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.waitForTopics(ctx); err != nil {
 		return err
 	}
-	if err := e.results.start(ctx, e.cfg.Brokers, e.security); err != nil {
+	commands, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.cfg.Brokers, TopicPrefix: e.names.Prefix,
+		Timeout: e.timeout, ClientID: "stocksync-api-" + e.instanceID, Opts: e.security, Logger: e.log})
+	if err != nil {
 		return fmt.Errorf("engine: listening on %s: %w", e.names.OrderResults, err)
 	}
+	defer commands.Close()
+	e.commands = commands
 	if err := e.buildProcessors(); err != nil {
 		return err
 	}
@@ -229,7 +233,6 @@ func (e *Engine) Run(ctx context.Context) error {
 	g.Go(func() error { return wrap("inventory processor", e.inventory.Run(ctx)) })
 	g.Go(func() error { return wrap("orders processor", e.orders.Run(ctx)) })
 	g.Go(func() error { return e.expiry.Run(ctx) })
-	g.Go(func() error { return e.results.run(ctx) })
 	e.runChannels(ctx, func(name string, f func(context.Context) error) {
 		g.Go(func() error { return wrap(name, f(ctx)) })
 	})

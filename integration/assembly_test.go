@@ -19,19 +19,10 @@ func (in *instance) startMarketplaces(channels []config.Channel) map[string]mark
 	t.Helper()
 	endpoints := map[string]marketplace.Config{}
 	for _, c := range channels {
-		var s *mock.Server
-		switch c.Marketplace {
-		case marketplace.KindOzon:
-			s = mock.NewOzon()
-		case marketplace.KindWildberries:
-			s = mock.NewWildberries()
-		case marketplace.KindYandex:
-			s = mock.NewYandex()
-		case marketplace.KindWebhook:
-			s = mock.NewWebhook()
-		default:
+		s, err := mock.New(c.Marketplace)
+		if err != nil {
 			in.closeMarketplaces()
-			t.Fatalf("channel %s: no mock for marketplace %q", c.Name, c.Marketplace)
+			t.Fatalf("channel %s: %v", c.Name, err)
 		}
 		in.mocks = append(in.mocks, s)
 		cfg := s.Config()

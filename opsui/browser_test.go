@@ -170,17 +170,12 @@ func startStack(t *testing.T) (string, *mock.Server) {
 	endpoints := map[string]marketplace.Config{}
 	var ozon *mock.Server
 	for _, c := range settings.Channels {
-		var s *mock.Server
-		switch c.Marketplace {
-		case "ozon":
-			s = mock.NewOzon()
+		s, err := mock.New(c.Marketplace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Marketplace == "ozon" {
 			ozon = s
-		case "wildberries":
-			s = mock.NewWildberries()
-		case "yandex":
-			s = mock.NewYandex()
-		default:
-			s = mock.NewWebhook()
 		}
 		t.Cleanup(s.Close)
 		endpoints[c.Name] = s.Config()

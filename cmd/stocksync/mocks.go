@@ -30,18 +30,9 @@ func channelEndpoints(channels []config.Channel) (map[string]marketplace.Config,
 				WarehouseID: c.Endpoint.WarehouseID, CampaignID: c.Endpoint.CampaignID, Channel: c.Name}
 			continue
 		}
-		var s *mock.Server
-		switch c.Marketplace {
-		case marketplace.KindOzon:
-			s = mock.NewOzon()
-		case marketplace.KindWildberries:
-			s = mock.NewWildberries()
-		case marketplace.KindYandex:
-			s = mock.NewYandex()
-		case marketplace.KindWebhook:
-			s = mock.NewWebhook()
-		default:
-			return fail(fmt.Errorf("channel %s: no mock for marketplace %q", c.Name, c.Marketplace))
+		s, err := mock.New(c.Marketplace)
+		if err != nil {
+			return fail(fmt.Errorf("channel %s: %w", c.Name, err))
 		}
 		mocks[c.Name] = s
 		cfg := s.Config()

@@ -82,17 +82,12 @@ func startStack(t *testing.T, brokers []string) *stack {
 	s := &stack{settings: settings, reg: prometheus.NewRegistry(), mocks: map[string]*mock.Server{}}
 	endpoints := map[string]marketplace.Config{}
 	for _, c := range settings.Channels {
-		var m *mock.Server
-		switch c.Marketplace {
-		case "ozon":
-			m = mock.NewOzon()
+		m, err := mock.New(c.Marketplace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Marketplace == "ozon" {
 			m.SetCooldown(time.Second) // the real 30 s would make the test wait minutes
-		case "wildberries":
-			m = mock.NewWildberries()
-		case "yandex":
-			m = mock.NewYandex()
-		default:
-			m = mock.NewWebhook()
 		}
 		t.Cleanup(m.Close)
 		s.mocks[c.Name] = m

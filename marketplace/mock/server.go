@@ -286,3 +286,19 @@ func jsonReply(status int, v any) reply {
 	}
 	return reply{status: status, body: b}
 }
+
+// New starts the mock of a marketplace kind (ozon, wildberries, yandex,
+// webhook).
+func New(kind string) (*Server, error) {
+	switch kind {
+	case marketplace.KindOzon:
+		return NewOzon(), nil
+	case marketplace.KindWildberries:
+		return NewWildberries(), nil
+	case marketplace.KindYandex:
+		return NewYandex(), nil
+	case marketplace.KindWebhook:
+		return NewWebhook(), nil
+	}
+	return nil, fmt.Errorf("mock: no mock for marketplace %q", kind)
+}

@@ -1,0 +1,191 @@
+// Command stocksync-bench runs the benchmark suite of bench/: stocksync
+// against a PostgreSQL and a Redis baseline, same machine, same run, same
+// load generator. It only binds flags; bench/README.md has the commands.
+//
+//	stocksync-bench run    [flags]                       the suite; results in --out
+//	stocksync-bench engine --config FILE --http ADDR     one stocksync instance (the suite's child process)
+//	stocksync-bench kfake  --port N                      an embedded Kafka (the suite's child process)
+//	stocksync-bench hop    [--brokers LIST] [--n 500]    one Kafka hop's latency (produce → consumer sees it)
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stocksync/stocksync/bench"
+	"github.com/stocksync/stocksync/config"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: stocksync-bench run|engine|kfake [flags] (see bench/README.md)")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = run(ctx, os.Args[2:])
+	case "engine":
+		err = engine(ctx, os.Args[2:])
+	case "kfake":
+		err = kfake(ctx, os.Args[2:])
+	case "hop":
+		err = hop(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q: run, engine, kfake or hop", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "stocksync-bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	systems := fs.String("systems", "postgres,redis,stocksync,stocksync-http,stocksync-kfake", "systems to run, in order")
+	workloads := fs.String("workloads", "flash,steady", "workloads to run: flash, steady")
+	rate := fs.Float64("rate", 0, "open loop: commands per second (0: closed loop with --clients)")
+	clients := fs.Int("clients", 64, "closed loop: concurrent clients")
+	duration := fs.Duration("duration", 30*time.Second, "load per system × workload, warm-up (10%) included")
+	repeat := fs.Int("repeat", 1, "runs per system × workload; the median is reported")
+	flashSKUs := fs.Int("flash-skus", 100_000, "flash sale catalogue")
+	steadySKUs := fs.Int("steady-skus", 1_000_000, "steady day catalogue (× 3 locations)")
+	hot := fs.Int("hot-skus", 300, "flash sale: hot SKUs")
+	hotStock := fs.Int64("hot-stock", 50, "flash sale: units of each hot SKU")
+	brokers := fs.String("brokers", "127.0.0.1:19092", "the real Kafka broker (scripts/kafka.sh up)")
+	brokerPID := fs.String("broker-pid-file", ".cache/kafka/data/kafka.pid", "pid file of the real broker, to count its CPU and memory")
+	engineCmd := fs.String("engine", "self", `how stocksync runs: "self" (a child: stocksync-bench engine), "inproc" (in this process; needed for --cpuprofile), or a command such as "bin/stocksync serve --insecure-open"`)
+	cpuprofile := fs.String("cpuprofile", "", "with --engine inproc: write a pprof CPU profile of each stocksync run to FILE-<system>-<workload>.pprof")
+	pgConns := fs.Int("pg-conns", 16, "PostgreSQL pool size")
+	partitions := fs.Int("partitions", 12, "partitions of stocksync's topics")
+	channelsWait := fs.Duration("channels-wait", 5*time.Minute, "stocksync: how long to let the channels push the catalogue before the load")
+	out := fs.String("out", "bench/results", "directory for results.md, results.json and the PNG plots")
+	dir := fs.String("dir", "", "working directory for the servers' data (default a new temporary one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg := bench.SuiteConfig{
+		Systems: splitList(*systems), Repeat: *repeat, Brokers: splitList(*brokers), Log: os.Stderr,
+		Load:          bench.LoadConfig{Rate: *rate, Clients: *clients, Duration: *duration},
+		KfakeCommand:  []string{self, "kfake"},
+		CPUProfile:    *cpuprofile,
+		PostgresConns: *pgConns,
+		Partitions:    int32(*partitions),
+		ChannelsWait:  *channelsWait,
+	}
+	switch *engineCmd {
+	case "self":
+		cfg.EngineCommand = []string{self, "engine"}
+	case "inproc":
+	default:
+		cfg.EngineCommand = strings.Fields(*engineCmd)
+	}
+	if b, err := os.ReadFile(*brokerPID); err == nil {
+		cfg.BrokerPID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	for _, w := range splitList(*workloads) {
+		wl := bench.WorkloadConfig{Kind: w, HotSKUs: *hot, HotStock: *hotStock}
+		if w == bench.FlashSale {
+			wl.SKUs = *flashSKUs
+		} else {
+			wl.SKUs = *steadySKUs
+		}
+		cfg.Workloads = append(cfg.Workloads, wl)
+	}
+	cfg.Dir = *dir
+	if cfg.Dir == "" {
+		if cfg.Dir, err = os.MkdirTemp("", "stocksync-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(cfg.Dir)
+	}
+	results, err := bench.RunSuite(ctx, cfg)
+	if len(results) > 0 {
+		if werr := bench.WriteResults(*out, results); werr != nil {
+			return werr
+		}
+		_ = bench.WriteTable(os.Stdout, results)
+		fmt.Println()
+		bench.WriteE2E(os.Stdout, results)
+		fmt.Fprintf(os.Stderr, "results in %s\n", filepath.Clean(*out))
+	}
+	return err
+}
+
+func engine(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("engine", flag.ContinueOnError)
+	file := fs.String("config", "", "configuration file; required")
+	httpAddr := fs.String("http", "", "HTTP listen address; overrides http.addr")
+	throttle := fs.Bool("throttle", false, "keep the mock marketplaces' real rate limits")
+	cpuprofile := fs.String("cpuprofile", "", "write a pprof CPU profile to FILE")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := config.Load(*file)
+	if err != nil {
+		return err
+	}
+	if *httpAddr != "" {
+		s.HTTP.Addr = *httpAddr
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return bench.RunEngine(ctx, bench.EngineConfig{Settings: s, Throttle: *throttle, CPUProfile: *cpuprofile, Logger: log})
+}
+
+func kfake(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("kfake", flag.ContinueOnError)
+	port := fs.Int("port", 0, "port on 127.0.0.1 (0: a free one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.RunKfake(ctx, *port, func(addr string) { fmt.Println(addr) })
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func hop(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("hop", flag.ContinueOnError)
+	brokers := fs.String("brokers", "127.0.0.1:19092", "brokers; \"kfake\" for an embedded one")
+	n := fs.Int("n", 500, "records, one at a time")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	list := splitList(*brokers)
+	if *brokers == "kfake" {
+		kctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		addr := make(chan string, 1)
+		go func() { _ = bench.RunKfake(kctx, 0, func(a string) { addr <- a }) }()
+		list = []string{<-addr}
+	}
+	d, err := bench.KafkaHop(ctx, list, *n)
+	if err != nil {
+		return err
+	}
+	q := func(p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
+	fmt.Printf("kafka hop on %s, %d records: p50 %s  p90 %s  p99 %s  max %s\n", *brokers, len(d), q(.5), q(.9), q(.99), d[len(d)-1])
+	return nil
+}
