@@ -41,8 +41,9 @@ lint: ## go vet and gofmt check
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
 
-bench: ## short benchmarks (see bench/README.md)
+bench: ## short benchmarks, then stocksync vs PostgreSQL vs Redis, short run (bench/README.md; installs postgresql, redis-server as root)
 	$(GO) test -run=NONE -bench=. -benchtime=1x ./state/ ./stock/
+	bench/run.sh short
 
 helm-lint: ## lint the Helm chart, check the alert rules (promtool) and the Grafana dashboard
 	@# helm into .cache/bin if missing (go install with GOBIN), then lint --strict and template with default and production-like values

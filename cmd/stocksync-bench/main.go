@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rcrowley/go-metrics"
+
 	"github.com/stocksync/stocksync/bench"
 	"github.com/stocksync/stocksync/config"
 )
@@ -133,9 +135,11 @@ func engine(ctx context.Context, args []string) error {
 	httpAddr := fs.String("http", "", "HTTP listen address; overrides http.addr")
 	throttle := fs.Bool("throttle", false, "keep the mock marketplaces' real rate limits")
 	cpuprofile := fs.String("cpuprofile", "", "write a pprof CPU profile to FILE")
+	saramaMetrics := fs.Bool("sarama-metrics", true, "false: turn off sarama's go-metrics (an experiment: what they cost)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	metrics.UseNilMetrics = !*saramaMetrics
 	s, err := config.Load(*file)
 	if err != nil {
 		return err

@@ -106,7 +106,20 @@ func seedDemo(ctx context.Context, log *slog.Logger, eng *engine.Engine, dir str
 	if err := eng.Producer().Flush(ctx); err != nil {
 		return err
 	}
-	log.Info("dev: demo catalogue sent", "snapshots", total, "took", time.Since(start).Round(time.Millisecond))
+	// Wait until the engine has applied the whole catalogue: a user's first
+	// command would otherwise queue behind it.
+	for {
+		last, err := eng.Stock(ctx, fmt.Sprintf("SKU-%05d", n))
+		if err == nil && len(last.Locations) == len(locs) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	log.Info("dev: demo catalogue applied", "snapshots", total, "took", time.Since(start).Round(time.Millisecond))
 	return os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
 }
 
