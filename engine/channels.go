@@ -20,22 +20,20 @@ import (
 type channel struct {
 	name, marketplace string
 	pusher            *sinks.Pusher
-	proc              *goka.Processor
+	proc              *processor
 	owners            *owners
 }
 
-// buildChannels creates the channels processor, and a pusher and a sink
-// processor per channel.
-func (e *Engine) buildChannels(opts func(group string) []goka.ProcessorOption) error {
+// defineChannels creates a pusher per channel and says how to build the
+// channels processor and each channel's sink processor.
+func (e *Engine) defineChannels(opts func(group string) []goka.ProcessorOption) error {
 	s := e.settings
-	var err error
-	e.channelsProc, err = processors.NewChannels(processors.ChannelsConfig{
-		Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
-		Catalog: e.catalog, Metrics: e.metrics, Logger: e.log,
-	}, opts("channels")...)
-	if err != nil {
-		return fmt.Errorf("engine: channels processor: %w", err)
-	}
+	e.channelsProc = &processor{name: "channels", build: func() (*goka.Processor, error) {
+		return processors.NewChannels(processors.ChannelsConfig{
+			Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
+			Catalog: e.catalog, Metrics: e.metrics, Logger: e.log,
+		}, opts("channels")...)
+	}}
 	for _, c := range s.Channels {
 		adapter, err := e.adapter(c.Name, c.Marketplace)
 		if err != nil {
@@ -47,12 +45,11 @@ func (e *Engine) buildChannels(opts func(group string) []goka.ProcessorOption) e
 		if err != nil {
 			return fmt.Errorf("engine: channel %s: %w", c.Name, err)
 		}
-		ch.proc, err = processors.NewSink(processors.SinkConfig{Names: e.names, Brokers: s.Kafka.Brokers,
-			Partitions: s.Kafka.Partitions, Channel: c.Name, Pusher: ch.pusher, Metrics: e.metrics,
-			SinkMetrics: e.sinkMetrics, Logger: e.log}, opts("sink-"+c.Name)...)
-		if err != nil {
-			return fmt.Errorf("engine: sink of channel %s: %w", c.Name, err)
-		}
+		ch.proc = &processor{name: "sink " + c.Name, build: func() (*goka.Processor, error) {
+			return processors.NewSink(processors.SinkConfig{Names: e.names, Brokers: s.Kafka.Brokers,
+				Partitions: s.Kafka.Partitions, Channel: c.Name, Pusher: ch.pusher, Metrics: e.metrics,
+				SinkMetrics: e.sinkMetrics, Logger: e.log}, opts("sink-"+c.Name)...)
+		}}
 	}
 	return nil
 }
@@ -91,12 +88,9 @@ func (e *Engine) onSinkStore(topic string, partition int32, st storage.Storage) 
 	return true
 }
 
-// runChannels runs the channels and sink processors, the pushers and the
-// control listener.
+// runChannels runs the pushers and the control listener.
 func (e *Engine) runChannels(ctx context.Context, run func(name string, f func(context.Context) error)) {
-	run("channels processor", e.channelsProc.Run)
 	for _, ch := range e.channels {
-		run("sink "+ch.name, ch.proc.Run)
 		run("pusher "+ch.name, ch.pusher.Run)
 	}
 	run("channel control", e.control.run)
@@ -264,5 +258,6 @@ func (e *Engine) ReplayChannelDLQ(ctx context.Context, name string) error {
 	if !e.started.Load() || !ch.proc.Recovered() {
 		return fmt.Errorf("%w: the sink table of %s is still recovering", contract.ErrUnavailable, name)
 	}
-	return ch.proc.VisitAll(ctx, "control", processors.UnparkAll)
+	_, err := ch.proc.VisitAll(ctx, "control", processors.UnparkAll)
+	return err
 }

@@ -61,15 +61,15 @@ type Engine struct {
 	producer                 *kgo.Client
 	commands                 *client.Kafka // HTTP order commands: sent, and their answers awaited
 	expiry                   *processors.Expiry
-	inventory                *goka.Processor
-	orders                   *goka.Processor
+	inventory                *processor
+	orders                   *processor
 	started                  atomic.Bool // topics exist and the processors are built
 	instanceID               string
 	advertise                string
 	security                 []kgo.Opt // TLS and SASL for the franz-go clients
 	stockOwners, orderOwners *owners
 
-	channelsProc *goka.Processor
+	channelsProc *processor
 	channels     map[string]*channel
 	sinkTables   map[string]*channel // sink table topic → its channel
 	sinkMetrics  *sinks.Metrics
@@ -165,9 +165,9 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// buildProcessors creates the goka processors; goka checks their topics when
-// they are built, so this runs once the topics exist.
-func (e *Engine) buildProcessors() error {
+// defineProcessors says how to build each goka processor; goka checks their
+// topics when they are built, so they are built in Run, once the topics exist.
+func (e *Engine) defineProcessors() error {
 	s := e.settings
 	opts, err := e.gokaOptions()
 	if err != nil {
@@ -176,21 +176,19 @@ func (e *Engine) buildProcessors() error {
 	base := func(group string) []goka.ProcessorOption {
 		return append(opts[:len(opts):len(opts)], goka.WithClientID(group+"-"+e.instanceID))
 	}
-	e.inventory, err = processors.NewInventory(processors.InventoryConfig{
-		Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
-		Catalog: e.catalog, Metrics: e.metrics, Logger: e.log,
-	}, base("inventory")...)
-	if err != nil {
-		return fmt.Errorf("engine: inventory processor: %w", err)
-	}
-	e.orders, err = processors.NewOrders(processors.OrdersConfig{
-		Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
-		Catalog: e.catalog, Metrics: e.metrics, Expiry: e.expiry, Logger: e.log,
-	}, base("orders")...)
-	if err != nil {
-		return fmt.Errorf("engine: orders processor: %w", err)
-	}
-	return e.buildChannels(base)
+	e.inventory = &processor{name: "inventory", build: func() (*goka.Processor, error) {
+		return processors.NewInventory(processors.InventoryConfig{
+			Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
+			Catalog: e.catalog, Metrics: e.metrics, Logger: e.log,
+		}, base("inventory")...)
+	}}
+	e.orders = &processor{name: "orders", build: func() (*goka.Processor, error) {
+		return processors.NewOrders(processors.OrdersConfig{
+			Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
+			Catalog: e.catalog, Metrics: e.metrics, Expiry: e.expiry, Logger: e.log,
+		}, base("orders")...)
+	}}
+	return e.defineChannels(base)
 }
 
 func catalogOf(s *config.Config) *stock.Catalog {
@@ -225,13 +223,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	defer commands.Close()
 	e.commands = commands
-	if err := e.buildProcessors(); err != nil {
+	if err := e.defineProcessors(); err != nil {
 		return err
 	}
 	e.started.Store(true)
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return wrap("inventory processor", e.inventory.Run(ctx)) })
-	g.Go(func() error { return wrap("orders processor", e.orders.Run(ctx)) })
+	for _, p := range e.processors() {
+		g.Go(func() error { return p.run(ctx, e.log) })
+	}
 	g.Go(func() error { return e.expiry.Run(ctx) })
 	e.runChannels(ctx, func(name string, f func(context.Context) error) {
 		g.Go(func() error { return wrap(name, f(ctx)) })
@@ -313,11 +312,20 @@ func (e *Engine) recomputeChannels(ctx context.Context) error {
 		}
 	}
 	start := time.Now()
-	n, err := e.channelsProc.VisitAllWithStats(ctx, "recompute", nil)
+	n, err := e.channelsProc.VisitAll(ctx, "recompute", nil)
 	if err != nil && ctx.Err() == nil {
 		e.log.Warn("channels: recomputing after a rules change was interrupted; it runs again at the next start", "err", err)
 		return nil
 	}
 	e.log.Info("channels: checked every SKU against the channel rules", "skus", n, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// processors lists every goka processor of this engine.
+func (e *Engine) processors() []*processor {
+	ps := []*processor{e.inventory, e.orders, e.channelsProc}
+	for _, ch := range e.channels {
+		ps = append(ps, ch.proc)
+	}
+	return ps
 }

@@ -86,7 +86,10 @@ func (p *channels) change(ctx goka.Context, msg any) {
 	case c.Seq < st.Seq:
 		return // older than what was already projected
 	case c.Seq == st.Seq && st.Rules == p.rules:
-		p.emit(ctx, st, nil) // a replay: its first emits may be lost; downstream dedupes by version
+		// A replay: its first changelog write and emits may be lost;
+		// downstream dedupes by version.
+		ctx.SetValue(mustJSON(st))
+		p.emit(ctx, st, nil)
 		return
 	}
 	prev := st.ATS

@@ -142,7 +142,9 @@ func (p *inventory) command(ctx goka.Context, msg any) {
 }
 
 // apply persists a changed ledger and tells the rest of the engine. A
-// duplicate re-emits the change: after a crash its first emit may be lost.
+// duplicate persists and emits again: after a crash or a failed produce, the
+// local table may hold a state whose changelog write and emits were lost, and
+// the replayed message is the one chance to send them.
 func (p *inventory) apply(ctx goka.Context, s *stock.SKU, cause string, eff stock.Effect, at time.Time) {
 	outcome := "accepted"
 	switch {
@@ -155,7 +157,7 @@ func (p *inventory) apply(ctx goka.Context, s *stock.SKU, cause string, eff stoc
 		p.log.Info("command without effect", "sku", ctx.Key(), "type", cause, "why", eff.Note)
 	}
 	p.metrics.Commands.WithLabelValues(cause, outcome).Inc()
-	if eff.Changed {
+	if eff.Changed || eff.Duplicate {
 		ctx.SetValue(s.AppendBinary(nil))
 	}
 	if eff.Changed || eff.Duplicate {

@@ -143,10 +143,12 @@ func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from 
 	switch {
 	case o.State == to && o.Step == c.Type:
 		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
+		ctx.SetValue(mustJSON(o)) // a replay: the changelog write may have been lost
 		p.fanOut(ctx, o, cmd, func(l orderLine) bool { return !l.Acked })
 		return
 	case o.State == to:
 		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
+		ctx.SetValue(mustJSON(o))
 		p.fanOut(ctx, o, cmd, nil)
 	case from[o.State] && (o.State == stateRejected || o.State == stateExpired):
 		// Nothing is held: record the release without stock commands.
@@ -271,8 +273,11 @@ func (p *orders) reserve(ctx goka.Context, c contract.OrderCommand, o *order, pr
 	p.fanOut(ctx, o, stock.CmdReserve, nil)
 }
 
-// replay re-emits what the order's state implies (see NewOrders).
+// replay persists the order again (its changelog write may have been lost
+// with a crash or a failed produce) and re-emits what its state implies (see
+// NewOrders).
 func (p *orders) replay(ctx goka.Context, o *order) {
+	ctx.SetValue(mustJSON(o))
 	switch o.State {
 	case statePending:
 		p.fanOut(ctx, o, stock.CmdReserve, func(l orderLine) bool { return !l.Answered })

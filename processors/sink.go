@@ -114,8 +114,11 @@ func (p *sink) stock(ctx goka.Context, msg any) {
 	case cs.Version < s.WantVersion:
 		return
 	case cs.Version == s.WantVersion:
+		// A replay after a crash: persist again (the changelog write may be
+		// lost) and make sure the value is pushed.
+		ctx.SetValue(mustJSON(s))
 		if s.Pending() {
-			p.offer(ctx, s) // a replay after a crash: make sure it is pushed
+			p.offer(ctx, s)
 		}
 		return
 	}
