@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"gopkg.in/yaml.v3"
+
+	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/engine"
+	"github.com/stocksync/stocksync/examples"
+	"github.com/stocksync/stocksync/marketplace"
+	"github.com/stocksync/stocksync/marketplace/mock"
+	"github.com/stocksync/stocksync/queryapi"
+)
+
+// EngineSettings is examples/stocksync.yaml (its locations and channels)
+// pointed at brokers, with a topic prefix, partitions, data directory and
+// HTTP address of the run's own, and the API's limits lifted for a load
+// generator. It returns the YAML too, for a child process's --config.
+func EngineSettings(brokers []string, prefix string, partitions int32, dataDir, httpAddr string) (*config.Config, []byte, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(examples.Config, &doc); err != nil {
+		return nil, nil, fmt.Errorf("bench: examples/stocksync.yaml: %w", err)
+	}
+	doc["kafka"] = map[string]any{"brokers": brokers, "topic_prefix": prefix, "partitions": partitions, "replication": 1}
+	doc["http"] = map[string]any{"addr": httpAddr, "rate_per_s": 1e6, "max_in_flight": 100_000}
+	doc["data_dir"] = dataDir
+	doc["engine"] = map[string]any{"sweep_interval": "1s", "write_timeout": "10s"}
+	data, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := config.Parse(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: engine settings: %w", err)
+	}
+	return s, data, nil
+}
+
+// EngineConfig runs one stocksync instance inside this process: the engine
+// and the HTTP API, assembled as `stocksync serve --insecure-open` does,
+// with an in-process mock marketplace per channel.
+type EngineConfig struct {
+	// Settings of the instance (EngineSettings or config.Load). Required.
+	Settings *config.Config
+	// Registry receives the metrics. Default a new one.
+	Registry *prometheus.Registry
+	// Throttle keeps the mock marketplaces' real rate limits (Ozon: 80
+	// requests a minute, …). Default off: the bench measures stocksync's
+	// pipeline, not the marketplaces' quotas.
+	Throttle bool
+	// CPUProfile, when set, receives a pprof CPU profile of the whole run.
+	CPUProfile string
+	// Logger; default warnings to stderr.
+	Logger *slog.Logger
+	// Ready is called with the API's base URL once it listens.
+	Ready func(url string)
+}
+
+// RunEngine runs the instance until ctx ends.
+func RunEngine(ctx context.Context, cfg EngineConfig) error {
+	if cfg.Settings == nil {
+		return errors.New("bench: EngineConfig.Settings is required")
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+		cfg.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	s := cfg.Settings
+	endpoints := map[string]marketplace.Config{}
+	for _, c := range s.Channels {
+		var m *mock.Server
+		switch c.Marketplace {
+		case marketplace.KindOzon:
+			m = mock.NewOzon()
+		case marketplace.KindWildberries:
+			m = mock.NewWildberries()
+		case marketplace.KindYandex:
+			m = mock.NewYandex()
+		default:
+			m = mock.NewWebhook()
+		}
+		defer m.Close()
+		m.Throttle(cfg.Throttle)
+		if !cfg.Throttle {
+			m.SetCooldown(0) // Ozon's once-per-30s per item
+		}
+		ep := m.Config()
+		ep.Channel = c.Name
+		endpoints[c.Name] = ep
+	}
+	eng, err := engine.New(engine.Config{Settings: s, Registry: cfg.Registry, Logger: cfg.Logger, Endpoints: endpoints,
+		InstanceID: fmt.Sprintf("bench-%d", os.Getpid())})
+	if err != nil {
+		return err
+	}
+	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: cfg.Registry, Gatherer: cfg.Registry, Logger: cfg.Logger,
+		WriteTimeout: s.Engine.WriteTimeout.Duration, Open: true, RatePerS: s.HTTP.RatePerS, MaxInFlight: s.HTTP.MaxInFlight})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", s.HTTP.Addr)
+	if err != nil {
+		return err
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			ln.Close()
+			f.Close()
+			return err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- eng.Run(ctx) }()
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	if cfg.Ready != nil {
+		cfg.Ready("http://" + ln.Addr().String())
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	shutdown, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutdown)
+	cancel()
+	if runErr == nil {
+		runErr = <-errc
+	}
+	return runErr
+}
+
+// RunKfake serves an embedded Kafka (kfake, one broker) on addr until ctx
+// ends: stocksync's reference backend, not durable. ready gets its address.
+func RunKfake(ctx context.Context, port int, ready func(addr string)) error {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if ready != nil {
+		ready(c.ListenAddrs()[0])
+	}
+	<-ctx.Done()
+	return nil
+}
