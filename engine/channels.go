@@ -64,15 +64,18 @@ func (e *Engine) adapter(name, kind string) (marketplace.Adapter, error) {
 	return a, nil
 }
 
-// sendVerdict produces a pusher's verdict to its sink's verdicts stream.
-func (e *Engine) sendVerdict(channel string) func(context.Context, sinks.Verdict) error {
+// sendVerdict produces a pusher's verdicts to its sink's verdicts stream,
+// asynchronously: one marketplace batch ends in hundreds of them.
+func (e *Engine) sendVerdict(channel string) func(context.Context, sinks.Verdict, func(error)) {
 	topic := string(e.names.SinkVerdicts(channel))
-	return func(ctx context.Context, v sinks.Verdict) error {
+	return func(ctx context.Context, v sinks.Verdict, done func(error)) {
 		value, err := json.Marshal(v)
 		if err != nil {
-			return err
+			done(err)
+			return
 		}
-		return e.producer.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte(v.SKU), Value: value}).FirstErr()
+		e.producer.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(v.SKU), Value: value},
+			func(_ *kgo.Record, err error) { done(err) })
 	}
 }
 

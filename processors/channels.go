@@ -30,7 +30,7 @@ type ChannelsConfig struct {
 
 // NewChannels builds the channels processor (key SKU): it turns each stock
 // change into every channel's available-to-sell and emits only real changes
-// to channel.stock, versioned by the ledger's sequence number.
+// to channel.stock, with a version that grows with every new value of the SKU.
 func NewChannels(cfg ChannelsConfig, opts ...goka.ProcessorOption) (*goka.Processor, error) {
 	if cfg.Partitions <= 0 || cfg.Catalog == nil || cfg.Metrics == nil {
 		return nil, fmt.Errorf("processors: channels needs Partitions > 0, a Catalog and Metrics")
@@ -59,6 +59,10 @@ type channelsState struct {
 	Available map[string]int64 `json:"available"` // per location, from the last change
 	ATS       map[string]int64 `json:"ats"`       // per channel, as last emitted
 	Rules     uint64           `json:"rules"`     // digest of the rules ATS was computed with
+	// Version of channel.stock for this SKU: bumped whenever a value is
+	// emitted anew (a stock change or a rules change), so a sink can tell a
+	// new value from a replayed one.
+	Version int64 `json:"version"`
 }
 
 func (p *channels) load(ctx goka.Context) *channelsState {
@@ -118,6 +122,12 @@ func (p *channels) project(ctx goka.Context, st *channelsState, prev map[string]
 	for _, ch := range p.catalog.Channels() {
 		st.ATS[ch] = p.catalog.ChannelAvailableOf(ch, func(l string) int64 { return st.Available[l] })
 	}
+	for _, ch := range p.catalog.Channels() {
+		if old, ok := prev[ch]; !ok || old != st.ATS[ch] {
+			st.Version++
+			break
+		}
+	}
 	ctx.SetValue(mustJSON(st))
 	p.emit(ctx, st, prev)
 }
@@ -131,7 +141,7 @@ func (p *channels) emit(ctx goka.Context, st *channelsState, prev map[string]int
 		if old, ok := prev[ch]; ok && old == ats {
 			continue
 		}
-		cs := contract.ChannelStock{Channel: ch, SKU: ctx.Key(), Available: ats, Version: st.Seq}
+		cs := contract.ChannelStock{Channel: ch, SKU: ctx.Key(), Available: ats, Version: st.Version}
 		ctx.Emit(p.names.ChannelStock, ctx.Key(), mustJSON(cs), hdr)
 	}
 }

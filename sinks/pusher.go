@@ -30,8 +30,10 @@ type Verdict struct {
 type Config struct {
 	Channel string              // required
 	Adapter marketplace.Adapter // required
-	// Send hands a verdict to the sink processor (the verdicts stream); required.
-	Send        func(ctx context.Context, v Verdict) error
+	// Send hands a verdict to the sink processor (the verdicts stream) and
+	// calls done once it is durable, or failed; required. It must not block:
+	// a marketplace batch ends in hundreds of verdicts.
+	Send        func(ctx context.Context, v Verdict, done func(error))
 	Metrics     *Metrics      // required
 	Logger      *slog.Logger  // default slog.Default()
 	MaxAttempts int           // retryable item failures before an update is parked; default 10
@@ -416,7 +418,11 @@ func (p *Pusher) retryAll(ctx context.Context, batch []marketplace.Update, reaso
 // processor records it (Acked, Dropped), so a lost verdict is pushed again.
 func (p *Pusher) settle(ctx context.Context, u marketplace.Update, v Verdict) {
 	v.SKU, v.Version, v.Available, v.At = u.SKU, u.Version, u.Available, time.Now().UnixMilli()
-	err := p.cfg.Send(ctx, v)
+	p.cfg.Send(ctx, v, func(err error) { p.settled(u, v, err) })
+}
+
+// settled records the verdict's fate; the SKU stays in flight until then.
+func (p *Pusher) settled(u marketplace.Update, v Verdict, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.entries[u.SKU]

@@ -71,10 +71,11 @@ func start(t *testing.T, a *scripted, cfg Config) *harness {
 	if cfg.Backoff == 0 {
 		cfg.Backoff = time.Millisecond
 	}
-	cfg.Send = func(_ context.Context, v Verdict) error {
+	cfg.Send = func(_ context.Context, v Verdict, done func(error)) {
 		h.mu.Lock()
 		h.verdicts = append(h.verdicts, v)
 		h.mu.Unlock()
+		done(nil)
 		go func() {
 			if v.OK {
 				h.p.Acked(v.SKU, v.Version)
@@ -82,7 +83,6 @@ func start(t *testing.T, a *scripted, cfg Config) *harness {
 				h.p.Dropped(v.SKU, v.Version)
 			}
 		}()
-		return nil
 	}
 	var err error
 	if h.p, err = New(cfg); err != nil {
