@@ -2,7 +2,7 @@
 # The benchmark suite of issue #7: stocksync against the PostgreSQL and Redis
 # baselines, same machine, same run, same load generator (bench/README.md).
 #
-#   bench/run.sh short    `make bench`: small catalogues, 15 s per run (about 10 minutes)
+#   bench/run.sh short    `make bench`: small catalogues, 20 s per run (about 12 minutes)
 #   bench/run.sh full     the issue's catalogues (100k / 1M SKUs), 60 s per run, 3 runs each (about an hour)
 #   bench/run.sh smoke    the CI smoke test (go test -run TestSmoke ./bench/)
 # Extra arguments go to `stocksync-bench run` (e.g. --systems postgres,redis).
@@ -51,10 +51,10 @@ out="bench/results/$mode"
 common=(--brokers "127.0.0.1:$KAFKA_PORT" --broker-pid-file "$KAFKA_DATA/kafka.pid")
 case "$mode" in
   short)
-    bin/stocksync-bench run "${common[@]}" --workloads flash,steady --flash-skus 10000 --steady-skus 10000 \
-      --clients 128 --duration 15s --channels-wait 20s --out "$out/closed" "$@"
-    bin/stocksync-bench run "${common[@]}" --workloads flash --flash-skus 10000 \
-      --rate 5000 --duration 15s --channels-wait 20s --out "$out/open5000" "$@"
+    bin/stocksync-bench run "${common[@]}" --workloads flash,steady --flash-skus 10000 --steady-skus 20000 \
+      --clients 128 --duration 20s --partitions 4 --channels-wait 60s --out "$out/closed" "$@"
+    bin/stocksync-bench run "${common[@]}" --systems postgres,redis,stocksync,stocksync-kfake --workloads flash \
+      --flash-skus 10000 --rate 5000 --duration 20s --partitions 4 --channels-wait 30s --out "$out/open5000" "$@"
     ;;
   full)
     bin/stocksync-bench run "${common[@]}" --workloads flash,steady --flash-skus 100000 --steady-skus 1000000 \
