@@ -83,16 +83,9 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 	s := cfg.Settings
 	endpoints := map[string]marketplace.Config{}
 	for _, c := range s.Channels {
-		var m *mock.Server
-		switch c.Marketplace {
-		case marketplace.KindOzon:
-			m = mock.NewOzon()
-		case marketplace.KindWildberries:
-			m = mock.NewWildberries()
-		case marketplace.KindYandex:
-			m = mock.NewYandex()
-		default:
-			m = mock.NewWebhook()
+		m, err := mock.New(c.Marketplace)
+		if err != nil {
+			return err
 		}
 		defer m.Close()
 		m.Throttle(cfg.Throttle)

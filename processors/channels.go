@@ -76,13 +76,8 @@ func (p *channels) load(ctx goka.Context) *channelsState {
 }
 
 func (p *channels) change(ctx goka.Context, msg any) {
-	raw, _ := msg.([]byte)
-	if p.rerouted(ctx, raw) {
-		return
-	}
 	var c stock.Change
-	if err := decodeInternal(raw, &c, ctx.Key(), func() string { return c.SKU }, "sku"); err != nil {
-		p.deadLetter(ctx, raw, "not a stock change: "+err.Error())
+	if _, ok := p.accept(ctx, msg, &c, "sku", func() string { return c.SKU }, "stock change"); !ok {
 		return
 	}
 	st := p.load(ctx)

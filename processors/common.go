@@ -63,6 +63,22 @@ func mustJSON(v any) []byte {
 	return b
 }
 
+// accept takes a message of an internal topic: it reroutes one that arrived
+// on the wrong partition and parks one that does not decode into v (or whose
+// field, read by got, differs from the key) in the DLQ as "not a <what>". It
+// returns the raw message, and false when the caller must stop there.
+func (b *base) accept(ctx goka.Context, msg any, v any, field string, got func() string, what string) ([]byte, bool) {
+	raw, _ := msg.([]byte)
+	if b.rerouted(ctx, raw) {
+		return raw, false
+	}
+	if err := decodeInternal(raw, v, ctx.Key(), got, field); err != nil {
+		b.deadLetter(ctx, raw, "not a "+what+": "+err.Error())
+		return raw, false
+	}
+	return raw, true
+}
+
 // decodeInternal decodes a message of an internal topic and checks that the
 // field named field (read by got after decoding) equals the message key.
 // Unknown fields are accepted: during a rolling upgrade a newer sender must

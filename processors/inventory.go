@@ -95,14 +95,13 @@ func (p *inventory) feed(ctx goka.Context, msg any) {
 }
 
 func (p *inventory) command(ctx goka.Context, msg any) {
-	raw, _ := msg.([]byte)
-	if p.rerouted(ctx, raw) {
+	var c stock.Command
+	raw, ok := p.accept(ctx, msg, &c, "sku", func() string { return c.SKU }, "stock command")
+	if !ok {
 		return
 	}
-	var c stock.Command
-	err := decodeInternal(raw, &c, ctx.Key(), func() string { return c.SKU }, "sku")
+	var err error
 	switch {
-	case err != nil:
 	case c.OrderID == "":
 		err = fmt.Errorf("order_id is empty")
 	case c.Type == stock.CmdReserve && (c.Qty < 1 || c.Qty > contract.MaxQty):

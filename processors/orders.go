@@ -291,13 +291,9 @@ func (p *orders) replay(ctx goka.Context, o *order) {
 }
 
 func (p *orders) reply(ctx goka.Context, msg any) {
-	raw, _ := msg.([]byte)
-	if p.rerouted(ctx, raw) {
-		return
-	}
 	var r stock.Reply
-	if err := decodeInternal(raw, &r, ctx.Key(), func() string { return r.OrderID }, "order_id"); err != nil {
-		p.deadLetter(ctx, raw, "not a stock reply: "+err.Error())
+	raw, ok := p.accept(ctx, msg, &r, "order_id", func() string { return r.OrderID }, "stock reply")
+	if !ok {
 		return
 	}
 	o := p.load(ctx)

@@ -132,13 +132,9 @@ func (p *sink) stock(ctx goka.Context, msg any) {
 }
 
 func (p *sink) verdict(ctx goka.Context, msg any) {
-	raw, _ := msg.([]byte)
-	if p.rerouted(ctx, raw) {
-		return
-	}
 	var v sinks.Verdict
-	if err := decodeInternal(raw, &v, ctx.Key(), func() string { return v.SKU }, "sku"); err != nil {
-		p.deadLetter(ctx, raw, "not a sink verdict: "+err.Error())
+	raw, ok := p.accept(ctx, msg, &v, "sku", func() string { return v.SKU }, "sink verdict")
+	if !ok {
 		return
 	}
 	s := p.load(ctx)
