@@ -35,7 +35,8 @@ type fakeEngine struct {
 	gotCmd  []contract.OrderCommand
 	gotFeed []contract.FeedMessage
 
-	notOwner         string // base URL ChannelStock names as the owner of "owned-elsewhere"
+	blocked          chan struct{} // a request for key "block" has reached the engine
+	notOwner         string        // base URL ChannelStock names as the owner of "owned-elsewhere"
 	pushed, replayed int
 }
 
@@ -43,6 +44,7 @@ const fakeAvailable = 5
 
 func newFakeEngine() *fakeEngine {
 	return &fakeEngine{
+		blocked: make(chan struct{}, 16),
 		stock: map[string]contract.StockView{
 			"A": {SKU: "A", OnHand: 10, Reserved: 2, Committed: 1, Available: 7,
 				Locations: []contract.LocationView{{Location: "msk-1", OnHand: 10, Reserved: 2, Committed: 1, Available: 7}},
@@ -64,6 +66,10 @@ func (e *fakeEngine) special(ctx context.Context, key string) error {
 	case "panic":
 		panic("fake engine: panic requested")
 	case "block":
+		select {
+		case e.blocked <- struct{}{}:
+		default:
+		}
 		<-ctx.Done()
 		return ctx.Err()
 	}

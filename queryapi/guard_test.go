@@ -314,6 +314,7 @@ func TestBucket(t *testing.T) {
 func TestMaxInFlight(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.MaxInFlight = 2 })
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // a failed assertion must still release the held requests, or Close waits for them forever
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)
@@ -325,11 +326,14 @@ func TestMaxInFlight(t *testing.T) {
 			}
 		}()
 	}
-	var got answer
-	deadline := time.Now().Add(5 * time.Second)
-	for got = ts.do(t, "GET", "/v1/stock/A", ""); got.status == 200 && time.Now().Before(deadline); got = ts.do(t, "GET", "/v1/stock/A", "") {
-		time.Sleep(time.Millisecond)
+	for range 2 { // both held requests are in the engine: the API serves its cap
+		select {
+		case <-ts.engine.blocked:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the two held requests did not reach the engine within 30s")
+		}
 	}
+	got := ts.do(t, "GET", "/v1/stock/A", "")
 	want := errBody(ErrorRateLimited, "the API is serving its maximum of 2 requests at once; retry after 1 s")
 	if got.status != 429 || got.header.Get("Retry-After") != "1" || got.body != want {
 		t.Fatalf("over the cap: %d Retry-After %q %s", got.status, got.header.Get("Retry-After"), got.body)
@@ -339,7 +343,7 @@ func TestMaxInFlight(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for got = ts.do(t, "GET", "/v1/stock/A", ""); got.status != 200 && time.Now().Before(deadline); got = ts.do(t, "GET", "/v1/stock/A", "") {
 		time.Sleep(time.Millisecond)
 	}
