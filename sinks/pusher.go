@@ -310,6 +310,10 @@ func (p *Pusher) release(batch []marketplace.Update) {
 // push sends one batch and settles every update in it.
 func (p *Pusher) push(ctx context.Context, batch []marketplace.Update) {
 	results, err := p.cfg.Adapter.Push(ctx, batch)
+	if err != nil && ctx.Err() != nil {
+		p.release(batch) // shutting down: not the marketplace's failure
+		return
+	}
 	now := time.Now()
 	var throttled *marketplace.ThrottledError
 	var rejected *marketplace.RejectedError

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stocksync/stocksync/marketplace"
 )
 
@@ -247,4 +248,40 @@ func TestThrottlingAndOutagesNeverPark(t *testing.T) {
 	if p := h.parked(); len(p) != 0 {
 		t.Fatalf("parked %+v: throttling and outages must wait, not give up", p)
 	}
+}
+
+func TestShutdownIsNotAMarketplaceFailure(t *testing.T) {
+	a := &scripted{block: make(chan struct{})}
+	a.limits = marketplace.Limits{MaxBatch: 10, Rate: 1000, Burst: 100, MaxParallel: 2}
+	a.shown = map[string]int64{}
+	reg := NewMetrics(prometheus.NewRegistry())
+	p, err := New(Config{Channel: "test", Adapter: cancelling{a}, Metrics: reg,
+		Send: func(context.Context, Verdict, func(error)) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	p.Offer(0, marketplace.Update{SKU: "A", Available: 1, Version: 1})
+	time.Sleep(20 * time.Millisecond) // the push is in flight, blocked
+	cancel()
+	close(a.block)
+	<-done
+	time.Sleep(20 * time.Millisecond)
+	if got := testutil.ToFloat64(reg.Pushes.WithLabelValues("test", "unavailable")); got != 0 {
+		t.Fatalf("a push cut short by shutdown was counted as %v marketplace failures", got)
+	}
+	if pend := p.Pending(); len(pend) != 1 || pend[0].Attempts != 0 {
+		t.Fatalf("pending after shutdown: %+v; want A kept, with no attempt counted", pend)
+	}
+}
+
+// cancelling answers like an adapter whose request was cut by its context.
+type cancelling struct{ *scripted }
+
+func (c cancelling) Push(ctx context.Context, batch []marketplace.Update) ([]marketplace.ItemResult, error) {
+	<-c.block
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
