@@ -55,16 +55,16 @@ type PartitionLag struct {
 }
 
 // Inspect builds the report. partitions is the configured count.
-func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partitions int32, channels ...string) (Report, error) {
+func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partitions int32) (Report, error) {
 	var r Report
 	var errs []error
 	tables := map[string]bool{}
 	var all []string
-	for _, t := range names.Tables(channels...) {
+	for _, t := range names.Tables() {
 		tables[string(t)] = true
 		all = append(all, string(t))
 	}
-	for _, s := range names.Streams(channels...) {
+	for _, s := range names.Streams() {
 		all = append(all, string(s))
 	}
 	details, err := adm.ListTopics(ctx, all...)
@@ -102,14 +102,9 @@ func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partit
 	inputs := map[string][]string{
 		string(names.Inventory): {string(names.StockFeed), string(names.StockCommands)},
 		string(names.Orders):    {string(names.OrderCommands), string(names.StockReplies)},
-		string(names.Channels):  {string(names.StockChanges)},
+		string(names.Channels):  {string(names.StockChanges), string(names.SinkVerdicts)},
 	}
 	groups := []string{string(names.Inventory), string(names.Orders), string(names.Channels)}
-	for _, c := range channels {
-		g := string(names.Sink(c))
-		inputs[g] = []string{string(names.ChannelStock), string(names.SinkVerdicts(c))}
-		groups = append(groups, g)
-	}
 	for _, group := range groups {
 		g, err := inspectGroup(ctx, adm, group, inputs[group])
 		if err != nil {

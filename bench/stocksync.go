@@ -530,18 +530,14 @@ func (s *Stocksync) createTopics(ctx context.Context, settings *config.Config) e
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	var chans []string
-	for _, c := range settings.Channels {
-		chans = append(chans, c.Name)
-	}
 	var all []string
-	for _, t := range s.names.Streams(chans...) {
+	for _, t := range s.names.Streams() {
 		all = append(all, string(t))
 		if _, err := adm.CreateTopic(ctx, s.cfg.Partitions, 1, map[string]*string{"retention.ms": kadm.StringPtr("604800000")}, string(t)); err != nil {
 			return fmt.Errorf("bench: create topic %s: %w", t, err)
 		}
 	}
-	for _, t := range s.names.Tables(chans...) {
+	for _, t := range s.names.Tables() {
 		all = append(all, string(t))
 		if _, err := adm.CreateTopic(ctx, s.cfg.Partitions, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, string(t)); err != nil {
 			return fmt.Errorf("bench: create topic %s: %w", t, err)

@@ -34,11 +34,6 @@ func (e *Engine) Ready() error {
 	if !e.channelsProc.Recovered() {
 		missing = append(missing, "channels table")
 	}
-	for _, ch := range e.channels {
-		if !ch.proc.Recovered() {
-			missing = append(missing, "sink table of "+ch.name)
-		}
-	}
 	if len(missing) > 0 {
 		return fmt.Errorf("still starting: waiting for %s", strings.Join(missing, ", "))
 	}

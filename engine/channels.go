@@ -20,20 +20,13 @@ import (
 type channel struct {
 	name, marketplace string
 	pusher            *sinks.Pusher
-	proc              *processor
-	owners            *owners
 }
 
 // defineChannels creates a pusher per channel and says how to build the
-// channels processor and each channel's sink processor.
+// channels processor, which feeds them.
 func (e *Engine) defineChannels(opts func(group string) []goka.ProcessorOption) error {
 	s := e.settings
-	e.channelsProc = &processor{name: "channels", build: func() (*goka.Processor, error) {
-		return processors.NewChannels(processors.ChannelsConfig{
-			Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
-			Catalog: e.catalog, Metrics: e.metrics, Logger: e.log,
-		}, opts("channels")...)
-	}}
+	pushers := map[string]*sinks.Pusher{}
 	for _, c := range s.Channels {
 		adapter, err := e.adapter(c.Name, c.Marketplace)
 		if err != nil {
@@ -41,16 +34,19 @@ func (e *Engine) defineChannels(opts func(group string) []goka.ProcessorOption) 
 		}
 		ch := e.channels[c.Name]
 		ch.pusher, err = sinks.New(sinks.Config{Channel: c.Name, Adapter: adapter, Metrics: e.sinkMetrics, Logger: e.log,
-			Send: e.sendVerdict(c.Name)})
+			Send: e.sendVerdict})
 		if err != nil {
 			return fmt.Errorf("engine: channel %s: %w", c.Name, err)
 		}
-		ch.proc = &processor{name: "sink " + c.Name, build: func() (*goka.Processor, error) {
-			return processors.NewSink(processors.SinkConfig{Names: e.names, Brokers: s.Kafka.Brokers,
-				Partitions: s.Kafka.Partitions, Channel: c.Name, Pusher: ch.pusher, Metrics: e.metrics,
-				SinkMetrics: e.sinkMetrics, Logger: e.log}, opts("sink-"+c.Name)...)
-		}}
+		pushers[c.Name] = ch.pusher
 	}
+	e.pushers.Store(&pushers)
+	e.channelsProc = &processor{name: "channels", build: func() (*goka.Processor, error) {
+		return processors.NewChannels(processors.ChannelsConfig{
+			Names: e.names, Brokers: s.Kafka.Brokers, Partitions: s.Kafka.Partitions,
+			Catalog: e.catalog, Pushers: pushers, Metrics: e.metrics, SinkMetrics: e.sinkMetrics, Logger: e.log,
+		}, opts("channels")...)
+	}}
 	return nil
 }
 
@@ -64,31 +60,30 @@ func (e *Engine) adapter(name, kind string) (marketplace.Adapter, error) {
 	return a, nil
 }
 
-// sendVerdict produces a pusher's verdicts to its sink's verdicts stream,
+// sendVerdict produces a pusher's verdict to the sink verdicts stream,
 // asynchronously: one marketplace batch ends in hundreds of them.
-func (e *Engine) sendVerdict(channel string) func(context.Context, sinks.Verdict, func(error)) {
-	topic := string(e.names.SinkVerdicts(channel))
-	return func(ctx context.Context, v sinks.Verdict, done func(error)) {
-		value, err := json.Marshal(v)
-		if err != nil {
-			done(err)
-			return
-		}
-		e.producer.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(v.SKU), Value: value},
-			func(_ *kgo.Record, err error) { done(err) })
+func (e *Engine) sendVerdict(ctx context.Context, v sinks.Verdict, done func(error)) {
+	value, err := json.Marshal(v)
+	if err != nil {
+		done(err)
+		return
 	}
+	e.producer.Produce(ctx, &kgo.Record{Topic: string(e.names.SinkVerdicts), Key: []byte(v.SKU), Value: value},
+		func(_ *kgo.Record, err error) { done(err) })
 }
 
-// onSinkStore seeds a pusher from a recovered partition of its sink table.
-func (e *Engine) onSinkStore(topic string, partition int32, st storage.Storage) bool {
-	ch, ok := e.sinkTables[topic]
-	if !ok {
-		return false
+// onChannelsRecovered seeds the pushers from a recovered partition of the
+// channels table and asks for the rules check.
+func (e *Engine) onChannelsRecovered(partition int32, st storage.Storage) {
+	if pushers := e.pushers.Load(); pushers != nil {
+		if err := processors.SeedPushers(*pushers, partition, st); err != nil {
+			e.log.Error("channels: reading pending values of a recovered partition", "partition", partition, "err", err)
+		}
 	}
-	if err := processors.SeedSink(ch.pusher, partition, st); err != nil {
-		e.log.Error("sink: reading pending values of a recovered partition", "channel", ch.name, "partition", partition, "err", err)
+	select {
+	case e.recompute <- struct{}{}:
+	default:
 	}
-	return true
 }
 
 // runChannels runs the pushers and the control listener.
@@ -191,26 +186,30 @@ func (e *Engine) channelInfo(name string) contract.ChannelInfo {
 }
 
 // ChannelStock answers GET /v1/channels/{name}/stock/{sku} from the local
-// sink table: what was projected for the channel and what it acknowledged.
+// channels table: what was projected for the channel and what it acknowledged.
 func (e *Engine) ChannelStock(ctx context.Context, name, sku string) (contract.ChannelStockView, error) {
 	ch, ok := e.channels[name]
 	if !ok {
 		return contract.ChannelStockView{}, fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
 	}
-	if !e.started.Load() || !ch.proc.Recovered() {
-		return contract.ChannelStockView{}, fmt.Errorf("%w: the sink table of %s is still recovering", contract.ErrUnavailable, name)
+	if !e.started.Load() || !e.channelsProc.Recovered() {
+		return contract.ChannelStockView{}, fmt.Errorf("%w: the channels table is still recovering", contract.ErrUnavailable)
 	}
-	v, err := ch.proc.Get(sku)
+	v, err := e.channelsProc.Get(sku)
 	if err != nil {
-		return contract.ChannelStockView{}, e.notLocal(ch.owners, sku, err)
+		return contract.ChannelStockView{}, e.notLocal(e.channelOwners, sku, err)
 	}
 	raw, _ := v.([]byte)
-	if raw == nil {
-		return contract.ChannelStockView{}, fmt.Errorf("%w: channel %s has no value for SKU %q yet", contract.ErrNotFound, name, sku)
+	var s *processors.SinkState
+	if raw != nil {
+		st, err := processors.DecodeChannelsState(raw)
+		if err != nil {
+			return contract.ChannelStockView{}, fmt.Errorf("channels: state of SKU %q: %w", sku, err)
+		}
+		s = st.Sinks[ch.name]
 	}
-	s, err := processors.DecodeSinkState(raw)
-	if err != nil {
-		return contract.ChannelStockView{}, err
+	if s == nil {
+		return contract.ChannelStockView{}, fmt.Errorf("%w: channel %s has no value for SKU %q yet", contract.ErrNotFound, name, sku)
 	}
 	out := contract.ChannelStockView{Channel: name, SKU: sku, Projected: s.Want, Acknowledged: s.Acked, Version: s.WantVersion,
 		AcknowledgedVersion: s.AckedVersion, Parked: s.Parked}
@@ -254,13 +253,12 @@ func (e *Engine) PushChannelNow(name string) error {
 
 // ReplayChannelDLQ gives every parked update of a channel another try.
 func (e *Engine) ReplayChannelDLQ(ctx context.Context, name string) error {
-	ch, ok := e.channels[name]
-	if !ok {
+	if _, ok := e.channels[name]; !ok {
 		return fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
 	}
-	if !e.started.Load() || !ch.proc.Recovered() {
-		return fmt.Errorf("%w: the sink table of %s is still recovering", contract.ErrUnavailable, name)
+	if !e.started.Load() || !e.channelsProc.Recovered() {
+		return fmt.Errorf("%w: the channels table is still recovering", contract.ErrUnavailable)
 	}
-	_, err := ch.proc.VisitAll(ctx, "control", processors.UnparkAll)
+	_, err := e.channelsProc.VisitAll(ctx, "unpark", name)
 	return err
 }

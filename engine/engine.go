@@ -70,14 +70,15 @@ type Engine struct {
 	security                 []kgo.Opt // TLS and SASL for the franz-go clients
 	stockOwners, orderOwners *owners
 
-	channelsProc *processor
-	channels     map[string]*channel
-	sinkTables   map[string]*channel // sink table topic → its channel
-	sinkMetrics  *sinks.Metrics
-	endpoints    map[string]marketplace.Config
-	control      *control
-	recompute    chan struct{} // a partition of the channels table was recovered
-	timeout      time.Duration
+	channelsProc  *processor
+	channelOwners *owners
+	channels      map[string]*channel
+	pushers       atomic.Pointer[map[string]*sinks.Pusher] // by channel; set once the processors are defined
+	sinkMetrics   *sinks.Metrics
+	endpoints     map[string]marketplace.Config
+	control       *control
+	recompute     chan struct{} // a partition of the channels table was recovered
+	timeout       time.Duration
 }
 
 // New builds an engine; Run starts it.
@@ -108,7 +109,6 @@ func New(cfg Config) (*Engine, error) {
 		instanceID:  cfg.InstanceID,
 		advertise:   cfg.Advertise,
 		channels:    map[string]*channel{},
-		sinkTables:  map[string]*channel{},
 		sinkMetrics: sinks.NewMetrics(cfg.Registry),
 		endpoints:   cfg.Endpoints,
 		recompute:   make(chan struct{}, 1),
@@ -123,11 +123,9 @@ func New(cfg Config) (*Engine, error) {
 	adm := kadm.NewClient(e.producer)
 	e.stockOwners = newOwners(adm, string(e.names.Inventory), string(e.names.StockFeed))
 	e.orderOwners = newOwners(adm, string(e.names.Orders), string(e.names.OrderCommands))
+	e.channelOwners = newOwners(adm, string(e.names.Channels), string(e.names.StockChanges))
 	for _, c := range s.Channels {
-		ch := &channel{name: c.Name, marketplace: c.Marketplace,
-			owners: newOwners(adm, string(e.names.Sink(c.Name)), string(e.names.SinkVerdicts(c.Name)))}
-		e.channels[c.Name] = ch
-		e.sinkTables[string(e.names.SinkTable(c.Name))] = ch
+		e.channels[c.Name] = &channel{name: c.Name, marketplace: c.Marketplace}
 	}
 	// Labelled series exist from the start at 0, so rates and alerts see
 	// their first increase and dashboards show 0 rather than "no data".
@@ -148,14 +146,8 @@ func New(cfg Config) (*Engine, error) {
 	e.storage, err = state.NewBuilder(state.Options{
 		Dir: filepath.Join(s.DataDir, "tables"),
 		OnRecovered: func(topic string, partition int32, st storage.Storage) {
-			if e.onSinkStore(topic, partition, st) {
-				return
-			}
 			if topic == channelsTable {
-				select {
-				case e.recompute <- struct{}{}:
-				default:
-				}
+				e.onChannelsRecovered(partition, st)
 				return
 			}
 			if topic == ordersTable {
@@ -168,8 +160,10 @@ func New(cfg Config) (*Engine, error) {
 			if topic == ordersTable {
 				e.expiry.Forget(partition)
 			}
-			if ch, ok := e.sinkTables[topic]; ok && ch.pusher != nil {
-				ch.pusher.Forget(partition)
+			if pushers := e.pushers.Load(); topic == channelsTable && pushers != nil {
+				for _, p := range *pushers {
+					p.Forget(partition)
+				}
 			}
 		},
 	})
@@ -266,14 +260,10 @@ func (e *Engine) waitForTopics(ctx context.Context) error {
 	adm := kadm.NewClient(e.producer)
 	var names []string
 	tables := map[string]bool{}
-	var chans []string
-	for _, c := range e.settings.Channels {
-		chans = append(chans, c.Name)
-	}
-	for _, s := range e.names.Streams(chans...) {
+	for _, s := range e.names.Streams() {
 		names = append(names, string(s))
 	}
-	for _, t := range e.names.Tables(chans...) {
+	for _, t := range e.names.Tables() {
 		names = append(names, string(t))
 		tables[string(t)] = true
 	}
@@ -348,9 +338,5 @@ func (e *Engine) recomputeChannels(ctx context.Context) error {
 
 // processors lists every goka processor of this engine.
 func (e *Engine) processors() []*processor {
-	ps := []*processor{e.inventory, e.orders, e.channelsProc}
-	for _, ch := range e.channels {
-		ps = append(ps, ch.proc)
-	}
-	return ps
+	return []*processor{e.inventory, e.orders, e.channelsProc}
 }

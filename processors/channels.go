@@ -8,14 +8,17 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/marketplace"
+	"github.com/stocksync/stocksync/sinks"
 	"github.com/stocksync/stocksync/stock"
 	"github.com/stocksync/stocksync/topology"
 )
 
 // HeaderAt carries, on channel.stock, the unix ms at which the command or
 // feed message that changed the stock entered the engine: the start of the
-// end-to-end latency the sinks measure at the marketplace's acknowledgement.
+// end-to-end latency measured at the marketplace's acknowledgement.
 const HeaderAt = "stocksync-at"
 
 // ChannelsConfig is what the channels processor needs.
@@ -24,16 +27,32 @@ type ChannelsConfig struct {
 	Brokers    []string
 	Partitions int32          // required
 	Catalog    *stock.Catalog // the channel rules; required
-	Metrics    *Metrics       // required
-	Logger     *slog.Logger   // default slog.Default()
+	// Pushers push each channel's new values to its marketplace, by channel
+	// name; one for every channel of the catalog is required.
+	Pushers     map[string]*sinks.Pusher
+	Metrics     *Metrics       // required
+	SinkMetrics *sinks.Metrics // required
+	Logger      *slog.Logger   // default slog.Default()
 }
 
-// NewChannels builds the channels processor (key SKU): it turns each stock
-// change into every channel's available-to-sell and emits only real changes
-// to channel.stock, with a version that grows with every new value of the SKU.
+// NewChannels builds the channels processor (key SKU). It turns each stock
+// change into every channel's available-to-sell, emits only real changes to
+// channel.stock with a version that grows with every new value of the SKU,
+// hands those values to the channels' pushers, and records the pushers'
+// verdicts: acknowledged, or parked in the DLQ.
+//
+// Projection and push state share one group (DESIGN.md had a sink group per
+// channel reading channel.stock): both are keyed by SKU, and a group per
+// channel made every channel.stock message be read and decoded once per
+// channel and written to a sink table per channel.
 func NewChannels(cfg ChannelsConfig, opts ...goka.ProcessorOption) (*goka.Processor, error) {
-	if cfg.Partitions <= 0 || cfg.Catalog == nil || cfg.Metrics == nil {
-		return nil, fmt.Errorf("processors: channels needs Partitions > 0, a Catalog and Metrics")
+	if cfg.Partitions <= 0 || cfg.Catalog == nil || cfg.Metrics == nil || cfg.SinkMetrics == nil {
+		return nil, fmt.Errorf("processors: channels needs Partitions > 0, a Catalog and metrics")
+	}
+	for _, ch := range cfg.Catalog.Channels() {
+		if cfg.Pushers[ch] == nil {
+			return nil, fmt.Errorf("processors: channels needs a pusher for channel %q", ch)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -42,37 +61,69 @@ func NewChannels(cfg ChannelsConfig, opts ...goka.ProcessorOption) (*goka.Proces
 		base:    base{names: cfg.Names, partitions: cfg.Partitions, metrics: cfg.Metrics, log: cfg.Logger.With("processor", "channels"), now: time.Now},
 		catalog: cfg.Catalog,
 		rules:   cfg.Catalog.RulesDigest(),
+		pushers: cfg.Pushers,
+		sm:      cfg.SinkMetrics,
 	}
-	return goka.NewProcessor(cfg.Brokers, cfg.Names.ChannelsGraph(p.change, p.recompute), opts...)
+	return goka.NewProcessor(cfg.Brokers, cfg.Names.ChannelsGraph(p.change, p.verdict, p.recompute, p.unpark), opts...)
 }
 
 type channels struct {
 	base
 	catalog *stock.Catalog
 	rules   uint64
+	pushers map[string]*sinks.Pusher
+	sm      *sinks.Metrics
 }
 
-// channelsState is the channels table's value for one SKU.
-type channelsState struct {
+// ChannelsState is the channels table's value for one SKU.
+type ChannelsState struct {
 	Seq       int64            `json:"seq"`
-	At        int64            `json:"at"`
+	At        int64            `json:"at"`        // unix ms the last change entered the engine
 	Available map[string]int64 `json:"available"` // per location, from the last change
 	ATS       map[string]int64 `json:"ats"`       // per channel, as last emitted
 	Rules     uint64           `json:"rules"`     // digest of the rules ATS was computed with
 	// Version of channel.stock for this SKU: bumped whenever a value is
-	// emitted anew (a stock change or a rules change), so a sink can tell a
-	// new value from a replayed one.
+	// emitted anew (a stock change or a rules change), so a value can be
+	// told from a replayed one.
 	Version int64 `json:"version"`
+	// Sinks is, per channel, what was pushed and what the marketplace
+	// acknowledged.
+	Sinks map[string]*SinkState `json:"sinks,omitempty"`
 }
 
-func (p *channels) load(ctx goka.Context) *channelsState {
-	st := &channelsState{}
+// SinkState is one channel's push state for a SKU: the newest value
+// projected for the channel and the newest the marketplace acknowledged.
+type SinkState struct {
+	Want         int64  `json:"want"`
+	WantVersion  int64  `json:"want_version"`
+	WantAt       int64  `json:"want_at"` // unix ms the change entered the engine
+	Acked        int64  `json:"acked"`
+	AckedVersion int64  `json:"acked_version"`
+	AckedAt      int64  `json:"acked_at,omitempty"` // unix ms
+	Parked       string `json:"parked,omitempty"`   // why the newest value is parked in the DLQ
+}
+
+// Pending reports whether the marketplace still lacks the newest value.
+func (s *SinkState) Pending() bool { return s.WantVersion > s.AckedVersion && s.Parked == "" }
+
+// DecodeChannelsState decodes a channels table value.
+func DecodeChannelsState(v []byte) (*ChannelsState, error) {
+	st := &ChannelsState{}
+	if err := json.Unmarshal(v, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (p *channels) load(ctx goka.Context) *ChannelsState {
 	if v, _ := ctx.Value().([]byte); v != nil {
-		if err := json.Unmarshal(v, st); err != nil {
+		st, err := DecodeChannelsState(v)
+		if err != nil {
 			ctx.Fail(fmt.Errorf("channels: state of SKU %q: %w", ctx.Key(), err))
 		}
+		return st
 	}
-	return st
+	return &ChannelsState{}
 }
 
 func (p *channels) change(ctx goka.Context, msg any) {
@@ -89,10 +140,16 @@ func (p *channels) change(ctx goka.Context, msg any) {
 		// downstream dedupes by version.
 		ctx.SetValue(mustJSON(st))
 		p.emit(ctx, st, nil)
+		for ch, s := range st.Sinks {
+			p.offer(ctx, ch, s)
+		}
 		return
 	}
 	prev := st.ATS
 	st.Seq, st.At = c.Seq, c.At
+	if st.At == 0 {
+		st.At = ctx.Timestamp().UnixMilli()
+	}
 	st.Available = make(map[string]int64, len(c.Locations))
 	for _, l := range c.Locations {
 		st.Available[l.Location] = l.Available
@@ -109,27 +166,53 @@ func (p *channels) recompute(ctx goka.Context, _ any) {
 	p.project(ctx, st, st.ATS)
 }
 
-// project computes every channel's available-to-sell, saves it, and emits
-// the channels whose value differs from prev.
-func (p *channels) project(ctx goka.Context, st *channelsState, prev map[string]int64) {
+// project computes every channel's available-to-sell, records the changed
+// ones as wanted by their marketplaces, saves the state, and emits and
+// offers the channels whose value differs from prev.
+func (p *channels) project(ctx goka.Context, st *ChannelsState, prev map[string]int64) {
 	st.Rules = p.rules
 	st.ATS = make(map[string]int64, len(p.catalog.Channels()))
 	for _, ch := range p.catalog.Channels() {
 		st.ATS[ch] = p.catalog.ChannelAvailableOf(ch, func(l string) int64 { return st.Available[l] })
 	}
-	for _, ch := range p.catalog.Channels() {
-		if old, ok := prev[ch]; !ok || old != st.ATS[ch] {
-			st.Version++
-			break
+	if changed(prev, st.ATS) {
+		st.Version++
+	}
+	if st.Sinks == nil {
+		st.Sinks = make(map[string]*SinkState, len(st.ATS))
+	}
+	for ch, ats := range st.ATS {
+		if old, ok := prev[ch]; ok && old == ats {
+			continue
 		}
+		s := st.Sinks[ch]
+		if s == nil {
+			s = &SinkState{}
+			st.Sinks[ch] = s
+		}
+		s.Want, s.WantVersion, s.WantAt, s.Parked = ats, st.Version, st.At, ""
 	}
 	ctx.SetValue(mustJSON(st))
 	p.emit(ctx, st, prev)
+	for _, ch := range p.catalog.Channels() {
+		if old, ok := prev[ch]; !ok || old != st.ATS[ch] {
+			p.offer(ctx, ch, st.Sinks[ch])
+		}
+	}
+}
+
+func changed(prev, now map[string]int64) bool {
+	for ch, v := range now {
+		if old, ok := prev[ch]; !ok || old != v {
+			return true
+		}
+	}
+	return false
 }
 
 // emit sends channel.stock for every channel whose value differs from prev
 // (all of them when prev is nil).
-func (p *channels) emit(ctx goka.Context, st *channelsState, prev map[string]int64) {
+func (p *channels) emit(ctx goka.Context, st *ChannelsState, prev map[string]int64) {
 	hdr := goka.WithCtxEmitHeaders(goka.Headers{HeaderAt: []byte(strconv.FormatInt(st.At, 10))})
 	for _, ch := range p.catalog.Channels() {
 		ats := st.ATS[ch]
@@ -139,4 +222,96 @@ func (p *channels) emit(ctx goka.Context, st *channelsState, prev map[string]int
 		cs := contract.ChannelStock{Channel: ch, SKU: ctx.Key(), Available: ats, Version: st.Version}
 		ctx.Emit(p.names.ChannelStock, ctx.Key(), mustJSON(cs), hdr)
 	}
+}
+
+// offer hands a channel's value to its pusher if the marketplace lacks it.
+func (p *channels) offer(ctx goka.Context, ch string, s *SinkState) {
+	if pusher := p.pushers[ch]; pusher != nil && s != nil && s.Pending() {
+		pusher.Offer(ctx.Partition(), marketplace.Update{SKU: ctx.Key(), Available: s.Want, Version: s.WantVersion})
+	}
+}
+
+// verdict records what a marketplace made of a pushed value.
+func (p *channels) verdict(ctx goka.Context, msg any) {
+	var v sinks.Verdict
+	raw, ok := p.accept(ctx, msg, &v, "sku", func() string { return v.SKU }, "sink verdict")
+	if !ok {
+		return
+	}
+	pusher := p.pushers[v.Channel]
+	if pusher == nil {
+		p.log.Warn("ignoring the verdict of a channel that is not configured", "channel", v.Channel, "sku", v.SKU)
+		return
+	}
+	st := p.load(ctx)
+	s := st.Sinks[v.Channel]
+	if s == nil {
+		s = &SinkState{}
+		if st.Sinks == nil {
+			st.Sinks = map[string]*SinkState{}
+		}
+		st.Sinks[v.Channel] = s
+	}
+	if v.OK {
+		if v.Version > s.AckedVersion {
+			s.Acked, s.AckedVersion, s.AckedAt = v.Available, v.Version, v.At
+			ctx.SetValue(mustJSON(st))
+			if v.Version == s.WantVersion {
+				p.sm.E2E.WithLabelValues(v.Channel).Observe(float64(v.At-s.WantAt) / 1000)
+			}
+		}
+		pusher.Acked(ctx.Key(), v.Version)
+		return
+	}
+	if v.Version >= s.WantVersion && s.Parked == "" {
+		s.Parked = v.Reason
+		ctx.SetValue(mustJSON(st))
+		dl := DeadLetter{Topic: string(p.names.SinkVerdicts), Partition: ctx.Partition(), Offset: ctx.Offset(),
+			Key: ctx.Key(), Value: string(raw), Reason: fmt.Sprintf("channel %s: the marketplace refused SKU %q: %s", v.Channel, v.SKU, v.Reason),
+			At: time.UnixMilli(v.At).UTC().Format(time.RFC3339Nano)}
+		ctx.Emit(p.names.DLQ, ctx.Key(), mustJSON(dl))
+		p.sm.DLQ.WithLabelValues(v.Channel).Inc()
+		p.log.Warn("update parked in the DLQ", "channel", v.Channel, "sku", v.SKU, "version", v.Version, "reason", v.Reason)
+	}
+	pusher.Dropped(ctx.Key(), v.Version)
+}
+
+// unpark is the visitor that releases every parked value of the channel
+// named by meta for another try (the DLQ replay).
+func (p *channels) unpark(ctx goka.Context, meta any) {
+	ch, _ := meta.(string)
+	st := p.load(ctx)
+	s := st.Sinks[ch]
+	if s == nil || s.Parked == "" || s.WantVersion <= s.AckedVersion {
+		return
+	}
+	s.Parked = ""
+	ctx.SetValue(mustJSON(st))
+	p.offer(ctx, ch, s)
+}
+
+// SeedPushers hands a recovered partition's pending values to the channels'
+// pushers: their memory starts empty after a restart or a rebalance.
+func SeedPushers(pushers map[string]*sinks.Pusher, partition int32, st storage.Storage) error {
+	it, err := st.Iterator()
+	if err != nil {
+		return err
+	}
+	defer it.Release()
+	for it.Next() {
+		v, err := it.Value()
+		if err != nil {
+			return err
+		}
+		s, err := DecodeChannelsState(v)
+		if err != nil {
+			continue
+		}
+		for ch, sk := range s.Sinks {
+			if pusher := pushers[ch]; pusher != nil && sk.Pending() {
+				pusher.Offer(partition, marketplace.Update{SKU: string(it.Key()), Available: sk.Want, Version: sk.WantVersion})
+			}
+		}
+	}
+	return it.Err()
 }

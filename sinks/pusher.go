@@ -14,10 +14,11 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Verdict is a message on a sink's verdicts stream (key SKU): what the
-// marketplace made of one update. OK is false when the update is parked:
-// refused for good, or still failing after MaxAttempts.
+// Verdict is a message on the sink verdicts stream (key SKU): what a
+// channel's marketplace made of one update. OK is false when the update is
+// parked: refused for good, or still failing after MaxAttempts.
 type Verdict struct {
+	Channel   string `json:"channel"`
 	SKU       string `json:"sku"`
 	Version   int64  `json:"version"`
 	Available int64  `json:"available"`
@@ -421,7 +422,7 @@ func (p *Pusher) retryAll(ctx context.Context, batch []marketplace.Update, reaso
 // settle hands a verdict to the processor. The SKU stays pending until the
 // processor records it (Acked, Dropped), so a lost verdict is pushed again.
 func (p *Pusher) settle(ctx context.Context, u marketplace.Update, v Verdict) {
-	v.SKU, v.Version, v.Available, v.At = u.SKU, u.Version, u.Available, time.Now().UnixMilli()
+	v.Channel, v.SKU, v.Version, v.Available, v.At = p.cfg.Channel, u.SKU, u.Version, u.Available, time.Now().UnixMilli()
 	p.cfg.Send(ctx, v, func(err error) { p.settled(u, v, err) })
 }
 

@@ -41,30 +41,22 @@ func (n Names) OrdersGraph(commands, replies goka.ProcessCallback) *goka.GroupGr
 	)
 }
 
-// ChannelsGraph is the channels group (key SKU): stock changes in, each
-// channel's available-to-sell out, only when it changed. The visitor
-// recomputes every SKU after the channel rules changed.
-func (n Names) ChannelsGraph(changes, recompute goka.ProcessCallback) *goka.GroupGraph {
+// ChannelsGraph is the channels group (key SKU). Stock changes come in and
+// each channel's available-to-sell goes out on channel.stock when it changed;
+// the same group hands new values to the marketplace pushers and records
+// their verdicts, so the projection and what each marketplace acknowledged
+// live in one table with one writer per SKU. The visitors recompute every SKU
+// after the channel rules changed, and release a channel's parked values.
+func (n Names) ChannelsGraph(changes, verdicts, recompute, unpark goka.ProcessCallback) *goka.GroupGraph {
 	return goka.DefineGroup(n.Channels,
 		goka.Input(n.StockChanges, raw, changes),
+		goka.Input(n.SinkVerdicts, raw, verdicts),
 		goka.Visitor("recompute", recompute),
+		goka.Visitor("unpark", unpark),
 		goka.Persist(raw),
 		goka.Output(n.ChannelStock, raw),
 		goka.Output(n.DLQ, raw),
 		goka.Output(n.StockChanges, raw),
-	)
-}
-
-// SinkGraph is one channel's sink group (key SKU): the channel's stock in,
-// the pushers' verdicts back through the loop, the state per SKU persisted.
-func (n Names) SinkGraph(channel string, stock, verdicts goka.ProcessCallback, control goka.ProcessCallback) *goka.GroupGraph {
-	return goka.DefineGroup(n.Sink(channel),
-		goka.Input(n.ChannelStock, raw, stock),
-		goka.Input(n.SinkVerdicts(channel), raw, verdicts),
-		goka.Visitor("control", control),
-		goka.Persist(raw),
-		goka.Output(n.DLQ, raw),
-		goka.Output(n.ChannelStock, raw),
-		goka.Output(n.SinkVerdicts(channel), raw),
+		goka.Output(n.SinkVerdicts, raw),
 	)
 }

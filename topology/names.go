@@ -26,11 +26,16 @@ type Names struct {
 	StockShortages goka.Stream // stock.shortages, key SKU: a snapshot left on_hand below reserved+committed
 	DLQ            goka.Stream // dlq: messages that could not be decoded or were invalid, with the reason
 	ChannelControl goka.Stream // channels.control, key channel: its mode (auto | manual); compacted
+	// SinkVerdicts, key SKU: the pushers' verdicts (acknowledged or
+	// refused) on their way back to the single writer of each SKU, the
+	// channels group: the pushers run outside goka's callbacks. (goka's own
+	// "-loop" name is reserved for Loop.)
+	SinkVerdicts goka.Stream
 
 	// Groups; each group's table is goka.GroupTable(group).
 	Inventory goka.Group // key SKU
 	Orders    goka.Group // key order_id
-	Channels  goka.Group // key SKU: available-to-sell per channel
+	Channels  goka.Group // key SKU: available-to-sell per channel, and what each marketplace acknowledged
 }
 
 // New returns the names for prefix ("" means DefaultPrefix).
@@ -51,6 +56,7 @@ func New(prefix string) Names {
 		StockShortages: s("stock.shortages"),
 		DLQ:            s("dlq"),
 		ChannelControl: s("channels.control"),
+		SinkVerdicts:   s("sink.verdicts"),
 		Inventory:      goka.Group(prefix + "inventory"),
 		Orders:         goka.Group(prefix + "orders"),
 		Channels:       goka.Group(prefix + "channels"),
@@ -63,39 +69,17 @@ func (n Names) InventoryTable() goka.Table { return goka.GroupTable(n.Inventory)
 // OrdersTable is the orders group's table (its changelog topic).
 func (n Names) OrdersTable() goka.Table { return goka.GroupTable(n.Orders) }
 
-// Sink is the group that pushes one channel's stock to its marketplace.
-func (n Names) Sink(channel string) goka.Group { return goka.Group(n.Prefix + "sink." + channel) }
-
-// SinkVerdicts is a sink group's feedback stream (key SKU): the pushers run
-// outside goka's callbacks, so their verdicts come back through it to the
-// single writer of each SKU. (goka's own "-loop" name is reserved for Loop.)
-func (n Names) SinkVerdicts(channel string) goka.Stream {
-	return goka.Stream(string(n.Sink(channel)) + ".verdicts")
-}
-
 // ChannelsTable is the channels group's table.
 func (n Names) ChannelsTable() goka.Table { return goka.GroupTable(n.Channels) }
 
-// SinkTable is a sink group's table: what was pushed and acknowledged per SKU.
-func (n Names) SinkTable(channel string) goka.Table { return goka.GroupTable(n.Sink(channel)) }
-
-// Streams lists every stream topic of a deployment with these channels, for
-// creation and checks.
-func (n Names) Streams(channels ...string) []goka.Stream {
-	s := []goka.Stream{n.OrderCommands, n.OrderResults, n.StockFeed, n.ChannelStock,
-		n.StockCommands, n.StockReplies, n.StockChanges, n.StockShortages, n.DLQ}
-	for _, c := range channels {
-		s = append(s, n.SinkVerdicts(c))
-	}
-	return s
+// Streams lists every stream topic of a deployment, for creation and checks.
+func (n Names) Streams() []goka.Stream {
+	return []goka.Stream{n.OrderCommands, n.OrderResults, n.StockFeed, n.ChannelStock,
+		n.StockCommands, n.StockReplies, n.StockChanges, n.StockShortages, n.DLQ, n.SinkVerdicts}
 }
 
 // Tables lists every table (compacted changelog) topic, the control topic
 // included.
-func (n Names) Tables(channels ...string) []goka.Table {
-	t := []goka.Table{n.InventoryTable(), n.OrdersTable(), n.ChannelsTable(), goka.Table(n.ChannelControl)}
-	for _, c := range channels {
-		t = append(t, n.SinkTable(c))
-	}
-	return t
+func (n Names) Tables() []goka.Table {
+	return []goka.Table{n.InventoryTable(), n.OrdersTable(), n.ChannelsTable(), goka.Table(n.ChannelControl)}
 }

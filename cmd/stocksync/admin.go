@@ -45,11 +45,7 @@ func runAdmin(ctx context.Context, out io.Writer, args []string) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var channels []string
-	for _, c := range settings.Channels {
-		channels = append(channels, c.Name)
-	}
-	report, err := admin.Inspect(ctx, kadm.NewClient(cl), topology.New(settings.Kafka.TopicPrefix), settings.Kafka.Partitions, channels...)
+	report, err := admin.Inspect(ctx, kadm.NewClient(cl), topology.New(settings.Kafka.TopicPrefix), settings.Kafka.Partitions)
 	report.Print(out)
 	if err != nil {
 		return fmt.Errorf("admin: %w (brokers %v)", err, settings.Kafka.Brokers)

@@ -71,7 +71,7 @@ func TestChangedRulesAreRecomputedOnRestart(t *testing.T) {
 	// Share 0.25 after the restart: floor(0.25 × 40) − 2 = 8, with no new stock.
 	run(0.25, func(eng *engine.Engine) {
 		within(t, "Ozon shows 8 under the new rule", func() bool { v, ok := ozon.Stock("R-1"); return ok && v == 8 })
-		// The acknowledgement reaches the sink table through the verdicts
+		// The acknowledgement reaches the channels table through the verdicts
 		// stream, a moment after Ozon answered.
 		var v contract.ChannelStockView
 		var err error

@@ -335,7 +335,7 @@ func checkSpread(t *testing.T, brokers []string, prefix string, alive []*instanc
 	defer cl.Close()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		r, err := admin.Inspect(context.Background(), kadm.NewClient(cl), topology.New(prefix), partitions, "web")
+		r, err := admin.Inspect(context.Background(), kadm.NewClient(cl), topology.New(prefix), partitions)
 		var problems []string
 		if err != nil {
 			problems = append(problems, err.Error())
