@@ -1,7 +1,6 @@
 package processors
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -106,15 +105,6 @@ type SinkState struct {
 // Pending reports whether the marketplace still lacks the newest value.
 func (s *SinkState) Pending() bool { return s.WantVersion > s.AckedVersion && s.Parked == "" }
 
-// DecodeChannelsState decodes a channels table value.
-func DecodeChannelsState(v []byte) (*ChannelsState, error) {
-	st := &ChannelsState{}
-	if err := json.Unmarshal(v, st); err != nil {
-		return nil, err
-	}
-	return st, nil
-}
-
 func (p *channels) load(ctx goka.Context) *ChannelsState {
 	if v, _ := ctx.Value().([]byte); v != nil {
 		st, err := DecodeChannelsState(v)
@@ -138,7 +128,7 @@ func (p *channels) change(ctx goka.Context, msg any) {
 	case c.Seq == st.Seq && st.Rules == p.rules:
 		// A replay: its first changelog write and emits may be lost;
 		// downstream dedupes by version.
-		ctx.SetValue(mustJSON(st))
+		ctx.SetValue(st.AppendBinary(nil))
 		p.emit(ctx, st, nil)
 		for ch, s := range st.Sinks {
 			p.offer(ctx, ch, s)
@@ -160,8 +150,8 @@ func (p *channels) change(ctx goka.Context, msg any) {
 // recompute is the visitor run after the channel rules changed.
 func (p *channels) recompute(ctx goka.Context, _ any) {
 	st := p.load(ctx)
-	if st.Rules == p.rules || st.Available == nil {
-		return
+	if st.Rules == p.rules || st.Seq == 0 {
+		return // computed under these rules, or never changed
 	}
 	p.project(ctx, st, st.ATS)
 }
@@ -192,7 +182,7 @@ func (p *channels) project(ctx goka.Context, st *ChannelsState, prev map[string]
 		}
 		s.Want, s.WantVersion, s.WantAt, s.Parked = ats, st.Version, st.At, ""
 	}
-	ctx.SetValue(mustJSON(st))
+	ctx.SetValue(st.AppendBinary(nil))
 	p.emit(ctx, st, prev)
 	for _, ch := range p.catalog.Channels() {
 		if old, ok := prev[ch]; !ok || old != st.ATS[ch] {
@@ -255,7 +245,7 @@ func (p *channels) verdict(ctx goka.Context, msg any) {
 	if v.OK {
 		if v.Version > s.AckedVersion {
 			s.Acked, s.AckedVersion, s.AckedAt = v.Available, v.Version, v.At
-			ctx.SetValue(mustJSON(st))
+			ctx.SetValue(st.AppendBinary(nil))
 			if v.Version == s.WantVersion {
 				p.sm.E2E.WithLabelValues(v.Channel).Observe(float64(v.At-s.WantAt) / 1000)
 			}
@@ -265,7 +255,7 @@ func (p *channels) verdict(ctx goka.Context, msg any) {
 	}
 	if v.Version >= s.WantVersion && s.Parked == "" {
 		s.Parked = v.Reason
-		ctx.SetValue(mustJSON(st))
+		ctx.SetValue(st.AppendBinary(nil))
 		dl := DeadLetter{Topic: string(p.names.SinkVerdicts), Partition: ctx.Partition(), Offset: ctx.Offset(),
 			Key: ctx.Key(), Value: string(raw), Reason: fmt.Sprintf("channel %s: the marketplace refused SKU %q: %s", v.Channel, v.SKU, v.Reason),
 			At: time.UnixMilli(v.At).UTC().Format(time.RFC3339Nano)}
@@ -286,7 +276,7 @@ func (p *channels) unpark(ctx goka.Context, meta any) {
 		return
 	}
 	s.Parked = ""
-	ctx.SetValue(mustJSON(st))
+	ctx.SetValue(st.AppendBinary(nil))
 	p.offer(ctx, ch, s)
 }
 

@@ -190,7 +190,7 @@ func TestSeedPushers(t *testing.T) {
 	// A restarted instance: empty pushers, the table as recovered.
 	pushers := idlePushers(t, sinks.NewMetrics(prometheus.NewRegistry()))
 	store := storage.NewMemory()
-	raw := mustJSON(r.state())
+	raw := r.state().AppendBinary(nil)
 	if err := store.Set("A", raw); err != nil {
 		t.Fatal(err)
 	}

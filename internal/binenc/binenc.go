@@ -1,0 +1,138 @@
+// Package binenc holds the pieces of stocksync's binary table encodings:
+// varints, length-prefixed strings, and a strict decoder that accepts one
+// encoding per value (shortest varints, lengths bounded by the input) so
+// corrupt or foreign bytes fail instead of decoding into something else.
+package binenc
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// AppendVarint appends a signed varint.
+func AppendVarint(buf []byte, v int64) []byte { return binary.AppendVarint(buf, v) }
+
+// AppendUvarint appends an unsigned varint.
+func AppendUvarint(buf []byte, v uint64) []byte { return binary.AppendUvarint(buf, v) }
+
+// AppendString appends a length-prefixed string.
+func AppendString(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// AppendStrings appends a count and that many strings.
+func AppendStrings(buf []byte, ss []string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(ss)))
+	for _, s := range ss {
+		buf = AppendString(buf, s)
+	}
+	return buf
+}
+
+// Decoder reads what the Append functions wrote. The first problem is kept
+// in Err (wrapping Corrupt) and every later read returns a zero value.
+type Decoder struct {
+	b       []byte
+	corrupt error
+	Err     error
+}
+
+// NewDecoder reads data; its errors wrap corrupt.
+func NewDecoder(data []byte, corrupt error) *Decoder { return &Decoder{b: data, corrupt: corrupt} }
+
+// Fail records that what could not be read, unless something failed before.
+func (d *Decoder) Fail(what string) {
+	if d.Err == nil {
+		d.Err = fmt.Errorf("%w: truncated or invalid %s", d.corrupt, what)
+	}
+	d.b = nil
+}
+
+// Finish returns the first error, or one for trailing bytes.
+func (d *Decoder) Finish() error {
+	if d.Err == nil && len(d.b) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", d.corrupt, len(d.b))
+	}
+	return d.Err
+}
+
+// Byte reads one byte.
+func (d *Decoder) Byte() uint8 {
+	if len(d.b) < 1 {
+		d.Fail("byte")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+// Varint reads a signed varint in its shortest form.
+func (d *Decoder) Varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 || n != varintLen(v) {
+		d.Fail("integer")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// Uvarint reads an unsigned varint in its shortest form.
+func (d *Decoder) Uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || n != uvarintLen(v) {
+		d.Fail("integer")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// Count reads a length, bounded by the bytes left so corrupt input cannot
+// make it allocate without limit.
+func (d *Decoder) Count() int {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > uint64(len(d.b)) || n != uvarintLen(v) {
+		d.Fail("length")
+		return 0
+	}
+	d.b = d.b[n:]
+	return int(v)
+}
+
+// String reads a length-prefixed string.
+func (d *Decoder) String() string {
+	n := d.Count()
+	if n > len(d.b) {
+		d.Fail("string")
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+// Strings reads a count and that many strings; nil for none.
+func (d *Decoder) Strings() []string {
+	n := d.Count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.String()
+	}
+	return out
+}
+
+func varintLen(v int64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutVarint(b[:], v)
+}
+
+func uvarintLen(v uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], v)
+}
