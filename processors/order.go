@@ -1,7 +1,6 @@
 package processors
 
 import (
-	"encoding/json"
 	"hash/fnv"
 	"time"
 
@@ -41,11 +40,6 @@ type orderLine struct {
 	Error     string `json:"error,omitempty"`
 	Available int64  `json:"available,omitempty"`
 	Acked     bool   `json:"acked,omitempty"` // the owner applied the step in progress
-}
-
-func decodeOrder(v []byte) (*order, error) {
-	o := new(order)
-	return o, json.Unmarshal(v, o)
 }
 
 // digest identifies a reserve body, so a repeat with the same order id can be

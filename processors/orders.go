@@ -70,7 +70,7 @@ func (p *orders) load(ctx goka.Context) *order {
 }
 
 func (p *orders) save(ctx goka.Context, o *order) {
-	ctx.SetValue(mustJSON(o))
+	ctx.SetValue(o.appendBinary(nil))
 	if o.State == stateReserved {
 		p.expiry.Track(ctx.Partition(), o.ID, o.ExpiresAt)
 	} else {
@@ -143,12 +143,12 @@ func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from 
 	switch {
 	case o.State == to && o.Step == c.Type:
 		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
-		ctx.SetValue(mustJSON(o)) // a replay: the changelog write may have been lost
+		ctx.SetValue(o.appendBinary(nil)) // a replay: the changelog write may have been lost
 		p.fanOut(ctx, o, cmd, func(l orderLine) bool { return !l.Acked })
 		return
 	case o.State == to:
 		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
-		ctx.SetValue(mustJSON(o))
+		ctx.SetValue(o.appendBinary(nil))
 		p.fanOut(ctx, o, cmd, nil)
 	case from[o.State] && (o.State == stateRejected || o.State == stateExpired):
 		// Nothing is held: record the release without stock commands.
@@ -277,7 +277,7 @@ func (p *orders) reserve(ctx goka.Context, c contract.OrderCommand, o *order, pr
 // with a crash or a failed produce) and re-emits what its state implies (see
 // NewOrders).
 func (p *orders) replay(ctx goka.Context, o *order) {
-	ctx.SetValue(mustJSON(o))
+	ctx.SetValue(o.appendBinary(nil))
 	switch o.State {
 	case statePending:
 		p.fanOut(ctx, o, stock.CmdReserve, func(l orderLine) bool { return !l.Answered })

@@ -68,6 +68,18 @@ func (d *Decoder) Byte() uint8 {
 	return v
 }
 
+// Bool reads a byte that must be 0 or 1.
+func (d *Decoder) Bool() bool {
+	switch d.Byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.Fail("boolean")
+	return false
+}
+
 // Varint reads a signed varint in its shortest form.
 func (d *Decoder) Varint() int64 {
 	v, n := binary.Varint(d.b)

@@ -1,0 +1,144 @@
+package processors
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/internal/binenc"
+)
+
+// The orders table value is binary, like the ledger: it is decoded and
+// encoded at each step of every order. Layout (integers varints, strings
+// length-prefixed, booleans a byte): format, id, state, channel, digest, at,
+// expires_at, step, lines (sku, qty, location, flags, error, available),
+// then the first answer when there is one.
+const orderFormatV1 = 1
+
+// ErrCorruptOrder is returned for bytes that are not an orders table value.
+var ErrCorruptOrder = errors.New("processors: corrupt order state")
+
+// line flags
+const (
+	flagAnswered = 1 << iota
+	flagOK
+	flagAcked
+)
+
+func (o *order) appendBinary(buf []byte) []byte {
+	buf = append(buf, orderFormatV1)
+	buf = binenc.AppendString(buf, o.ID)
+	buf = binenc.AppendString(buf, o.State)
+	buf = binenc.AppendString(buf, o.Channel)
+	buf = binenc.AppendUvarint(buf, o.Digest)
+	buf = binenc.AppendVarint(buf, o.At)
+	buf = binenc.AppendVarint(buf, o.ExpiresAt)
+	buf = binenc.AppendString(buf, o.Step)
+	buf = binenc.AppendUvarint(buf, uint64(len(o.Lines)))
+	for _, l := range o.Lines {
+		var flags byte
+		if l.Answered {
+			flags |= flagAnswered
+		}
+		if l.OK {
+			flags |= flagOK
+		}
+		if l.Acked {
+			flags |= flagAcked
+		}
+		buf = binenc.AppendString(buf, l.SKU)
+		buf = binenc.AppendVarint(buf, l.Qty)
+		buf = binenc.AppendString(buf, l.Location)
+		buf = append(buf, flags)
+		buf = binenc.AppendString(buf, l.Error)
+		buf = binenc.AppendVarint(buf, l.Available)
+	}
+	if o.Answer == nil {
+		return append(buf, 0)
+	}
+	return appendResult(append(buf, 1), o.Answer)
+}
+
+func appendResult(buf []byte, r *contract.OrderResult) []byte {
+	buf = binenc.AppendString(buf, r.OrderID)
+	buf = binenc.AppendString(buf, r.Type)
+	buf = binenc.AppendString(buf, r.Status)
+	buf = binenc.AppendString(buf, r.ExpiresAt)
+	buf = binenc.AppendUvarint(buf, uint64(len(r.Lines)))
+	for _, l := range r.Lines {
+		buf = binenc.AppendString(buf, l.SKU)
+		buf = binenc.AppendVarint(buf, l.Qty)
+		buf = binenc.AppendString(buf, l.Location)
+	}
+	e := r.Error
+	if e == nil {
+		return append(buf, 0)
+	}
+	buf = append(buf, 1)
+	for _, s := range []string{e.Type, e.Message, e.SKU, e.Location, e.State} {
+		buf = binenc.AppendString(buf, s)
+	}
+	buf = binenc.AppendVarint(buf, e.Requested)
+	if e.Available == nil {
+		return append(buf, 0)
+	}
+	return binenc.AppendVarint(append(buf, 1), *e.Available)
+}
+
+// decodeOrder decodes an orders table value; values written as JSON by
+// builds before the binary encoding are read too.
+func decodeOrder(v []byte) (*order, error) {
+	o := new(order)
+	if len(v) > 0 && v[0] == '{' {
+		if err := json.Unmarshal(v, o); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorruptOrder, err)
+		}
+		return o, nil
+	}
+	d := binenc.NewDecoder(v, ErrCorruptOrder)
+	if f := d.Byte(); f != orderFormatV1 {
+		return nil, fmt.Errorf("%w: format %d, this build reads %d", ErrCorruptOrder, f, orderFormatV1)
+	}
+	o.ID, o.State, o.Channel = d.String(), d.String(), d.String()
+	o.Digest, o.At, o.ExpiresAt, o.Step = d.Uvarint(), d.Varint(), d.Varint(), d.String()
+	if n := d.Count(); n > 0 {
+		o.Lines = make([]orderLine, n)
+		for i := range o.Lines {
+			l := orderLine{SKU: d.String(), Qty: d.Varint(), Location: d.String()}
+			flags := d.Byte()
+			if flags&^(flagAnswered|flagOK|flagAcked) != 0 {
+				d.Fail("line flags")
+			}
+			l.Answered, l.OK, l.Acked = flags&flagAnswered != 0, flags&flagOK != 0, flags&flagAcked != 0
+			l.Error, l.Available = d.String(), d.Varint()
+			o.Lines[i] = l
+		}
+	}
+	if d.Bool() {
+		o.Answer = decodeResult(d)
+	}
+	if err := d.Finish(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func decodeResult(d *binenc.Decoder) *contract.OrderResult {
+	r := &contract.OrderResult{OrderID: d.String(), Type: d.String(), Status: d.String(), ExpiresAt: d.String()}
+	if n := d.Count(); n > 0 {
+		r.Lines = make([]contract.Line, n)
+		for i := range r.Lines {
+			r.Lines[i] = contract.Line{SKU: d.String(), Qty: d.Varint(), Location: d.String()}
+		}
+	}
+	if !d.Bool() {
+		return r
+	}
+	r.Error = &contract.Reason{Type: d.String(), Message: d.String(), SKU: d.String(), Location: d.String(), State: d.String(), Requested: d.Varint()}
+	if d.Bool() {
+		avail := d.Varint()
+		r.Error.Available = &avail
+	}
+	return r
+}
