@@ -1,7 +1,6 @@
 package processors
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"log/slog"
@@ -98,15 +97,11 @@ func (e *Expiry) Seed(partition int32, st storage.Storage) error {
 		return err
 	}
 	defer it.Release()
-	marker := []byte(`"state":"` + stateReserved + `"`)
 	n := 0
 	for it.Next() {
 		v, err := it.Value()
 		if err != nil {
 			return err
-		}
-		if !bytes.Contains(v, marker) { // skip decoding orders that cannot expire
-			continue
 		}
 		o, err := decodeOrder(v)
 		if err != nil || o.State != stateReserved {

@@ -129,12 +129,14 @@ func TestExpirySeed(t *testing.T) {
 	}
 	defer st.Close()
 	put := func(key string, v any) {
-		b, ok := v.([]byte)
-		if !ok {
-			var err error
-			if b, err = json.Marshal(v); err != nil {
-				t.Fatal(err)
-			}
+		var b []byte
+		switch v := v.(type) {
+		case []byte:
+			b = v
+		case order:
+			b = v.appendBinary(nil) // what the orders processor writes
+		default:
+			t.Fatalf("put %T", v)
 		}
 		if err := st.Set(key, b); err != nil {
 			t.Fatal(err)
@@ -148,14 +150,16 @@ func TestExpirySeed(t *testing.T) {
 		Answer: &contract.OrderResult{OrderID: "o-5", Type: contract.Reserve, Status: contract.StatusRejected,
 			Error: &contract.Reason{Type: contract.ErrConflict, State: stateReserved}}}) // "state":"reserved" inside, yet not reserved
 	put("o-6", []byte(`{"state":"reserved",`)) // undecodable: skipped, not fatal
+	legacy, _ := json.Marshal(order{ID: "o-7", State: stateReserved, ExpiresAt: 3000})
+	put("o-7", legacy) // JSON, written by an earlier build
 
 	e, _, m := newExpiry(t)
 	e.Track(3, "other-partition", 700)
 	if err := e.Seed(7, st); err != nil {
 		t.Fatalf("Seed: %v", err)
 	}
-	if got := metric(t, m, "stocksync_reservations_tracked"); got != 3 {
-		t.Errorf("tracked gauge = %v, want 3", got)
+	if got := metric(t, m, "stocksync_reservations_tracked"); got != 4 {
+		t.Errorf("tracked gauge = %v, want 4", got)
 	}
 	if got, want := e.popDue(1999), []string{"other-partition", "o-2"}; !slices.Equal(got, want) {
 		t.Errorf("popDue(1999) = %v, want %v", got, want)
