@@ -14,7 +14,7 @@ import (
 // WriteTable writes the results as a Markdown table: one row per system ×
 // workload.
 func WriteTable(w io.Writer, results []*Result) error {
-	fmt.Fprintln(w, "| workload | system | load | decided/s | p50 | p95 | p99 | max | change→ack p50 / p99 (web) | oversold | errors | CPU s (system) | peak mem (system) | CPU s (generator) |")
+	fmt.Fprintln(w, "| workload | system | load | decided/s | p50 | p95 | p99 | max | change→ack p50 / p99 (web) | oversold | errors + dropped | CPU s (system) | peak mem (system) | CPU s (generator) |")
 	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		e2e := "–"

@@ -41,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ReserveLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "stocksync_reserve_latency_seconds",
 			Help:    "From the order command's produce time to the reserve answer, by status.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .075, .1, .15, .25, .5, 1, 2.5, 5},
 		}, []string{"status"}),
 		Shortages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "stocksync_shortages_total", Help: "Snapshots or adjusts that left a location holding less than it promised.",

@@ -50,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Updates the marketplace kept refusing, parked in the DLQ."}, ch),
 		E2E: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "stocksync_sink_e2e_latency_seconds",
 			Help:    "From the command or feed message that changed stock to the marketplace's acknowledgement.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}, ch),
+			Buckets: []float64{.005, .01, .025, .05, .075, .1, .15, .2, .25, .5, 1, 2.5, 5, 10, 30, 60}}, ch),
 	}
 	reg.MustRegister(m.Pushes, m.Retries, m.Pending, m.Circuit, m.Manual, m.DLQ, m.E2E)
 	return m
