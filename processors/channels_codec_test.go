@@ -49,3 +49,20 @@ func TestChannelsStateReadsJSONOfEarlierBuilds(t *testing.T) {
 		t.Fatalf("decoded %+v", got)
 	}
 }
+
+// FuzzDecodeChannelsState: any bytes decode or fail cleanly, and a binary
+// value that decodes encodes back to the same bytes (one encoding per state).
+func FuzzDecodeChannelsState(f *testing.F) {
+	f.Add((&ChannelsState{Seq: 1, Available: map[string]int64{"a": 1}, ATS: map[string]int64{"web": 1},
+		Sinks: map[string]*SinkState{"web": {Want: 1, WantVersion: 1, Parked: "x"}}}).AppendBinary(nil))
+	f.Add([]byte(`{"seq":1}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		st, err := DecodeChannelsState(raw)
+		if err != nil || (len(raw) > 0 && raw[0] == '{') {
+			return
+		}
+		if again := st.AppendBinary(nil); string(again) != string(raw) {
+			t.Fatalf("decoded %x, re-encoded %x", raw, again)
+		}
+	})
+}

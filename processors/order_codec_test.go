@@ -39,3 +39,21 @@ func TestOrderCodec(t *testing.T) {
 		t.Fatalf("an order written as JSON by an earlier build: %+v, %v", legacy, err)
 	}
 }
+
+// FuzzDecodeOrder: any bytes decode or fail cleanly, and a binary value that
+// decodes encodes back to the same bytes.
+func FuzzDecodeOrder(f *testing.F) {
+	avail := int64(2)
+	f.Add((&order{ID: "o", State: stateReserved, Lines: []orderLine{{SKU: "A", Qty: 1, Answered: true, OK: true}},
+		Answer: &contract.OrderResult{OrderID: "o", Error: &contract.Reason{Type: "x", Available: &avail}}}).appendBinary(nil))
+	f.Add([]byte(`{"id":"o"}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		o, err := decodeOrder(raw)
+		if err != nil || (len(raw) > 0 && raw[0] == '{') {
+			return
+		}
+		if again := o.appendBinary(nil); string(again) != string(raw) {
+			t.Fatalf("decoded %x, re-encoded %x", raw, again)
+		}
+	})
+}
