@@ -129,7 +129,7 @@ func (p *channels) change(ctx goka.Context, msg any) {
 		// A replay: its first changelog write and emits may be lost;
 		// downstream dedupes by version.
 		ctx.SetValue(st.AppendBinary(nil))
-		p.emit(ctx, st, nil)
+		p.emit(ctx, st, p.catalog.Channels())
 		for ch, s := range st.Sinks {
 			p.offer(ctx, ch, s)
 		}
@@ -165,51 +165,45 @@ func (p *channels) project(ctx goka.Context, st *ChannelsState, prev map[string]
 	for _, ch := range p.catalog.Channels() {
 		st.ATS[ch] = p.catalog.ChannelAvailableOf(ch, func(l string) int64 { return st.Available[l] })
 	}
-	if changed(prev, st.ATS) {
+	moved := p.moved(prev, st.ATS)
+	if len(moved) > 0 {
 		st.Version++
 	}
 	if st.Sinks == nil {
 		st.Sinks = make(map[string]*SinkState, len(st.ATS))
 	}
-	for ch, ats := range st.ATS {
-		if old, ok := prev[ch]; ok && old == ats {
-			continue
-		}
+	for _, ch := range moved {
 		s := st.Sinks[ch]
 		if s == nil {
 			s = &SinkState{}
 			st.Sinks[ch] = s
 		}
-		s.Want, s.WantVersion, s.WantAt, s.Parked = ats, st.Version, st.At, ""
+		s.Want, s.WantVersion, s.WantAt, s.Parked = st.ATS[ch], st.Version, st.At, ""
 	}
 	ctx.SetValue(st.AppendBinary(nil))
-	p.emit(ctx, st, prev)
+	p.emit(ctx, st, moved)
+	for _, ch := range moved {
+		p.offer(ctx, ch, st.Sinks[ch])
+	}
+}
+
+// moved lists, in catalogue order, the channels whose value differs from
+// prev (all of them when prev is nil).
+func (p *channels) moved(prev, now map[string]int64) []string {
+	var out []string
 	for _, ch := range p.catalog.Channels() {
-		if old, ok := prev[ch]; !ok || old != st.ATS[ch] {
-			p.offer(ctx, ch, st.Sinks[ch])
+		if old, ok := prev[ch]; !ok || old != now[ch] {
+			out = append(out, ch)
 		}
 	}
+	return out
 }
 
-func changed(prev, now map[string]int64) bool {
-	for ch, v := range now {
-		if old, ok := prev[ch]; !ok || old != v {
-			return true
-		}
-	}
-	return false
-}
-
-// emit sends channel.stock for every channel whose value differs from prev
-// (all of them when prev is nil).
-func (p *channels) emit(ctx goka.Context, st *ChannelsState, prev map[string]int64) {
+// emit sends channel.stock for the channels named.
+func (p *channels) emit(ctx goka.Context, st *ChannelsState, chans []string) {
 	hdr := goka.WithCtxEmitHeaders(goka.Headers{HeaderAt: []byte(strconv.FormatInt(st.At, 10))})
-	for _, ch := range p.catalog.Channels() {
-		ats := st.ATS[ch]
-		if old, ok := prev[ch]; ok && old == ats {
-			continue
-		}
-		cs := contract.ChannelStock{Channel: ch, SKU: ctx.Key(), Available: ats, Version: st.Version}
+	for _, ch := range chans {
+		cs := contract.ChannelStock{Channel: ch, SKU: ctx.Key(), Available: st.ATS[ch], Version: st.Version}
 		ctx.Emit(p.names.ChannelStock, ctx.Key(), mustJSON(cs), hdr)
 	}
 }
