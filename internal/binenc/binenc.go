@@ -105,12 +105,11 @@ func (d *Decoder) Uvarint() uint64 {
 // Count reads a length, bounded by the bytes left so corrupt input cannot
 // make it allocate without limit.
 func (d *Decoder) Count() int {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > uint64(len(d.b)) || n != uvarintLen(v) {
+	v := d.Uvarint()
+	if v > uint64(len(d.b)) {
 		d.Fail("length")
 		return 0
 	}
-	d.b = d.b[n:]
 	return int(v)
 }
 
