@@ -46,6 +46,7 @@ type HTTP struct {
 	authz   string // "Bearer …", or ""
 	timeout time.Duration
 	hc      *http.Client
+	ids     requestIDs
 }
 
 // NewHTTP returns a client of the API at cfg.BaseURL. It does not connect.
@@ -60,7 +61,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	if strings.ContainsAny(cfg.Token, " \t\r\n") {
 		return nil, errors.New("client: HTTPConfig.Token holds whitespace")
 	}
-	h := &HTTP{base: strings.TrimSuffix(u.String(), "/"), timeout: cfg.Timeout, hc: cfg.HTTPClient}
+	h := &HTTP{base: strings.TrimSuffix(u.String(), "/"), timeout: cfg.Timeout, hc: cfg.HTTPClient, ids: newRequestIDs()}
 	if cfg.Token != "" {
 		h.authz = "Bearer " + cfg.Token
 	}
@@ -78,6 +79,14 @@ type reserveBody struct {
 	Lines   []contract.Line `json:"lines"`
 	Channel string          `json:"channel,omitempty"`
 	TTLS    int64           `json:"ttl_s,omitempty"`
+	// RequestID is echoed in the answer: a check that the answer is this
+	// request's.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// stepBody is the body of confirm, release and ship.
+type stepBody struct {
+	RequestID string `json:"request_id"`
 }
 
 // Reserve holds every line or none for ttl (rounded up to seconds; 0 for
@@ -88,11 +97,12 @@ func (h *HTTP) Reserve(ctx context.Context, orderID string, lines []contract.Lin
 	if err != nil {
 		return contract.OrderResult{}, err
 	}
-	body, err := json.Marshal(reserveBody{Lines: cmd.Lines, Channel: cmd.Channel, TTLS: cmd.TTLS})
+	requestID := h.ids.next()
+	body, err := json.Marshal(reserveBody{Lines: cmd.Lines, Channel: cmd.Channel, TTLS: cmd.TTLS, RequestID: requestID})
 	if err != nil {
 		return contract.OrderResult{}, &Error{Op: cmd.Type, OrderID: orderID, Kind: ErrInvalid, Err: err}
 	}
-	return h.post(ctx, cmd.Type, orderID, body)
+	return h.post(ctx, cmd.Type, orderID, requestID, body)
 }
 
 // Confirm turns a reservation into committed stock, without expiry.
@@ -114,7 +124,9 @@ func (h *HTTP) transition(ctx context.Context, typ, orderID string) (contract.Or
 	if _, err := command(typ, orderID, nil, "", 0); err != nil {
 		return contract.OrderResult{}, err
 	}
-	return h.post(ctx, typ, orderID, nil)
+	requestID := h.ids.next()
+	body, _ := json.Marshal(stepBody{RequestID: requestID}) // a struct of one string: cannot fail
+	return h.post(ctx, typ, orderID, requestID, body)
 }
 
 // Close releases idle connections. The client stays usable.
@@ -124,7 +136,7 @@ func (h *HTTP) Close() error {
 }
 
 // post sends POST /v1/orders/{orderID}/{op} and reads the answer.
-func (h *HTTP) post(ctx context.Context, op, orderID string, body []byte) (contract.OrderResult, error) {
+func (h *HTTP) post(ctx context.Context, op, orderID, requestID string, body []byte) (contract.OrderResult, error) {
 	fail := func(e *Error) (contract.OrderResult, error) {
 		e.Op, e.OrderID = op, orderID
 		return contract.OrderResult{}, e
@@ -159,7 +171,8 @@ func (h *HTTP) post(ctx context.Context, op, orderID string, body []byte) (contr
 	}
 	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusConflict {
 		var res contract.OrderResult
-		if err := json.Unmarshal(data, &res); err != nil || res.OrderID != orderID || res.Type != op || res.Status == "" {
+		if err := json.Unmarshal(data, &res); err != nil || res.OrderID != orderID || res.Type != op || res.Status == "" ||
+			(res.RequestID != "" && res.RequestID != requestID) {
 			return fail(&Error{Kind: ErrServer, Status: resp.StatusCode, Message: "the answer is not the order's result", Err: err})
 		}
 		if resp.StatusCode == http.StatusConflict && res.Status != contract.StatusRejected {

@@ -2,9 +2,12 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -80,15 +83,22 @@ func TestHTTPAnswers(t *testing.T) {
 	}
 }
 
+// requestIDPattern matches the request id a client puts in a body.
+var requestIDPattern = regexp.MustCompile(`"request_id":"[0-9a-f]{16}-[0-9a-z]+"`)
+
 func TestHTTPRequest(t *testing.T) {
 	var got []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := make([]byte, 512)
 		n, _ := r.Body.Read(b)
-		got = append(got, r.Method+" "+r.URL.EscapedPath()+" "+string(b[:n]))
+		var body struct {
+			RequestID string `json:"request_id"`
+		}
+		_ = json.Unmarshal(b[:n], &body)
+		got = append(got, r.Method+" "+r.URL.EscapedPath()+" "+requestIDPattern.ReplaceAllString(string(b[:n]), `"request_id":"<id>"`))
 		w.WriteHeader(200)
 		typ := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
-		_, _ = w.Write([]byte(`{"order_id":"o/1","type":"` + typ + `","status":"x"}`))
+		_, _ = w.Write([]byte(`{"order_id":"o/1","request_id":"` + body.RequestID + `","type":"` + typ + `","status":"x"}`))
 	}))
 	defer srv.Close()
 	h, err := NewHTTP(HTTPConfig{BaseURL: srv.URL})
@@ -103,8 +113,8 @@ func TestHTTPRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		`POST /v1/orders/o%2F1/reserve {"lines":[{"sku":"A","qty":2}],"channel":"web","ttl_s":2}`,
-		`POST /v1/orders/o%2F1/ship `,
+		`POST /v1/orders/o%2F1/reserve {"lines":[{"sku":"A","qty":2}],"channel":"web","ttl_s":2,"request_id":"<id>"}`,
+		`POST /v1/orders/o%2F1/ship {"request_id":"<id>"}`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -113,6 +123,7 @@ func TestHTTPRequest(t *testing.T) {
 
 func TestHTTPTransport(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // the server notices a closed connection once the body is read
 		<-r.Context().Done()
 	}))
 	slow, err := NewHTTP(HTTPConfig{BaseURL: srv.URL, Timeout: 50 * time.Millisecond})

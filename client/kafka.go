@@ -61,14 +61,19 @@ type Kafka struct {
 	consumer *kgo.Client
 	log      *slog.Logger
 
+	ids requestIDs
+
 	mu      sync.Mutex
-	waiting map[waitKey][]chan contract.OrderResult
+	waiting map[waitKey]chan contract.OrderResult
 	closed  chan struct{}
 	stop    context.CancelFunc
 	done    chan struct{}
 }
 
-type waitKey struct{ orderID, typ string }
+// waitKey is what an answer is matched on: its order id and the request id
+// of the command it answers, never the order id alone (another command for
+// the same order, or a replayed answer, must not answer this one).
+type waitKey struct{ orderID, requestID string }
 
 // NewKafka connects to the brokers and starts reading orders.results from
 // its current end, so it sees the answer to every command sent after it
@@ -100,7 +105,8 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 		cfg.Logger = slog.Default()
 	}
 	k := &Kafka{cfg: cfg, commands: cfg.TopicPrefix + "orders.commands", results: cfg.TopicPrefix + "orders.results",
-		log: cfg.Logger, waiting: map[waitKey][]chan contract.OrderResult{}, closed: make(chan struct{}), done: make(chan struct{})}
+		log: cfg.Logger, waiting: map[waitKey]chan contract.OrderResult{}, closed: make(chan struct{}), done: make(chan struct{}),
+		ids: newRequestIDs()}
 	base := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID(cfg.ClientID)}
 	var err error
 	k.producer, err = kgo.NewClient(append(append(base,
@@ -189,10 +195,15 @@ func (k *Kafka) read(ctx context.Context) {
 	}
 }
 
+// deliver hands an answer to the call that sent its command, if it still
+// waits; answers to other clients' commands and replays are dropped.
 func (k *Kafka) deliver(res contract.OrderResult) {
+	if res.RequestID == "" {
+		return
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for _, ch := range k.waiting[waitKey{res.OrderID, res.Type}] {
+	if ch, ok := k.waiting[waitKey{res.OrderID, res.RequestID}]; ok {
 		select {
 		case ch <- res:
 		default: // already answered
@@ -200,29 +211,18 @@ func (k *Kafka) deliver(res contract.OrderResult) {
 	}
 }
 
-// wait registers interest in the answer of type typ for an order; register
-// before sending, call cancel when done.
-func (k *Kafka) wait(orderID, typ string) (ch chan contract.OrderResult, cancel func()) {
-	key := waitKey{orderID, typ}
+// wait registers interest in the answer to one request; register before
+// sending, call cancel when done.
+func (k *Kafka) wait(orderID, requestID string) (ch chan contract.OrderResult, cancel func()) {
+	key := waitKey{orderID, requestID}
 	ch = make(chan contract.OrderResult, 1)
 	k.mu.Lock()
-	k.waiting[key] = append(k.waiting[key], ch)
+	k.waiting[key] = ch
 	k.mu.Unlock()
 	return ch, func() {
 		k.mu.Lock()
-		defer k.mu.Unlock()
-		list := k.waiting[key]
-		for i, c := range list {
-			if c == ch {
-				list = append(list[:i], list[i+1:]...)
-				break
-			}
-		}
-		if len(list) == 0 {
-			delete(k.waiting, key)
-		} else {
-			k.waiting[key] = list
-		}
+		delete(k.waiting, key)
+		k.mu.Unlock()
 	}
 }
 
@@ -272,15 +272,19 @@ func (k *Kafka) send(ctx context.Context, cmd contract.OrderCommand) (contract.O
 		return contract.OrderResult{}, &Error{Op: typ, OrderID: orderID, Kind: ErrClosed}
 	default:
 	}
+	if cmd.RequestID == "" {
+		cmd.RequestID = k.ids.next()
+	}
 	value, err := json.Marshal(cmd)
 	if err != nil {
 		return contract.OrderResult{}, &Error{Op: typ, OrderID: orderID, Kind: ErrInvalid, Err: err}
 	}
-	ch, cancel := k.wait(orderID, typ)
+	ch, cancel := k.wait(orderID, cmd.RequestID)
 	defer cancel()
 	ctx, stop := context.WithTimeout(ctx, k.cfg.Timeout)
 	defer stop()
-	rec := &kgo.Record{Topic: k.commands, Key: []byte(orderID), Value: value}
+	rec := &kgo.Record{Topic: k.commands, Key: []byte(orderID), Value: value,
+		Headers: []kgo.RecordHeader{{Key: contract.HeaderRequestID, Value: []byte(cmd.RequestID)}}}
 	if err := k.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		return contract.OrderResult{}, kafkaError(typ, orderID, err)
 	}

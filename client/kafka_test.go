@@ -17,8 +17,11 @@ import (
 )
 
 // TestKafkaCorrelation runs the Kafka client against a responder on kfake
-// that answers out of order, late, twice, with noise for other orders and
-// undecodable records between: every call gets its own answer.
+// that answers out of order, late, twice, with noise for other orders,
+// undecodable records, and an answer for the same order id and type that
+// belongs to another request (as a replay after a fault, or a concurrent
+// reserve with another body, sends) before the real one: every call gets
+// its own answer.
 func TestKafkaCorrelation(t *testing.T) {
 	const prefix = "corr."
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1),
@@ -120,11 +123,13 @@ func respond(ctx context.Context, t *testing.T, brokers []string, prefix string)
 			go func() {
 				defer wg.Done()
 				time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
-				res := contract.OrderResult{OrderID: cmd.OrderID, Type: cmd.Type, Status: contract.StatusReserved, Lines: cmd.Lines}
-				noise := contract.OrderResult{OrderID: cmd.OrderID + "-other", Type: cmd.Type, Status: contract.StatusRejected}
+				res := contract.OrderResult{OrderID: cmd.OrderID, RequestID: cmd.RequestID, Type: cmd.Type, Status: contract.StatusReserved, Lines: cmd.Lines}
+				noise := contract.OrderResult{OrderID: cmd.OrderID + "-other", RequestID: cmd.RequestID, Type: cmd.Type, Status: contract.StatusRejected}
 				wrongType := contract.OrderResult{OrderID: cmd.OrderID, Type: contract.Expire, Status: contract.StatusExpired}
+				otherRequest := contract.OrderResult{OrderID: cmd.OrderID, RequestID: "another-request", Type: cmd.Type,
+					Status: contract.StatusReserved, Lines: []contract.Line{{SKU: "OTHER", Qty: 99}}}
 				for range 2 {
-					for _, v := range []any{noise, wrongType, "not an order result", res} {
+					for _, v := range []any{noise, wrongType, otherRequest, "not an order result", res} {
 						b, _ := json.Marshal(v)
 						cl.Produce(ctx, &kgo.Record{Topic: prefix + "orders.results", Key: rec.Key, Value: b}, nil)
 					}

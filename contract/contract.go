@@ -45,16 +45,30 @@ type OrderCommand struct {
 	Lines   []Line `json:"lines,omitempty"`
 	Channel string `json:"channel,omitempty"`
 	TTLS    int64  `json:"ttl_s,omitempty"`
+	// RequestID names this one request, so its answer can be told from the
+	// answer to another command with the same order id (a concurrent
+	// reserve with another body, a replay after a fault). Optional; the Go
+	// clients and the HTTP API always set one. On Kafka it may also come as
+	// the header HeaderRequestID; the JSON field wins.
+	RequestID string `json:"request_id,omitempty"`
 }
+
+// HeaderRequestID is the Kafka header that may carry a command's request id
+// (for producers that cannot change the JSON); results carry it back in the
+// same header as well as in their "request_id" field.
+const HeaderRequestID = "stocksync-request-id"
 
 // OrderResult is a message on orders.results (key order_id) and the body of
 // the HTTP answers to order writes.
 type OrderResult struct {
-	OrderID string  `json:"order_id"`
-	Type    string  `json:"type"`
-	Status  string  `json:"status"`
-	Lines   []Line  `json:"lines,omitempty"`
-	Error   *Reason `json:"error,omitempty"`
+	OrderID string `json:"order_id"`
+	// RequestID is the request id of the command this answers, "" for a
+	// command that had none and for the engine's own expiries.
+	RequestID string  `json:"request_id,omitempty"`
+	Type      string  `json:"type"`
+	Status    string  `json:"status"`
+	Lines     []Line  `json:"lines,omitempty"`
+	Error     *Reason `json:"error,omitempty"`
 	// ExpiresAt is the reservation's expiry (RFC 3339) on a reserved answer.
 	ExpiresAt string `json:"expires_at,omitempty"`
 }
@@ -68,6 +82,16 @@ type Reason struct {
 	Requested int64  `json:"requested,omitempty"`
 	Available *int64 `json:"available,omitempty"`
 	State     string `json:"state,omitempty"`
+	// Accepted is, on a conflict, the reserve the order id was accepted
+	// with: its lines, channel and ttl_s.
+	Accepted *AcceptedOrder `json:"accepted,omitempty"`
+}
+
+// AcceptedOrder is the body an order id was first reserved with.
+type AcceptedOrder struct {
+	Lines   []Line `json:"lines"`
+	Channel string `json:"channel,omitempty"`
+	TTLS    int64  `json:"ttl_s"`
 }
 
 // Reason types of refused commands.

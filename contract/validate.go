@@ -89,6 +89,11 @@ func (c *OrderCommand) Validate() error {
 	if err := CheckKey("order_id", c.OrderID); err != nil {
 		return err
 	}
+	if c.RequestID != "" {
+		if err := CheckKey("request_id", c.RequestID); err != nil {
+			return err
+		}
+	}
 	switch c.Type {
 	case Reserve:
 	case Confirm, Release, Ship, Expire:

@@ -15,6 +15,7 @@ var scenarios = []scenario{
 	{"rerouting_wrong_partition", "reroute", testRerouting},
 	{"no_oversell_under_concurrency", "oversell", testNoOversell},
 	{"duplicates_take_effect_once", "dup", testDuplicates},
+	{"conflicting_reserves_answer_their_own_request", "conflict", testConflictingReserves},
 	{"restart_and_rebuild_from_changelog", "restart", testRestartAndRebuild},
 	{"table_topics_compacted", "topics", testTableTopics},
 	{"kcat_third_party_client", "kcat", testKcat},

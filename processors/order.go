@@ -2,6 +2,7 @@ package processors
 
 import (
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/stocksync/stocksync/contract"
@@ -29,6 +30,26 @@ type order struct {
 	Lines     []orderLine           `json:"lines"`
 	Answer    *contract.OrderResult `json:"answer,omitempty"` // the first answer to reserve
 	Step      string                `json:"step,omitempty"`   // confirm, release or ship awaiting its replies
+	TTLS      int64                 `json:"ttl_s,omitempty"`  // of the reserve: the accepted body, for a conflict's answer
+	// Waiting are the request ids of the reserves (the first one and its
+	// repeats) that await the decision; StepWaiting those of the step in
+	// progress. Each gets its own answer (at most maxWaiting are kept: a
+	// repeat beyond that is answered when it is repeated again).
+	Waiting     []string `json:"waiting,omitempty"`
+	StepWaiting []string `json:"step_waiting,omitempty"`
+}
+
+// maxWaiting bounds the request ids kept per order awaiting one answer.
+const maxWaiting = 16
+
+// wait adds a request id to a waiting list, keeping it bounded; a request
+// already waiting (a redelivery, or commands without request ids) gets one
+// answer.
+func wait(list []string, requestID string) []string {
+	if len(list) >= maxWaiting || slices.Contains(list, requestID) {
+		return list
+	}
+	return append(list, requestID)
 }
 
 type orderLine struct {
@@ -64,6 +85,15 @@ func digest(c contract.OrderCommand) uint64 {
 	}
 	h.Write(t[:])
 	return h.Sum64()
+}
+
+// accepted is the reserve body the order id was accepted with.
+func (o *order) accepted() *contract.AcceptedOrder {
+	a := &contract.AcceptedOrder{Channel: o.Channel, TTLS: o.TTLS, Lines: make([]contract.Line, len(o.Lines))}
+	for i, l := range o.Lines {
+		a.Lines[i] = contract.Line{SKU: l.SKU, Qty: l.Qty}
+	}
+	return a
 }
 
 // view is the order as GET /v1/orders/{id} shows it.

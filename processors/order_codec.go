@@ -13,8 +13,13 @@ import (
 // encoded at each step of every order. Layout (integers varints, strings
 // length-prefixed, booleans a byte): format, id, state, channel, digest, at,
 // expires_at, step, lines (sku, qty, location, flags, error, available),
-// then the first answer when there is one.
-const orderFormatV1 = 1
+// then the first answer when there is one. Format 2 adds the reserve's
+// ttl_s, the request ids awaiting the reserve's decision and the step's
+// answer, and the request id of the stored answer; format 1 is still read.
+const (
+	orderFormatV1 = 1
+	orderFormatV2 = 2
+)
 
 // ErrCorruptOrder is returned for bytes that are not an orders table value.
 var ErrCorruptOrder = errors.New("processors: corrupt order state")
@@ -27,7 +32,7 @@ const (
 )
 
 func (o *order) appendBinary(buf []byte) []byte {
-	buf = append(buf, orderFormatV1)
+	buf = append(buf, orderFormatV2)
 	buf = binenc.AppendString(buf, o.ID)
 	buf = binenc.AppendString(buf, o.State)
 	buf = binenc.AppendString(buf, o.Channel)
@@ -54,6 +59,9 @@ func (o *order) appendBinary(buf []byte) []byte {
 		buf = binenc.AppendString(buf, l.Error)
 		buf = binenc.AppendVarint(buf, l.Available)
 	}
+	buf = binenc.AppendVarint(buf, o.TTLS)
+	buf = binenc.AppendStrings(buf, o.Waiting)
+	buf = binenc.AppendStrings(buf, o.StepWaiting)
 	if o.Answer == nil {
 		return append(buf, 0)
 	}
@@ -62,6 +70,7 @@ func (o *order) appendBinary(buf []byte) []byte {
 
 func appendResult(buf []byte, r *contract.OrderResult) []byte {
 	buf = binenc.AppendString(buf, r.OrderID)
+	buf = binenc.AppendString(buf, r.RequestID)
 	buf = binenc.AppendString(buf, r.Type)
 	buf = binenc.AppendString(buf, r.Status)
 	buf = binenc.AppendString(buf, r.ExpiresAt)
@@ -97,8 +106,9 @@ func decodeOrder(v []byte) (*order, error) {
 		return o, nil
 	}
 	d := binenc.NewDecoder(v, ErrCorruptOrder)
-	if f := d.Byte(); f != orderFormatV1 {
-		return nil, fmt.Errorf("%w: format %d, this build reads %d", ErrCorruptOrder, f, orderFormatV1)
+	format := d.Byte()
+	if format != orderFormatV1 && format != orderFormatV2 {
+		return nil, fmt.Errorf("%w: format %d, this build reads %d and %d", ErrCorruptOrder, format, orderFormatV1, orderFormatV2)
 	}
 	o.ID, o.State, o.Channel = d.String(), d.String(), d.String()
 	o.Digest, o.At, o.ExpiresAt, o.Step = d.Uvarint(), d.Varint(), d.Varint(), d.String()
@@ -115,8 +125,13 @@ func decodeOrder(v []byte) (*order, error) {
 			o.Lines[i] = l
 		}
 	}
+	if format >= orderFormatV2 {
+		o.TTLS = d.Varint()
+		o.Waiting = d.Strings()
+		o.StepWaiting = d.Strings()
+	}
 	if d.Bool() {
-		o.Answer = decodeResult(d)
+		o.Answer = decodeResult(d, format)
 	}
 	if err := d.Finish(); err != nil {
 		return nil, err
@@ -124,8 +139,12 @@ func decodeOrder(v []byte) (*order, error) {
 	return o, nil
 }
 
-func decodeResult(d *binenc.Decoder) *contract.OrderResult {
-	r := &contract.OrderResult{OrderID: d.String(), Type: d.String(), Status: d.String(), ExpiresAt: d.String()}
+func decodeResult(d *binenc.Decoder, format byte) *contract.OrderResult {
+	r := &contract.OrderResult{OrderID: d.String()}
+	if format >= orderFormatV2 {
+		r.RequestID = d.String()
+	}
+	r.Type, r.Status, r.ExpiresAt = d.String(), d.String(), d.String()
 	if n := d.Count(); n > 0 {
 		r.Lines = make([]contract.Line, n)
 		for i := range r.Lines {

@@ -49,8 +49,8 @@ func FuzzDecodeOrder(f *testing.F) {
 	f.Add([]byte(`{"id":"o"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		o, err := decodeOrder(raw)
-		if err != nil || (len(raw) > 0 && raw[0] == '{') {
-			return
+		if err != nil || (len(raw) > 0 && (raw[0] == '{' || raw[0] == orderFormatV1)) {
+			return // earlier formats are read, and written anew in the current one
 		}
 		if again := o.appendBinary(nil); string(again) != string(raw) {
 			t.Fatalf("decoded %x, re-encoded %x", raw, again)

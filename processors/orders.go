@@ -78,13 +78,33 @@ func (p *orders) save(ctx goka.Context, o *order) {
 	}
 }
 
+// answer emits a result; its request id also goes in the header, for
+// consumers that match on headers.
 func (p *orders) answer(ctx goka.Context, r *contract.OrderResult) {
-	ctx.Emit(p.names.OrderResults, r.OrderID, mustJSON(r))
+	if r.RequestID == "" {
+		ctx.Emit(p.names.OrderResults, r.OrderID, mustJSON(r))
+		return
+	}
+	ctx.Emit(p.names.OrderResults, r.OrderID, mustJSON(r),
+		goka.WithCtxEmitHeaders(goka.Headers{contract.HeaderRequestID: []byte(r.RequestID)}))
+}
+
+// answerEach emits r once per waiting request id (once without one when
+// none waits): every request gets the answer to itself.
+func (p *orders) answerEach(ctx goka.Context, r contract.OrderResult, waiting []string) {
+	if len(waiting) == 0 {
+		waiting = []string{""}
+	}
+	for _, id := range waiting {
+		r.RequestID = id
+		p.answer(ctx, &r)
+	}
 }
 
 func (p *orders) refuse(ctx goka.Context, c contract.OrderCommand, reason contract.Reason) {
 	p.metrics.Commands.WithLabelValues(c.Type, "rejected").Inc()
-	p.answer(ctx, &contract.OrderResult{OrderID: c.OrderID, Type: c.Type, Status: contract.StatusRejected, Error: &reason})
+	p.answer(ctx, &contract.OrderResult{OrderID: c.OrderID, RequestID: c.RequestID, Type: c.Type,
+		Status: contract.StatusRejected, Error: &reason})
 }
 
 func (p *orders) command(ctx goka.Context, msg any) {
@@ -93,6 +113,9 @@ func (p *orders) command(ctx goka.Context, msg any) {
 		return
 	}
 	c, err := contract.DecodeOrderCommand(raw)
+	if err == nil && c.RequestID == "" {
+		c.RequestID, err = requestIDHeader(ctx)
+	}
 	if err == nil && c.OrderID != ctx.Key() {
 		err = fmt.Errorf("message key %q differs from its order_id %q", ctx.Key(), c.OrderID)
 	}
@@ -139,10 +162,13 @@ func (p *orders) command(ctx goka.Context, msg any) {
 // (its reply), so a 200 means the stock already shows it; a repeat of the
 // same step re-sends the lines not yet applied, or answers the same again.
 func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from map[string]bool, to, status, cmd string) {
-	result := &contract.OrderResult{OrderID: o.ID, Type: c.Type, Status: status, Lines: o.placedLines()}
+	result := &contract.OrderResult{OrderID: o.ID, RequestID: c.RequestID, Type: c.Type, Status: status, Lines: o.placedLines()}
 	switch {
 	case o.State == to && o.Step == c.Type:
+		// The step is still awaiting its replies: this request gets the
+		// answer with the others once every line is applied.
 		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
+		o.StepWaiting = wait(o.StepWaiting, c.RequestID)
 		ctx.SetValue(o.appendBinary(nil)) // a replay: the changelog write may have been lost
 		p.fanOut(ctx, o, cmd, func(l orderLine) bool { return !l.Acked })
 		return
@@ -158,7 +184,7 @@ func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from 
 	case from[o.State]:
 		p.metrics.Commands.WithLabelValues(c.Type, "accepted").Inc()
 		p.finishStep(ctx, o) // a step still awaiting its replies was sent first: answer it
-		o.Step = c.Type
+		o.Step, o.StepWaiting = c.Type, []string{c.RequestID}
 		for i := range o.Lines {
 			o.Lines[i].Acked = false
 		}
@@ -180,6 +206,20 @@ func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from 
 	p.answer(ctx, result)
 }
 
+// requestIDHeader reads the request id a producer put in the header instead
+// of the JSON.
+func requestIDHeader(ctx goka.Context) (string, error) {
+	v := ctx.Headers()[contract.HeaderRequestID]
+	if len(v) == 0 {
+		return "", nil
+	}
+	id := string(v)
+	if err := contract.CheckKey("header "+contract.HeaderRequestID, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
 // stepStatus is the answer's status once a step is applied.
 var stepStatus = map[string]string{
 	contract.Confirm: contract.StatusConfirmed,
@@ -187,13 +227,14 @@ var stepStatus = map[string]string{
 	contract.Ship:    contract.StatusShipped,
 }
 
-// finishStep answers the step the order awaits, if any, and clears it.
+// finishStep answers the step the order awaits, if any, to every request
+// waiting for it, and clears it.
 func (p *orders) finishStep(ctx goka.Context, o *order) {
 	if o.Step == "" {
 		return
 	}
-	p.answer(ctx, &contract.OrderResult{OrderID: o.ID, Type: o.Step, Status: stepStatus[o.Step], Lines: o.placedLines()})
-	o.Step = ""
+	p.answerEach(ctx, contract.OrderResult{OrderID: o.ID, Type: o.Step, Status: stepStatus[o.Step], Lines: o.placedLines()}, o.StepWaiting)
+	o.Step, o.StepWaiting = "", nil
 }
 
 // stepReply records that one line's owner applied the step the order awaits;
@@ -245,12 +286,22 @@ func (o *order) placedLines() []contract.Line {
 func (p *orders) reserve(ctx goka.Context, c contract.OrderCommand, o *order, produced time.Time) {
 	if o != nil {
 		if o.Digest != digest(c) {
-			p.refuse(ctx, c, contract.Reason{Type: contract.ErrConflict, State: o.State,
-				Message: "this order id was already used for a different reserve; use a new order id"})
+			p.refuse(ctx, c, contract.Reason{Type: contract.ErrConflict, State: o.State, Accepted: o.accepted(),
+				Message: "this order id was already used for a different reserve (see accepted); use a new order id"})
 			return
 		}
 		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
+		if o.State == statePending {
+			o.Waiting = wait(o.Waiting, c.RequestID) // answered with the first once decided
+			p.replay(ctx, o)
+			return
+		}
 		p.replay(ctx, o)
+		if o.Answer != nil {
+			again := *o.Answer
+			again.RequestID = c.RequestID
+			p.answer(ctx, &again)
+		}
 		return
 	}
 	if c.Channel != "" && !p.catalog.HasChannel(c.Channel) {
@@ -264,8 +315,9 @@ func (p *orders) reserve(ctx goka.Context, c contract.OrderCommand, o *order, pr
 			return
 		}
 	}
-	o = &order{ID: c.OrderID, State: statePending, Channel: c.Channel, Digest: digest(c),
-		At: produced.UnixMilli(), ExpiresAt: p.now().Add(time.Duration(c.TTLS) * time.Second).UnixMilli()}
+	o = &order{ID: c.OrderID, State: statePending, Channel: c.Channel, Digest: digest(c), TTLS: c.TTLS,
+		Waiting: []string{c.RequestID},
+		At:      produced.UnixMilli(), ExpiresAt: p.now().Add(time.Duration(c.TTLS) * time.Second).UnixMilli()}
 	for _, l := range c.Lines {
 		o.Lines = append(o.Lines, orderLine{SKU: l.SKU, Qty: l.Qty, Location: l.Location})
 	}
@@ -278,15 +330,16 @@ func (p *orders) reserve(ctx goka.Context, c contract.OrderCommand, o *order, pr
 // NewOrders).
 func (p *orders) replay(ctx goka.Context, o *order) {
 	ctx.SetValue(o.appendBinary(nil))
+	p.replayEffects(ctx, o)
+}
+
+// replayEffects re-sends the stock commands the order's state implies.
+func (p *orders) replayEffects(ctx goka.Context, o *order) {
 	switch o.State {
 	case statePending:
 		p.fanOut(ctx, o, stock.CmdReserve, func(l orderLine) bool { return !l.Answered })
-		return
 	case stateRejected:
 		p.fanOut(ctx, o, stock.CmdRelease, func(l orderLine) bool { return l.OK })
-	}
-	if o.Answer != nil {
-		p.answer(ctx, o.Answer)
 	}
 }
 
@@ -317,7 +370,12 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 		p.releaseLine(ctx, o, r.SKU)
 	}
 	if o.State != statePending {
+		// A reply delivered again after a fault: the answer emitted with the
+		// decision may be lost, so it goes again, to the request it was for.
 		p.replay(ctx, o)
+		if o.Answer != nil {
+			p.answer(ctx, o.Answer)
+		}
 		return
 	}
 	if o.Lines[i].Answered {
@@ -337,8 +395,16 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 	if o.Answer.Status == contract.StatusRejected {
 		o.State = stateRejected
 	}
+	// The stored answer keeps the first request's id: a replay after a
+	// fault re-sends it to that request and to no other.
+	waiting := o.Waiting
+	if len(waiting) > 0 {
+		o.Answer.RequestID = waiting[0]
+	}
+	o.Waiting = nil
 	p.save(ctx, o)
-	p.replay(ctx, o)
+	p.replayEffects(ctx, o)
+	p.answerEach(ctx, *o.Answer, waiting)
 	p.metrics.Commands.WithLabelValues(contract.Reserve, map[bool]string{true: "accepted", false: "rejected"}[o.State == stateReserved]).Inc()
 	p.metrics.ReserveLatency.WithLabelValues(o.Answer.Status).Observe(p.now().Sub(time.UnixMilli(o.At)).Seconds())
 }

@@ -14,10 +14,16 @@ type reserveBody struct {
 	Lines   []contract.Line `json:"lines"`
 	Channel string          `json:"channel"`
 	TTLS    int64           `json:"ttl_s"` // 0 or absent: contract.DefaultTTLS
+	// RequestID, optional, is echoed in the answer; without one the engine
+	// names the request itself.
+	RequestID string `json:"request_id"`
 }
 
-// emptyBody is the body of confirm, release and ship: nothing, or {}.
-type emptyBody struct{}
+// stepBody is the body of confirm, release and ship: nothing, {}, or a
+// request id to echo.
+type stepBody struct {
+	RequestID string `json:"request_id"`
+}
 
 // getOrder answers GET /v1/orders/{order_id}.
 func (a *api) getOrder(w http.ResponseWriter, r *http.Request) {
@@ -45,11 +51,12 @@ func (a *api) reserve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.submitOrder(w, r, contract.OrderCommand{
-		Type:    contract.Reserve,
-		OrderID: id,
-		Lines:   body.Lines,
-		Channel: body.Channel,
-		TTLS:    body.TTLS,
+		Type:      contract.Reserve,
+		OrderID:   id,
+		Lines:     body.Lines,
+		Channel:   body.Channel,
+		TTLS:      body.TTLS,
+		RequestID: body.RequestID,
 	}, contract.StatusReserved)
 }
 
@@ -61,10 +68,11 @@ func (a *api) transition(cmdType, success string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		if decodeBody[emptyBody](a, w, r, true /* emptyOK */) == nil {
+		body := decodeBody[stepBody](a, w, r, true /* emptyOK */)
+		if body == nil {
 			return
 		}
-		a.submitOrder(w, r, contract.OrderCommand{Type: cmdType, OrderID: id}, success)
+		a.submitOrder(w, r, contract.OrderCommand{Type: cmdType, OrderID: id, RequestID: body.RequestID}, success)
 	}
 }
 
