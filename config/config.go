@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -117,10 +119,17 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes YAML (unknown keys are refused), fills defaults and validates.
 func Parse(data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if err := unknownKeys(&doc, reflect.TypeFor[Config]()); err != nil {
+		return nil, err
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	dec.KnownFields(true) // unknownKeys names the paths; this stays as the backstop
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	c.Defaults()
