@@ -106,11 +106,25 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // Load reads, defaults and validates the file at path.
 func Load(path string) (*Config, error) {
+	c, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ReadFile reads and defaults the file at path without validating it, for a
+// caller that overrides settings (flags, environment) and then calls
+// Validate. Unknown keys are refused.
+func ReadFile(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(data)
+	c, err := decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -119,6 +133,18 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes YAML (unknown keys are refused), fills defaults and validates.
 func Parse(data []byte) (*Config, error) {
+	c, err := decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decode decodes YAML, refusing unknown keys, and fills defaults.
+func decode(data []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, err
@@ -133,9 +159,6 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	c.Defaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
 	return &c, nil
 }
 
