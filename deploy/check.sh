@@ -58,12 +58,36 @@ check_prometheus() {
 	promtool check rules deploy/prometheus/alerts.yaml
 	say "promtool test rules"
 	promtool test rules deploy/prometheus/alerts_test.yaml
+	check_runbooks
 	say "the chart's PrometheusRule ships the same rules"
 	if ! cmp -s deploy/prometheus/alerts.yaml "$CHART/files/alerts.yaml"; then
 		echo "$CHART/files/alerts.yaml differs from deploy/prometheus/alerts.yaml:" >&2
 		echo "  cp deploy/prometheus/alerts.yaml $CHART/files/alerts.yaml" >&2
 		exit 1
 	fi
+}
+
+# Every alert has a runbook_url linking its own section of
+# docs/operations.md ("### AlertName", GitHub's anchor: the name in lower case).
+check_runbooks() {
+	say "every alert links its runbook section in docs/operations.md"
+	local base=https://github.com/stocksync/stocksync/blob/main/docs/operations.md
+	local alert bad=0
+	while read -r alert; do
+		if ! grep -qxF "### $alert" docs/operations.md; then
+			echo "  $alert: docs/operations.md has no section '### $alert'" >&2
+			bad=1
+		fi
+	done < <(sed -nE 's/^ *- alert: *([A-Za-z0-9_]+).*/\1/p' deploy/prometheus/alerts.yaml)
+	# Pair each alert with the runbook_url that follows it, before the next alert.
+	awk -v base="$base" '
+		/^ *- alert:/ { if (alert != "" && !seen) { print "  " alert ": no runbook_url annotation"; bad = 1 }
+		                alert = $3; seen = 0 }
+		/^ *runbook_url:/ { seen = 1; want = base "#" tolower(alert)
+		                    if ($2 != want) { print "  " alert ": runbook_url " $2 ", want " want; bad = 1 } }
+		END { if (alert != "" && !seen) { print "  " alert ": no runbook_url annotation"; bad = 1 }
+		      exit bad }' deploy/prometheus/alerts.yaml >&2 || bad=1
+	[ "$bad" = 0 ]
 }
 
 check_helm() {
