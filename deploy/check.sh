@@ -4,7 +4,8 @@
 #
 #   deploy/check.sh              everything below
 #   deploy/check.sh prometheus   promtool check + unit tests of the alerts
-#   deploy/check.sh helm         helm lint + template of the chart (make helm-lint)
+#   deploy/check.sh helm         helm lint + template of the chart, with the KEDA
+#                                ScaledObject on too (make helm-lint)
 #   deploy/check.sh grafana      the dashboard parses and names only real metrics
 #
 # Tools: promtool from Debian's `prometheus` package (installed with apt-get
@@ -93,24 +94,43 @@ check_runbooks() {
 check_helm() {
 	need_helm
 	local values
-	for values in "" "$CHART/ci/secure-values.yaml"; do
+	for values in "" "$CHART/ci/secure-values.yaml" "$CHART/ci/keda-values.yaml"; do
 		local with=(${values:+-f "$values"})
 		say "helm lint --strict ${values:-(default values)}"
 		"$HELM" lint --strict "$CHART" "${with[@]}"
-		say "helm template ${values:-(default values)}: the rendered stocksync.yaml passes stocksync's own config validation"
-		"$HELM" template stocksync "$CHART" "${with[@]}" >/dev/null
-		"$HELM" template stocksync "$CHART" "${with[@]}" --show-only templates/configmap.yaml |
-			"$GO" run ./deploy/configcheck
+		say "helm template ${values:-(default values)}: the rendered stocksync.yaml (and a ScaledObject) pass stocksync's own checks"
+		"$HELM" template stocksync "$CHART" "${with[@]}" | "$GO" run ./deploy/configcheck
 	done
+	check_keda_query
+	say "the image tag defaults to the chart's appVersion"
+	local app image
+	app=$(sed -nE 's/^appVersion: *"?([^"]+)"?$/\1/p' "$CHART/Chart.yaml")
+	image=$("$HELM" template stocksync "$CHART" --show-only templates/statefulset.yaml | sed -nE 's/^ *image: *"?([^"]+)"?$/\1/p')
+	[ "$image" = "stocksync:$app" ] || { echo "image $image, want stocksync:$app (appVersion)" >&2; exit 1; }
 	say "the chart refuses bad values at template time"
-	local bad
+	local bad keda="keda.enabled=true,keda.prometheusServer=http://prometheus:9090"
 	for bad in "auth.existingSecret=" "replicas=13" "kafka.sasl.mechanism=PLAIN,kafka.sasl.username=u" \
-		"channels[0].endpoint.token=secret" "terminationGracePeriodSeconds=10"; do
+		"channels[0].endpoint.token=secret" "terminationGracePeriodSeconds=10" \
+		"keda.enabled=true" "$keda,keda.maxReplicaCount=13" "$keda,keda.minReplicaCount=5,keda.maxReplicaCount=4"; do
 		if "$HELM" template stocksync "$CHART" --set "$bad" >/dev/null 2>&1; then
 			echo "helm template with --set $bad should fail" >&2
 			exit 1
 		fi
 	done
+}
+
+# The ScaledObject's lag query parses as PromQL (promtool, as a recording rule).
+check_keda_query() {
+	need_promtool
+	say "the KEDA ScaledObject's lag query parses as PromQL"
+	local query rules
+	query=$("$HELM" template stocksync "$CHART" -f "$CHART/ci/keda-values.yaml" --show-only templates/scaledobject.yaml |
+		sed -nE 's/^ *query: (".*")$/\1/p')
+	[ -n "$query" ] || { echo "no query: line in the rendered ScaledObject" >&2; exit 1; }
+	rules=$(mktemp --suffix=.yaml)
+	printf 'groups:\n  - name: keda\n    rules:\n      - record: keda:lag\n        expr: %s\n' "$query" >"$rules"
+	promtool check rules "$rules" >/dev/null || { promtool check rules "$rules"; rm -f "$rules"; exit 1; }
+	rm -f "$rules"
 }
 
 check_grafana() {
