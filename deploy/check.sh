@@ -3,7 +3,8 @@
 # tools it lacks.
 #
 #   deploy/check.sh              everything below
-#   deploy/check.sh prometheus   promtool check + unit tests of the alerts
+#   deploy/check.sh prometheus   promtool check + unit tests of the alerts, and
+#                                each alert's runbook_url names an existing section
 #   deploy/check.sh helm         helm lint + template of the chart, with the KEDA
 #                                ScaledObject on too (make helm-lint)
 #   deploy/check.sh grafana      the dashboard parses and names only real metrics

@@ -25,7 +25,7 @@ import (
 
 func runDev(ctx context.Context, log *slog.Logger, getenv env, stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	defaultHTTP := getenv.or("", envHTTP)
+	defaultHTTP := getenv(envHTTP)
 	if defaultHTTP == "" {
 		defaultHTTP = "127.0.0.1:8080"
 	}
