@@ -3,14 +3,19 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/stocksync
 PKGS  := ./...
+# Stamped into the binary (internal/buildinfo): stocksync version, stocksync_build_info.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X github.com/stocksync/stocksync/internal/buildinfo.Version=$(VERSION) \
+            -X github.com/stocksync/stocksync/internal/buildinfo.Revision=$(REVISION)
 
 .DEFAULT_GOAL := help
 
 help: ## show the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z][a-z0-9-]*:.*## /{printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build bin/stocksync
-	$(GO) build -o $(BIN) ./cmd/stocksync
+build: ## build bin/stocksync, stamped with VERSION and REVISION (default: from git)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stocksync
 
 run: build ## run stocksync dev: embedded Kafka, demo catalogue, API on 127.0.0.1:8080
 	./$(BIN) dev

@@ -1,6 +1,15 @@
 // Package admin inspects a running stocksync deployment for SREs: whether the
 // topics match the configuration, which instance owns which partition of each
-// group, and how far behind each partition is (consumer lag).
+// group, and how far behind each partition is (consumer lag). Inspect does it
+// once, for `stocksync admin`; a LagCollector exports the lag as a metric.
+//
+// Metrics of a LagCollector, registered on LagCollectorConfig.Registry:
+//
+//	stocksync_consumer_lag{group,topic,partition}     gauge: messages of the partition the group has not committed
+//	stocksync_consumer_lag_refresh_errors_total{group} counter of failed refreshes (the last good values stay)
+//
+// Every instance exports the lag of every partition, not only of those it
+// owns: aggregate with max by (group, topic, partition).
 package admin
 
 import (
@@ -8,9 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // Report is the state of one deployment.
@@ -99,14 +110,8 @@ func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partit
 		}
 		r.Topics = append(r.Topics, t)
 	}
-	inputs := map[string][]string{
-		string(names.Inventory): {string(names.StockFeed), string(names.StockCommands)},
-		string(names.Orders):    {string(names.OrderCommands), string(names.StockReplies)},
-		string(names.Channels):  {string(names.StockChanges), string(names.SinkVerdicts)},
-	}
-	groups := []string{string(names.Inventory), string(names.Orders), string(names.Channels)}
-	for _, group := range groups {
-		g, err := inspectGroup(ctx, adm, group, inputs[group])
+	for _, in := range Inputs(names) {
+		g, err := inspectGroup(ctx, adm, in.Group, in.Topics)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -146,30 +151,62 @@ func inspectGroup(ctx context.Context, adm *kadm.Client, group string, inputs []
 			g.Members = append(g.Members, mem)
 		}
 	}
+	lag, err := Lag(ctx, adm, group, inputs)
+	for i := range lag {
+		lag[i].Owner = owner[lag[i].Topic][lag[i].Partition]
+	}
+	g.Lag = lag
+	return g, err
+}
+
+// GroupInputs is one processor group and its input topics: the topics whose
+// lag says how far behind the group is.
+type GroupInputs struct {
+	Group  string
+	Topics []string
+}
+
+// Inputs lists the processor groups of names with their input topics.
+func Inputs(names topology.Names) []GroupInputs {
+	return []GroupInputs{
+		{Group: string(names.Inventory), Topics: []string{string(names.StockFeed), string(names.StockCommands)}},
+		{Group: string(names.Orders), Topics: []string{string(names.OrderCommands), string(names.StockReplies)}},
+		{Group: string(names.Channels), Topics: []string{string(names.StockChanges), string(names.SinkVerdicts)}},
+	}
+}
+
+// Lag is the lag of group on every partition of topics, sorted by topic and
+// partition, without owners: the end offset minus the group's committed
+// offset (0 when it has committed none), never below 0.
+func Lag(ctx context.Context, adm *kadm.Client, group string, topics []string) ([]PartitionLag, error) {
 	committed, err := adm.FetchOffsets(ctx, group)
-	if err != nil {
-		return g, fmt.Errorf("fetch committed offsets of %s: %w", group, err)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		committed, err = nil, nil // a group that never committed: everything is lag
 	}
-	ends, err := adm.ListEndOffsets(ctx, inputs...)
 	if err != nil {
-		return g, fmt.Errorf("list end offsets: %w", err)
+		return nil, fmt.Errorf("fetch committed offsets of %s: %w", group, err)
 	}
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets of %v: %w", topics, err)
+	}
+	var lag []PartitionLag
 	ends.Each(func(o kadm.ListedOffset) {
-		pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, End: o.Offset, Owner: owner[o.Topic][o.Partition]}
+		if o.Err != nil {
+			return // a missing topic: Inspect reports it with the topics
+		}
+		pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, End: o.Offset}
 		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.Err == nil {
 			pl.Committed = c.At
 		}
 		pl.Lag = max(pl.End-pl.Committed, 0)
-		g.Lag = append(g.Lag, pl)
+		lag = append(lag, pl)
 	})
-	slices.SortFunc(g.Lag, func(a, b PartitionLag) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
+	slices.SortFunc(lag, func(a, b PartitionLag) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
 		}
 		return int(a.Partition - b.Partition)
 	})
-	return g, nil
+	return lag, nil
 }

@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -104,11 +106,25 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 
 // Load reads, defaults and validates the file at path.
 func Load(path string) (*Config, error) {
+	c, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ReadFile reads and defaults the file at path without validating it, for a
+// caller that overrides settings (flags, environment) and then calls
+// Validate. Unknown keys are refused.
+func ReadFile(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	c, err := Parse(data)
+	c, err := decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -117,16 +133,32 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes YAML (unknown keys are refused), fills defaults and validates.
 func Parse(data []byte) (*Config, error) {
-	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	c, err := decode(data)
+	if err != nil {
 		return nil, err
 	}
-	c.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	return c, nil
+}
+
+// decode decodes YAML, refusing unknown keys, and fills defaults.
+func decode(data []byte) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if err := unknownKeys(&doc, reflect.TypeFor[Config]()); err != nil {
+		return nil, err
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // unknownKeys names the paths; this stays as the backstop
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	c.Defaults()
 	return &c, nil
 }
 

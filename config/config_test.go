@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,10 +45,47 @@ channels:
 	}
 }
 
-func TestParseRefusesUnknownKeys(t *testing.T) {
-	_, err := Parse([]byte("kafka: {brokers: [x:1]}\nlocatoins: []\n"))
-	if err == nil || !strings.Contains(err.Error(), "locatoins") {
-		t.Fatalf("want the misspelt key named, got %v", err)
+func TestParseNamesUnknownKeysWithTheirPaths(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // each a line of the error
+	}{
+		{name: "top level", yaml: "kafka: {brokers: [x:1]}\nlocatoins: []\n",
+			want: []string{"locatoins: unknown key (known: kafka, http, data_dir, engine, locations, channels), line 2"}},
+		{name: "nested", yaml: "kafka:\n  brokers: [x:1]\n  partitionz: 4\nlocations: [{name: a, kind: store}]\n",
+			want: []string{"kafka.partitionz: unknown key (known: brokers, topic_prefix, partitions, replication, tls, sasl), line 3"}},
+		{name: "in a list, every one at once", yaml: "kafka: {brokers: [x:1], tls: {enable: true}}\n" +
+			"locations: [{name: a, kind: store}, {nmae: b, kind: store}]\n" +
+			"channels: [{name: web, marketplace: webhook, locations: [a], endpoint: {mock: true, urll: x}}]\n",
+			want: []string{
+				"kafka.tls.enable: unknown key (known: enabled, ca_file, cert_file, key_file, insecure_skip_verify), line 1",
+				"locations[1].nmae: unknown key (known: name, kind), line 2",
+				"channels[0].endpoint.urll: unknown key (known: mock, url, token, token_file, client_id, warehouse_id, campaign_id), line 3",
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, tt.want) {
+				t.Errorf("error:\n%s\nwant:\n%s", err, strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestLoadNamesTheFileAndThePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stocksync.yaml")
+	if err := os.WriteFile(path, []byte("kafka:\n  brokers: [x:1]\n  partitionz: 4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	want := "config " + path + ": kafka.partitionz: unknown key (known: brokers, topic_prefix, partitions, replication, tls, sasl), line 3"
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
 	}
 }
 
@@ -101,7 +139,7 @@ func TestHTTPLimitsAndKafkaSecurity(t *testing.T) {
 		{name: "mechanism without a password", yaml: "kafka:\n  brokers: [x:1]\n  sasl: {mechanism: PLAIN, username: u}\nlocations: [{name: a, kind: store}]\n",
 			want: []string{"kafka.sasl: give exactly one of password and password_file"}},
 		{name: "unknown tls key", yaml: "kafka:\n  brokers: [x:1]\n  tls: {enable: true}\nlocations: [{name: a, kind: store}]\n",
-			want: []string{"field enable not found"}},
+			want: []string{"kafka.tls.enable: unknown key"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -337,4 +375,12 @@ func newTestPKI(t *testing.T, dir string) testPKI {
 	pool.AddCert(ca)
 	p.server = &tls.Config{Certificates: []tls.Certificate{serverPair}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
 	return p
+}
+
+func TestParseSurvivesAliasCycles(t *testing.T) {
+	for _, doc := range []string{"kafka: &a {brokers: [x:1], tls: *a}\n", "locations: &l [*l]\n", "a: &a [*a, *a]\nb: *a\n"} {
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%q: want an error", doc)
+		}
+	}
 }

@@ -3,8 +3,10 @@
 # tools it lacks.
 #
 #   deploy/check.sh              everything below
-#   deploy/check.sh prometheus   promtool check + unit tests of the alerts
-#   deploy/check.sh helm         helm lint + template of the chart (make helm-lint)
+#   deploy/check.sh prometheus   promtool check + unit tests of the alerts, and
+#                                each alert's runbook_url names an existing section
+#   deploy/check.sh helm         helm lint + template of the chart, with the KEDA
+#                                ScaledObject on too (make helm-lint)
 #   deploy/check.sh grafana      the dashboard parses and names only real metrics
 #
 # Tools: promtool from Debian's `prometheus` package (installed with apt-get
@@ -58,6 +60,7 @@ check_prometheus() {
 	promtool check rules deploy/prometheus/alerts.yaml
 	say "promtool test rules"
 	promtool test rules deploy/prometheus/alerts_test.yaml
+	check_runbooks
 	say "the chart's PrometheusRule ships the same rules"
 	if ! cmp -s deploy/prometheus/alerts.yaml "$CHART/files/alerts.yaml"; then
 		echo "$CHART/files/alerts.yaml differs from deploy/prometheus/alerts.yaml:" >&2
@@ -66,27 +69,69 @@ check_prometheus() {
 	fi
 }
 
+# Every alert has a runbook_url linking its own section of
+# docs/operations.md ("### AlertName", GitHub's anchor: the name in lower case).
+check_runbooks() {
+	say "every alert links its runbook section in docs/operations.md"
+	local base=https://github.com/stocksync/stocksync/blob/main/docs/operations.md
+	local alert bad=0
+	while read -r alert; do
+		if ! grep -qxF "### $alert" docs/operations.md; then
+			echo "  $alert: docs/operations.md has no section '### $alert'" >&2
+			bad=1
+		fi
+	done < <(sed -nE 's/^ *- alert: *([A-Za-z0-9_]+).*/\1/p' deploy/prometheus/alerts.yaml)
+	# Pair each alert with the runbook_url that follows it, before the next alert.
+	awk -v base="$base" '
+		/^ *- alert:/ { if (alert != "" && !seen) { print "  " alert ": no runbook_url annotation"; bad = 1 }
+		                alert = $3; seen = 0 }
+		/^ *runbook_url:/ { seen = 1; want = base "#" tolower(alert)
+		                    if ($2 != want) { print "  " alert ": runbook_url " $2 ", want " want; bad = 1 } }
+		END { if (alert != "" && !seen) { print "  " alert ": no runbook_url annotation"; bad = 1 }
+		      exit bad }' deploy/prometheus/alerts.yaml >&2 || bad=1
+	[ "$bad" = 0 ]
+}
+
 check_helm() {
 	need_helm
 	local values
-	for values in "" "$CHART/ci/secure-values.yaml"; do
+	for values in "" "$CHART/ci/secure-values.yaml" "$CHART/ci/keda-values.yaml"; do
 		local with=(${values:+-f "$values"})
 		say "helm lint --strict ${values:-(default values)}"
 		"$HELM" lint --strict "$CHART" "${with[@]}"
-		say "helm template ${values:-(default values)}: the rendered stocksync.yaml passes stocksync's own config validation"
-		"$HELM" template stocksync "$CHART" "${with[@]}" >/dev/null
-		"$HELM" template stocksync "$CHART" "${with[@]}" --show-only templates/configmap.yaml |
-			"$GO" run ./deploy/configcheck
+		say "helm template ${values:-(default values)}: the rendered stocksync.yaml (and a ScaledObject) pass stocksync's own checks"
+		"$HELM" template stocksync "$CHART" "${with[@]}" | "$GO" run ./deploy/configcheck
 	done
+	check_keda_query
+	say "the image tag defaults to the chart's appVersion"
+	local app image
+	app=$(sed -nE 's/^appVersion: *"?([^"]+)"?$/\1/p' "$CHART/Chart.yaml")
+	image=$("$HELM" template stocksync "$CHART" --show-only templates/statefulset.yaml | sed -nE 's/^ *image: *"?([^"]+)"?$/\1/p')
+	[ "$image" = "stocksync:$app" ] || { echo "image $image, want stocksync:$app (appVersion)" >&2; exit 1; }
 	say "the chart refuses bad values at template time"
-	local bad
+	local bad keda="keda.enabled=true,keda.prometheusServer=http://prometheus:9090"
 	for bad in "auth.existingSecret=" "replicas=13" "kafka.sasl.mechanism=PLAIN,kafka.sasl.username=u" \
-		"channels[0].endpoint.token=secret" "terminationGracePeriodSeconds=10"; do
+		"channels[0].endpoint.token=secret" "terminationGracePeriodSeconds=10" \
+		"keda.enabled=true" "$keda,keda.maxReplicaCount=13" "$keda,keda.minReplicaCount=5,keda.maxReplicaCount=4"; do
 		if "$HELM" template stocksync "$CHART" --set "$bad" >/dev/null 2>&1; then
 			echo "helm template with --set $bad should fail" >&2
 			exit 1
 		fi
 	done
+}
+
+# The ScaledObject's lag query parses as PromQL (promtool, as a recording rule).
+check_keda_query() {
+	need_promtool
+	say "the KEDA ScaledObject's lag query parses as PromQL"
+	local query rules
+	query=$("$HELM" template stocksync "$CHART" -f "$CHART/ci/keda-values.yaml" --show-only templates/scaledobject.yaml |
+		sed -nE 's/^ *query: (".*")$/\1/p')
+	[ -n "$query" ] || { echo "no query: line in the rendered ScaledObject" >&2; exit 1; }
+	rules=$(mktemp --suffix=.yaml)
+	printf 'groups:\n  - name: keda\n    rules:\n      - record: keda:lag\n        expr: %s\n' "$query" >"$rules"
+	promtool check rules "$rules" >/dev/null || { promtool check rules "$rules"; rm -f "$rules"; exit 1; }
+	rm -f "$rules"
 }
 
 check_grafana() {

@@ -110,6 +110,11 @@ type Config struct {
 	// OpenAPI document and 404/405 answers do not pass through it. Default
 	// none.
 	Middleware []func(http.Handler) http.Handler
+	// ReadyGate, when set, also has to answer nil before /readyz answers
+	// 200: for work the instance does beside the engine (stocksync dev
+	// seeds its demo catalogue). Its error is the 503's message. Default
+	// none.
+	ReadyGate func() error
 }
 
 const (
@@ -185,6 +190,7 @@ type api struct {
 	maxBody      int64
 	writeTimeout time.Duration
 	peers        *http.Client // forwards requests to the instance that owns a key
+	readyGate    func() error // nil: the engine alone decides readiness
 }
 
 // New returns the API's handler. It fails if cfg is invalid or the metrics
@@ -203,7 +209,7 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	a := &api{engine: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, writeTimeout: cfg.WriteTimeout,
-		peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second}}
+		peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second}, readyGate: cfg.ReadyGate}
 	if cfg.Open {
 		a.log.Warn("queryapi: serving /v1 without authentication (Open is set)")
 	}

@@ -11,10 +11,14 @@ func (a *api) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 once the engine has recovered every table, 503 with
-// what is still missing before that.
+// readyz answers 200 once the engine has recovered every table and the
+// ready gate (if any) agrees, 503 with what is still missing before that.
 func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := a.engine.Ready(); err != nil {
+	err := a.engine.Ready()
+	if err == nil && a.readyGate != nil {
+		err = a.readyGate()
+	}
+	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, ErrorUnavailable, err.Error())
 		return
 	}

@@ -2,6 +2,7 @@ package queryapi
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stocksync/stocksync/contract"
@@ -22,6 +23,28 @@ func TestHealthAndReady(t *testing.T) {
 	runCases(t, ts, []routeCase{
 		{name: "healthz when ready", method: "GET", path: "/healthz", status: 200, want: `{"status":"ok"}` + "\n"},
 		{name: "readyz after ready", method: "GET", path: "/readyz", status: 200, want: `{"status":"ready"}` + "\n"},
+	})
+}
+
+func TestReadyzWaitsForTheReadyGate(t *testing.T) {
+	var gate atomic.Pointer[error]
+	seeding := errors.New("dev: applying the demo catalogue (4000/15000 snapshots sent)")
+	gate.Store(&seeding)
+	ts := newTestServer(t, func(c *Config) { c.ReadyGate = func() error { return *gate.Load() } })
+	ts.engine.set(func(e *fakeEngine) { e.ready = nil })
+	runCases(t, ts, []routeCase{
+		{name: "engine ready, gate closed", method: "GET", path: "/readyz", status: 503,
+			want: errBody(ErrorUnavailable, "dev: applying the demo catalogue (4000/15000 snapshots sent)")},
+	})
+	var open error
+	gate.Store(&open)
+	runCases(t, ts, []routeCase{
+		{name: "gate open", method: "GET", path: "/readyz", status: 200, want: `{"status":"ready"}` + "\n"},
+	})
+	ts.engine.set(func(e *fakeEngine) { e.ready = errors.New("still starting: waiting for orders table") })
+	runCases(t, ts, []routeCase{
+		{name: "engine not ready, gate open", method: "GET", path: "/readyz", status: 503,
+			want: errBody(ErrorUnavailable, "still starting: waiting for orders table")},
 	})
 }
 

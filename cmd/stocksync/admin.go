@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stocksync/stocksync/admin"
-	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,22 +16,17 @@ import (
 // runAdmin prints the deployment's topics against the config, the owner of
 // every partition and the consumer lag; it exits non-zero when a topic does
 // not match the config.
-func runAdmin(ctx context.Context, out io.Writer, args []string) error {
+func runAdmin(ctx context.Context, getenv env, out io.Writer, args []string) error {
 	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file of the deployment; required")
-	brokers := fs.String("brokers", "", "comma-separated Kafka brokers; overrides kafka.brokers")
-	if err := fs.Parse(args); err != nil {
+	var o overrides
+	fs.StringVar(&o.config, "config", "", "configuration file of the deployment; default $"+envConfig+"; required")
+	fs.StringVar(&o.brokers, "brokers", "", "comma-separated Kafka brokers; default $"+envBrokers+", else kafka.brokers")
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *path == "" {
-		return fmt.Errorf("admin needs --config FILE (the deployment's configuration)")
-	}
-	settings, err := config.Load(*path)
+	settings, err := loadSettings("admin", getenv, o)
 	if err != nil {
 		return err
-	}
-	if *brokers != "" {
-		settings.Kafka.Brokers = splitList(*brokers)
 	}
 	security, err := settings.Kafka.FranzOpts()
 	if err != nil {

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/stocksync/stocksync/config"
@@ -20,17 +23,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func runDev(ctx context.Context, log *slog.Logger, args []string) error {
+func runDev(ctx context.Context, log *slog.Logger, getenv env, stdout io.Writer, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP listen address (loopback: dev runs without auth)")
+	defaultHTTP := getenv(envHTTP)
+	if defaultHTTP == "" {
+		defaultHTTP = "127.0.0.1:8080"
+	}
+	httpAddr := fs.String("http", defaultHTTP, "HTTP listen address, default $"+envHTTP+" else 127.0.0.1:8080 (loopback: dev runs without auth)")
 	data := fs.String("data", "stocksync-dev-data", "directory for the embedded Kafka's log and the tables; reuse it to keep stock across restarts")
 	kafkaPort := fs.Int("kafka-port", 29092, "port of the embedded Kafka on 127.0.0.1 (0 picks a free one)")
 	skus := fs.Int("skus", 5000, "demo catalogue size, seeded once per data directory")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if host, _, err := net.SplitHostPort(*httpAddr); err != nil || !net.ParseIP(host).IsLoopback() {
-		return fmt.Errorf("dev runs without auth, so --http must be a loopback address such as 127.0.0.1:8080, not %q", *httpAddr)
+		return fmt.Errorf("dev runs without auth, so --http (or $%s) must be a loopback address such as 127.0.0.1:8080, not %q", envHTTP, *httpAddr)
 	}
 	settings, err := config.Parse(examples.Config)
 	if err != nil {
@@ -49,17 +56,22 @@ func runDev(ctx context.Context, log *slog.Logger, args []string) error {
 	settings.HTTP.Addr = *httpAddr
 	settings.DataDir = filepath.Join(*data, "engine")
 	log.Warn("dev: the API is open, without auth; it listens on loopback only", "http", *httpAddr)
-	return run(ctx, log, settings, nil, func(inst instance) {
+	gate := &demoGate{}
+	gate.set("dev: the demo catalogue is not applied yet")
+	return run(ctx, log, settings, nil, gate.err, func(inst instance) {
 		addr, eng := inst.addr, inst.engine
 		var marketplaces string
 		for _, c := range settings.Channels {
 			marketplaces += fmt.Sprintf("\n            %-12s %-12s %s", c.Name, c.Marketplace, inst.mocks[c.Name])
 		}
 		go func() {
-			if err := seedDemo(ctx, log, eng, *data, *skus); err != nil {
-				log.Error("dev: seeding the demo catalogue failed; the engine runs without it", "err", err)
+			if err := seedDemo(ctx, log, eng, gate, *data, *skus); err != nil {
+				gate.set("dev: applying the demo catalogue failed (see the log); restart stocksync dev: " + err.Error())
+				log.Error("dev: seeding the demo catalogue failed; /readyz stays 503", "err", err)
+				return
 			}
-			fmt.Printf(`
+			gate.set("")
+			fmt.Fprintf(stdout, `
 stocksync dev is running.
   API:      http://%[1]s/v1/stock/SKU-00001   (see README.md for the routes)
   Orders:   curl -X POST http://%[1]s/v1/orders/o-1/reserve -d '{"lines":[{"sku":"SKU-00001","qty":2}],"channel":"web","ttl_s":60}'
@@ -77,7 +89,7 @@ Stop with Ctrl-C.
 
 // seedDemo gives a new data directory a demo catalogue: n SKUs, each with a
 // snapshot at every location. It runs once per data directory.
-func seedDemo(ctx context.Context, log *slog.Logger, eng *engine.Engine, dir string, n int) error {
+func seedDemo(ctx context.Context, log *slog.Logger, eng *engine.Engine, gate *demoGate, dir string, n int) error {
 	marker := filepath.Join(dir, "demo-seeded")
 	if _, err := os.Stat(marker); err == nil {
 		return waitReady(ctx, eng)
@@ -101,11 +113,13 @@ func seedDemo(ctx context.Context, log *slog.Logger, eng *engine.Engine, dir str
 		}
 		if i%1000 == 0 || i == n {
 			log.Info("dev: seeding", "sent", strconv.Itoa(sent)+"/"+strconv.Itoa(total))
+			gate.set(fmt.Sprintf("dev: applying the demo catalogue (%d/%d snapshots sent)", sent, total))
 		}
 	}
 	if err := eng.Producer().Flush(ctx); err != nil {
 		return err
 	}
+	gate.set(fmt.Sprintf("dev: applying the demo catalogue (%d snapshots sent, waiting for the last to be applied)", total))
 	// Wait until the engine has applied the whole catalogue: a user's first
 	// command would otherwise queue behind it.
 	for {
@@ -130,6 +144,20 @@ func waitReady(ctx context.Context, eng *engine.Engine) error {
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+	return nil
+}
+
+// demoGate holds /readyz at 503 while dev applies its demo catalogue: a
+// user's first command would otherwise queue behind thousands of snapshots.
+type demoGate struct{ msg atomic.Pointer[string] }
+
+// set closes the gate with msg as the 503's message; "" opens it.
+func (g *demoGate) set(msg string) { g.msg.Store(&msg) }
+
+func (g *demoGate) err() error {
+	if m := g.msg.Load(); m != nil && *m != "" {
+		return errors.New(*m)
 	}
 	return nil
 }

@@ -4,8 +4,10 @@
 //	stocksync serve --config FILE [--brokers LIST] [--http ADDR] [--data DIR]
 //	                (--tokens-file FILE | --insecure-open)
 //	stocksync admin --config FILE [--brokers LIST]
+//	stocksync version
 //
-// This is the only package that reads flags and the environment.
+// This is the only package that reads flags and the environment (cli.go
+// lists the variables).
 package main
 
 import (
@@ -23,64 +25,49 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/stocksync/stocksync/admin"
 	"github.com/stocksync/stocksync/auth"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/engine"
+	"github.com/stocksync/stocksync/internal/buildinfo"
 	"github.com/stocksync/stocksync/queryapi"
+	"github.com/stocksync/stocksync/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 const usage = `stocksync: a real-time stock engine for retail.
 
 Usage:
   stocksync dev   [--http 127.0.0.1:8080] [--data DIR] [--kafka-port 29092] [--skus 5000]
-      Everything in one process on an embedded Kafka, with a demo catalogue.
+      Everything in one process on an embedded Kafka, with a demo catalogue;
+      /readyz answers 200 once the catalogue is applied.
   stocksync serve --config FILE [--brokers LIST] [--http ADDR] [--data DIR]
                   (--tokens-file FILE | --insecure-open)
-      The engine against real Kafka brokers; the flags override the file.
+      The engine against real Kafka brokers.
       The API needs bearer tokens from the tokens file (docs/api.md);
       --insecure-open serves it without auth.
   stocksync admin --config FILE [--brokers LIST]
       Topics against the config, which instance owns which partition, consumer lag.
+  stocksync version
+      The version, revision and Go version of this binary.
+  stocksync COMMAND --help
+      The command's flags.
 
-Environment: STOCKSYNC_LOG_LEVEL (debug, info, warn, error; default info);
-STOCKSYNC_TOKENS_FILE (serve's --tokens-file when the flag is not given).
+Environment (a flag wins over its variable, a variable over the config file):
+  STOCKSYNC_CONFIG       --config of serve and admin
+  STOCKSYNC_BROKERS      --brokers: comma-separated host:port (serve, admin)
+  STOCKSYNC_HTTP         --http: the API's listen address (serve, dev)
+  STOCKSYNC_TOKENS_FILE  --tokens-file of serve
+  STOCKSYNC_LOG_LEVEL    debug, info, warn or error; default info
+  STOCKSYNC_LOG_FORMAT   text or json (one object a line); default text
 `
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := newLogger(os.Getenv("STOCKSYNC_LOG_LEVEL"))
-	var err error
-	switch os.Args[1] {
-	case "dev":
-		err = runDev(ctx, log, os.Args[2:])
-	case "serve":
-		err = runServe(ctx, log, os.Args[2:])
-	case "admin":
-		err = runAdmin(ctx, os.Stdout, os.Args[2:])
-	case "-h", "--help", "help":
-		fmt.Print(usage)
-		return
-	default:
-		fmt.Fprintf(os.Stderr, "stocksync: unknown command %q\n\n%s", os.Args[1], usage)
-		os.Exit(2)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "stocksync: %v\n", err)
-		os.Exit(1)
-	}
-}
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil || level == "" {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	code := runMain(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // instance is what a started stocksync shows its operator.
@@ -91,10 +78,11 @@ type instance struct {
 }
 
 // run starts the engine, its channels' mock marketplaces where the config
-// asks for them, and the HTTP API, and blocks until ctx ends. A nil keyring
-// serves /v1 open (dev on loopback, or serve --insecure-open). ready is
-// called once the API listens.
-func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring *auth.Keyring, ready func(instance)) error {
+// asks for them, the consumer lag collector and the HTTP API, and blocks
+// until ctx ends. A nil keyring serves /v1 open (dev on loopback, or serve
+// --insecure-open). readyGate, when not nil, holds /readyz at 503 while it
+// answers an error. ready is called once the API listens.
+func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring *auth.Keyring, readyGate func() error, ready func(instance)) error {
 	endpoints, mocks, err := channelEndpoints(settings.Channels)
 	if err != nil {
 		return err
@@ -106,6 +94,14 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := buildinfo.Register(reg); err != nil {
+		return err
+	}
+	lag, closeLag, err := newLagCollector(settings, reg, log)
+	if err != nil {
+		return err
+	}
+	defer closeLag()
 	eng, err := engine.New(engine.Config{Settings: settings, Registry: reg, Logger: log, Endpoints: endpoints,
 		Advertise: advertiseURL(settings.HTTP)})
 	if err != nil {
@@ -113,7 +109,7 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	}
 	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log,
 		WriteTimeout: settings.Engine.WriteTimeout.Duration, Auth: keyring, Open: keyring == nil,
-		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight})
+		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight, ReadyGate: readyGate})
 	if err != nil {
 		return err
 	}
@@ -128,6 +124,7 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- eng.Run(engineCtx) }()
+	go lag.Run(engineCtx)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -168,6 +165,26 @@ func advertiseURL(h config.HTTP) string {
 		host = name
 	}
 	return "http://" + net.JoinHostPort(host, port)
+}
+
+// newLagCollector exports the consumer lag of every group (admin.Lag) on
+// reg, through a Kafka client of its own; close releases the client.
+func newLagCollector(settings *config.Config, reg prometheus.Registerer, log *slog.Logger) (*admin.LagCollector, func(), error) {
+	security, err := settings.Kafka.FranzOpts()
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(settings.Kafka.Brokers...), kgo.ClientID("stocksync-lag")}, security...)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka client for the lag metric: %w", err)
+	}
+	c, err := admin.NewLagCollector(admin.LagCollectorConfig{Admin: kadm.NewClient(cl),
+		Names: topology.New(settings.Kafka.TopicPrefix), Registry: reg, Logger: log})
+	if err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	return c, cl.Close, nil
 }
 
 func splitList(s string) []string {

@@ -5,48 +5,28 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/stocksync/stocksync/auth"
 	"github.com/stocksync/stocksync/config"
 )
 
-func runServe(ctx context.Context, log *slog.Logger, args []string) error {
+func runServe(ctx context.Context, log *slog.Logger, getenv env, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration file (see examples/stocksync.yaml); required")
-	brokers := fs.String("brokers", "", "comma-separated Kafka brokers; overrides kafka.brokers")
-	httpAddr := fs.String("http", "", "HTTP listen address; overrides http.addr")
-	data := fs.String("data", "", "directory of the local tables; overrides data_dir")
-	advertise := fs.String("advertise", "", "base URL other instances reach this one at; overrides http.advertise")
-	tokensFile := fs.String("tokens-file", "", "YAML list of the API's bearer tokens {token, name, scopes, rate_per_s}; default $STOCKSYNC_TOKENS_FILE; required unless --insecure-open")
+	var o overrides
+	fs.StringVar(&o.config, "config", "", "configuration file (see examples/stocksync.yaml); default $"+envConfig+"; required")
+	fs.StringVar(&o.brokers, "brokers", "", "comma-separated Kafka brokers; default $"+envBrokers+", else kafka.brokers")
+	fs.StringVar(&o.http, "http", "", "HTTP listen address; default $"+envHTTP+", else http.addr")
+	fs.StringVar(&o.data, "data", "", "directory of the local tables; overrides data_dir")
+	fs.StringVar(&o.advertise, "advertise", "", "base URL other instances reach this one at; overrides http.advertise")
+	tokensFile := fs.String("tokens-file", "", "YAML list of the API's bearer tokens {token, name, scopes, rate_per_s}; default $"+envTokensFile+"; required unless --insecure-open")
 	insecureOpen := fs.Bool("insecure-open", false, "serve /v1 without authentication: anyone who reaches the port can read and change stock and orders")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *tokensFile == "" {
-		*tokensFile = os.Getenv("STOCKSYNC_TOKENS_FILE")
-	}
-	if *path == "" {
-		return fmt.Errorf("serve needs --config FILE (try examples/stocksync.yaml)")
-	}
-	settings, err := config.Load(*path)
+	*tokensFile = getenv.or(*tokensFile, envTokensFile)
+	settings, err := loadSettings("serve", getenv, o)
 	if err != nil {
 		return err
-	}
-	if *brokers != "" {
-		settings.Kafka.Brokers = splitList(*brokers)
-	}
-	if *httpAddr != "" {
-		settings.HTTP.Addr = *httpAddr
-	}
-	if *data != "" {
-		settings.DataDir = *data
-	}
-	if *advertise != "" {
-		settings.HTTP.Advertise = *advertise
-	}
-	if err := settings.Validate(); err != nil {
-		return fmt.Errorf("config %s with flags: %w", *path, err)
 	}
 	var keyring *auth.Keyring
 	switch {
@@ -65,12 +45,47 @@ func runServe(ctx context.Context, log *slog.Logger, args []string) error {
 		log.Warn("serve: --insecure-open: the HTTP API is open, without auth; anyone who reaches it can change stock and orders",
 			"http", settings.HTTP.Addr)
 	default:
-		return fmt.Errorf("serve needs --tokens-file FILE (or STOCKSYNC_TOKENS_FILE) naming the API's bearer tokens; " +
+		return fmt.Errorf("serve needs --tokens-file FILE (or $STOCKSYNC_TOKENS_FILE) naming the API's bearer tokens; " +
 			"--insecure-open serves without auth")
 	}
-	return run(ctx, log, settings, keyring, func(inst instance) {
+	return run(ctx, log, settings, keyring, nil /* readyGate */, func(inst instance) {
 		addr := inst.addr
 		log.Info("stocksync serving", "api", "http://"+addr+"/v1/", "ops", "http://"+addr+"/ops/", "metrics", "http://"+addr+"/metrics",
 			"brokers", settings.Kafka.Brokers, "data", settings.DataDir, "mock_marketplaces", inst.mocks)
 	})
+}
+
+// overrides are the settings a command line may give over the config file.
+type overrides struct {
+	config, brokers, http, data, advertise string
+}
+
+// loadSettings reads the config file and applies the overrides, then
+// validates: a flag wins over its environment variable (STOCKSYNC_CONFIG,
+// STOCKSYNC_BROKERS, STOCKSYNC_HTTP), the variable over the file.
+func loadSettings(cmd string, getenv env, o overrides) (*config.Config, error) {
+	path := getenv.or(o.config, envConfig)
+	if path == "" {
+		return nil, fmt.Errorf("%s needs --config FILE or $%s (try examples/stocksync.yaml)", cmd, envConfig)
+	}
+	settings, err := config.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if b := getenv.or(o.brokers, envBrokers); b != "" {
+		settings.Kafka.Brokers = splitList(b)
+	}
+	if a := getenv.or(o.http, envHTTP); a != "" {
+		settings.HTTP.Addr = a
+	}
+	if o.data != "" {
+		settings.DataDir = o.data
+	}
+	if o.advertise != "" {
+		settings.HTTP.Advertise = o.advertise
+	}
+	if err := settings.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s with flags and environment: %w", path, err)
+	}
+	return settings, nil
 }
