@@ -87,7 +87,7 @@ func TestTransitions(t *testing.T) {
 			routeCase{name: tr.cmd + " with null", method: "POST", path: path, body: "null", status: 400,
 				want: errBody(ErrorBadRequest, "the body must be a JSON object, not null")},
 			routeCase{name: tr.cmd + " with an array", method: "POST", path: path, body: "[]", status: 400,
-				want: errBody(ErrorBadRequest, "bad JSON: cannot unmarshal array into Go value of type queryapi.emptyBody")},
+				want: errBody(ErrorBadRequest, "bad JSON: cannot unmarshal array into Go value of type queryapi.stepBody")},
 			routeCase{name: tr.cmd + " with trailing data", method: "POST", path: path, body: "{}{}", status: 400,
 				want: errBody(ErrorBadRequest, "bad JSON: data after the object")},
 		)
