@@ -4,6 +4,8 @@
 //	stocksync serve --config FILE [--brokers LIST] [--http ADDR] [--data DIR]
 //	                (--tokens-file FILE | --insecure-open)
 //	stocksync admin --config FILE [--brokers LIST]
+//	stocksync import --file F [--format csv|jsonl] [--source erp] [--version V]
+//	                 [--api URL | --config FILE] [--state-dir DIR]
 //
 // This is the only package that reads flags and the environment.
 package main
@@ -26,6 +28,7 @@ import (
 	"github.com/stocksync/stocksync/auth"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/engine"
+	"github.com/stocksync/stocksync/imports"
 	"github.com/stocksync/stocksync/queryapi"
 )
 
@@ -41,9 +44,15 @@ Usage:
       --insecure-open serves it without auth.
   stocksync admin --config FILE [--brokers LIST]
       Topics against the config, which instance owns which partition, consumer lag.
+  stocksync import --file F [--format csv|jsonl] [--source erp] [--version V]
+                   [--api http://127.0.0.1:8080 | --config FILE] [--state-dir DIR]
+      Sends an ERP export as snapshots, through an instance or straight to
+      Kafka; resumes where an interrupted run stopped. Exit status 3: some
+      rows were bad (listed by line), the others were sent.
 
 Environment: STOCKSYNC_LOG_LEVEL (debug, info, warn, error; default info);
-STOCKSYNC_TOKENS_FILE (serve's --tokens-file when the flag is not given).
+STOCKSYNC_TOKENS_FILE (serve's --tokens-file when the flag is not given);
+STOCKSYNC_TOKEN (import's bearer token, with the scope stock:write).
 `
 
 func main() {
@@ -62,12 +71,17 @@ func main() {
 		err = runServe(ctx, log, os.Args[2:])
 	case "admin":
 		err = runAdmin(ctx, os.Stdout, os.Args[2:])
+	case "import":
+		err = runImport(ctx, os.Stderr, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
 	default:
 		fmt.Fprintf(os.Stderr, "stocksync: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
+	}
+	if errors.Is(err, imports.ErrBadRows) {
+		os.Exit(exitBadRows) // the rows were listed; the good ones were sent
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stocksync: %v\n", err)
