@@ -30,6 +30,8 @@ import (
 	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/imports"
 	"github.com/stocksync/stocksync/queryapi"
+	"github.com/stocksync/stocksync/topology"
+	"github.com/stocksync/stocksync/wms"
 )
 
 const usage = `stocksync: a real-time stock engine for retail.
@@ -140,8 +142,9 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	// need it to decide, so it stops only after the HTTP server drained.
 	engineCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- eng.Run(engineCtx) }()
+	wmsDone := startWMS(engineCtx, log, settings, reg, errc)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -167,7 +170,36 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	if runErr == nil {
 		runErr = <-errc
 	}
+	<-wmsDone
 	return runErr
+}
+
+// startWMS reads the config's WMS movements topics into stock.feed until
+// ctx ends (then it closes the returned channel); a consumer that fails
+// sends its error to errc.
+func startWMS(ctx context.Context, log *slog.Logger, settings *config.Config, reg prometheus.Registerer, errc chan<- error) <-chan struct{} {
+	done := make(chan struct{})
+	if len(settings.WMS) == 0 {
+		close(done)
+		return done
+	}
+	names := topology.New(settings.Kafka.TopicPrefix)
+	var locs []string
+	for _, l := range settings.Locations {
+		locs = append(locs, l.Name)
+	}
+	go func() {
+		defer close(done)
+		security, err := settings.Kafka.FranzOpts()
+		if err == nil {
+			err = wms.Run(ctx, wms.Config{Brokers: settings.Kafka.Brokers, Opts: security, Sources: settings.WMS, Locations: locs,
+				FeedTopic: string(names.StockFeed), DLQTopic: string(names.DLQ), Registry: reg, Logger: log})
+		}
+		if err != nil {
+			errc <- err
+		}
+	}()
+	return done
 }
 
 // advertiseURL is the base URL other instances use to reach this one: the
