@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stocksync/stocksync/contract"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -70,6 +72,10 @@ func (k *KafkaSender) Send(ctx context.Context, batch []contract.FeedMessage) (m
 		recs = append(recs, &kgo.Record{Topic: k.Topic, Key: []byte(m.SKU), Value: value})
 	}
 	if err := k.Client.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return nil, fmt.Errorf("%w: topic %s does not exist: is the config's kafka.topic_prefix the deployment's, and has stocksync serve run once to create its topics? (%v)",
+				ErrRefused, k.Topic, err)
+		}
 		return nil, fmt.Errorf("produce to %s: %w", k.Topic, err)
 	}
 	return refused, nil

@@ -23,7 +23,7 @@ type FeedBatcher interface {
 // Limits of one import request. A larger export is sent as several
 // requests (stocksync import does, 5000 rows at a time).
 const (
-	importBatch      = 1000      // rows per SendFeed
+	importBatch      = 5000      // rows per SendFeed: one acknowledged produce per stocksync import batch
 	maxImportRows    = 1_000_000 // non-blank lines per request
 	maxImportBadRows = 10_000    // bad rows listed in the answer (all are counted): a stocksync import batch fits
 )
