@@ -41,6 +41,12 @@ for m in $modes; do
     http) measure http --version 2 --api "http://127.0.0.1:$port" ;;
   esac
 done
-# Every snapshot applied: the last SKU at its three locations.
-sleep 5
-curl -s "http://127.0.0.1:$port/v1/stock/$(tail -1 "$work/export.csv" | cut -d, -f1)"; echo
+# The engine applies the snapshots behind the import: wait for the file's
+# last row (up to 10 minutes) and show it.
+last=$(tail -1 "$work/export.csv" | cut -d, -f1)
+start=$(date +%s)
+until curl -sf "http://127.0.0.1:$port/v1/stock/$last" > "$work/last.json"; do
+  [ $(( $(date +%s) - start )) -gt 600 ] && { echo "the engine has not applied $last after 600 s"; exit 1; }
+  sleep 1
+done
+echo "engine: the last row ($last) applied $(( $(date +%s) - start )) s after the imports ended: $(cat "$work/last.json")"
