@@ -142,7 +142,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	err = im.run(ctx, rows)
 	im.sum.Took = time.Since(start)
 	if im.bar != nil {
-		_ = im.bar.Finish()
+		if err == nil {
+			_ = im.bar.Finish()
+		} else {
+			_ = im.bar.Exit() // as far as it got, not 100 %
+		}
 		fmt.Fprintln(cfg.Progress)
 	}
 	if err != nil {
