@@ -20,6 +20,8 @@ type importer struct {
 	bar    *progressbar.ProgressBar
 	start  time.Time
 	fresh  int64 // rows read by this run, for the rate
+	size   int64 // of the file, for the share done
+	shown  time.Time
 
 	batch []contract.FeedMessage
 	lines []int64 // file line of each batch row
@@ -92,10 +94,15 @@ func (im *importer) flush(ctx context.Context) error {
 	im.cp.Offset, im.cp.Line = im.end.End, im.end.Line
 	im.cp.Rows, im.cp.Sent, im.cp.Bad = im.sum.Rows, im.sum.Sent, im.sum.Bad
 	im.batch, im.lines = im.batch[:0], im.lines[:0]
-	if im.bar != nil {
-		rate := float64(im.fresh) / max(time.Since(im.start).Seconds(), 1e-3)
-		im.bar.Describe(fmt.Sprintf("import: %d rows, %.0f rows/s, %d bad", im.sum.Rows, rate, im.sum.Bad))
+	rate := float64(im.fresh) / max(time.Since(im.start).Seconds(), 1e-3)
+	status := fmt.Sprintf("import: %d rows, %.0f rows/s, %d bad", im.sum.Rows, rate, im.sum.Bad)
+	switch {
+	case im.bar != nil:
+		im.bar.Describe(status)
 		_ = im.bar.Set64(im.cp.Offset)
+	case im.cfg.Progress != nil && im.cfg.ProgressLines > 0 && time.Since(im.shown) >= im.cfg.ProgressLines:
+		im.shown = time.Now()
+		fmt.Fprintf(im.cfg.Progress, "%s, %.1f%% of the file\n", status, 100*float64(im.cp.Offset)/float64(max(im.size, 1)))
 	}
 	return im.cp.save(im.cpPath)
 }

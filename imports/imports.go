@@ -38,6 +38,11 @@ type Config struct {
 	BatchRows int
 	// Progress receives a progress bar with the rate; default nil: none.
 	Progress io.Writer
+	// ProgressLines, when set, writes a plain line with the rows, the rate
+	// and the share of the file done at most this often to Progress,
+	// instead of a bar: for logs, where a bar's carriage returns make one
+	// endless line. Default 0: the bar.
+	ProgressLines time.Duration
 	// Report receives a line per bad row ("line N: reason") and notices
 	// (retries, a checkpoint not taken); default nil.
 	Report io.Writer
@@ -138,7 +143,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("imports: %s: %w", cfg.File, err)
 	}
-	im := &importer{cfg: cfg, cp: cp, cpPath: cpPath, sum: sum, bar: newBar(cfg.Progress, st.Size(), cp.Offset)}
+	im := &importer{cfg: cfg, cp: cp, cpPath: cpPath, sum: sum, size: st.Size()}
+	if cfg.ProgressLines == 0 {
+		im.bar = newBar(cfg.Progress, st.Size(), cp.Offset)
+	}
 	err = im.run(ctx, rows)
 	im.sum.Took = time.Since(start)
 	if im.bar != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/imports"
 	"github.com/stocksync/stocksync/topology"
+	"golang.org/x/term"
 )
 
 // exitBadRows is the exit status of an import that sent the good rows of a
@@ -29,7 +30,7 @@ func runImport(ctx context.Context, stderr io.Writer, args []string) error {
 	cfgPath := fs.String("config", "", "send straight to Kafka's stock.feed of the deployment this config describes, instead of --api")
 	stateDir := fs.String("state-dir", "", "directory of the checkpoint; default beside the file")
 	batch := fs.Int("batch", 5000, "rows sent and acknowledged at once; the checkpoint moves after each batch")
-	quiet := fs.Bool("quiet", false, "no progress bar")
+	quiet := fs.Bool("quiet", false, "no progress (a bar on a terminal, else a line every 10 s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,6 +41,9 @@ func runImport(ctx context.Context, stderr io.Writer, args []string) error {
 		BatchRows: *batch, Report: stderr}
 	if !*quiet {
 		cfg.Progress = stderr
+		if f, ok := stderr.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+			cfg.ProgressLines = 10 * time.Second // a log, not a terminal: a line now and then
+		}
 	}
 	apiSet := false
 	fs.Visit(func(f *flag.Flag) { apiSet = apiSet || f.Name == "api" })
