@@ -25,6 +25,7 @@ type Config struct {
 	Engine    Engine     `yaml:"engine"`
 	Locations []Location `yaml:"locations"`
 	Channels  []Channel  `yaml:"channels"`
+	WMS       []WMS      `yaml:"wms"` // movements topics of warehouse systems; default none
 }
 
 // Kafka says where the brokers are and how the topics are laid out.
@@ -196,6 +197,7 @@ func (c *Config) Defaults() {
 			c.Channels[i].Share = 1
 		}
 	}
+	c.wmsDefaults()
 }
 
 // Validate reports every problem at once, each with its path.
@@ -275,6 +277,7 @@ func (c *Config) Validate() error {
 		}
 		ch.Endpoint.validate(p+".endpoint", ch.Marketplace, bad)
 	}
+	c.wmsValidate(known, bad)
 	return errors.Join(errs...)
 }
 

@@ -19,6 +19,7 @@ var scenarios = []scenario{
 	{"restart_and_rebuild_from_changelog", "restart", testRestartAndRebuild},
 	{"table_topics_compacted", "topics", testTableTopics},
 	{"kcat_third_party_client", "kcat", testKcat},
+	{"erp_import_and_wms_movements", "src", testSources},
 }
 
 // TestStocksync runs every scenario on kfake, then on the real broker of

@@ -104,6 +104,10 @@ type Config struct {
 	// MaxInFlight bounds the /v1 requests served at once over all callers;
 	// one more is answered 429 with Retry-After. Default 512.
 	MaxInFlight int
+	// Imports writes the rows of POST /v1/imports to stock.feed. Default
+	// Engine, when it implements FeedBatcher; without one the route answers
+	// 503.
+	Imports FeedBatcher
 	// Middleware wraps every /v1 route, in order, after Auth and the rate
 	// limits. It runs after routing, so chi.RouteContext(r.Context())
 	// .RoutePattern() names the route; health, readiness, metrics, the
@@ -191,6 +195,7 @@ type api struct {
 	writeTimeout time.Duration
 	peers        *http.Client // forwards requests to the instance that owns a key
 	readyGate    func() error // nil: the engine alone decides readiness
+	feed         FeedBatcher  // POST /v1/imports; nil: answered 503
 }
 
 // New returns the API's handler. It fails if cfg is invalid or the metrics
@@ -209,7 +214,10 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	a := &api{engine: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, writeTimeout: cfg.WriteTimeout,
-		peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second}, readyGate: cfg.ReadyGate}
+		peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second}, readyGate: cfg.ReadyGate, feed: cfg.Imports}
+	if a.feed == nil {
+		a.feed, _ = cfg.Engine.(FeedBatcher)
+	}
 	if cfg.Open {
 		a.log.Warn("queryapi: serving /v1 without authentication (Open is set)")
 	}
@@ -247,6 +255,7 @@ func New(cfg Config) (http.Handler, error) {
 		// stock:write
 		r.Put("/v1/stock/{sku}/locations/{location}", a.putSnapshot)
 		r.Post("/v1/stock/{sku}/locations/{location}/adjust", a.postAdjust)
+		r.Post("/v1/imports", a.postImports)
 		// orders:write
 		r.Post("/v1/orders/{order_id}/reserve", a.reserve)
 		r.Post("/v1/orders/{order_id}/confirm", a.transition(contract.Confirm, contract.StatusConfirmed))

@@ -17,6 +17,7 @@ import (
 //
 //	GET  /v1/...                         stock:read (stock, orders, locations, channels)
 //	PUT, POST /v1/stock/...              stock:write
+//	POST /v1/imports                     stock:write
 //	POST /v1/orders/...                  orders:write
 //	POST /v1/channels/{name}/...         ops:admin (mode, push, dlq/replay)
 func scopeFor(method, pattern string) (auth.Scope, bool) {
@@ -24,6 +25,8 @@ func scopeFor(method, pattern string) (auth.Scope, bool) {
 	case method == http.MethodGet && strings.HasPrefix(pattern, "/v1/"):
 		return auth.StockRead, true
 	case (method == http.MethodPut || method == http.MethodPost) && strings.HasPrefix(pattern, "/v1/stock/"):
+		return auth.StockWrite, true
+	case method == http.MethodPost && pattern == "/v1/imports":
 		return auth.StockWrite, true
 	case method == http.MethodPost && strings.HasPrefix(pattern, "/v1/orders/"):
 		return auth.OrdersWrite, true

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/stocksync/stocksync/imports"
 	"github.com/stocksync/stocksync/internal/buildinfo"
 )
 
@@ -61,6 +62,8 @@ func runMain(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		err = runServe(ctx, log, getenv, args[1:])
 	case "admin":
 		err = runAdmin(ctx, getenv, stdout, args[1:])
+	case "import":
+		err = runImport(ctx, getenv, stderr, args[1:])
 	default:
 		fmt.Fprintf(stderr, "stocksync: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -69,6 +72,8 @@ func runMain(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, imports.ErrBadRows):
+		return exitBadRows // the bad rows were listed; the good ones were sent
 	case errors.As(err, &fe) && errors.Is(fe.err, flag.ErrHelp):
 		fe.usage(stdout)
 		return 0

@@ -4,6 +4,8 @@
 //	stocksync serve --config FILE [--brokers LIST] [--http ADDR] [--data DIR]
 //	                (--tokens-file FILE | --insecure-open)
 //	stocksync admin --config FILE [--brokers LIST]
+//	stocksync import --file F [--format csv|jsonl] [--source erp] [--version V]
+//	                 [--api URL | --config FILE] [--state-dir DIR]
 //	stocksync version
 //
 // This is the only package that reads flags and the environment (cli.go
@@ -32,6 +34,7 @@ import (
 	"github.com/stocksync/stocksync/internal/buildinfo"
 	"github.com/stocksync/stocksync/queryapi"
 	"github.com/stocksync/stocksync/topology"
+	"github.com/stocksync/stocksync/wms"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -49,6 +52,12 @@ Usage:
       --insecure-open serves it without auth.
   stocksync admin --config FILE [--brokers LIST]
       Topics against the config, which instance owns which partition, consumer lag.
+  stocksync import --file F [--format csv|jsonl] [--source erp] [--version V]
+                   [--api http://127.0.0.1:8080 | --config FILE] [--state-dir DIR]
+      Sends an ERP export as snapshots, through an instance or straight to
+      Kafka; resumes where an interrupted run stopped. Exit status 3: some
+      rows were bad (listed by line), the others were sent.
+
   stocksync version
       The version, revision and Go version of this binary.
   stocksync COMMAND --help
@@ -61,6 +70,7 @@ Environment (a flag wins over its variable, a variable over the config file):
   STOCKSYNC_TOKENS_FILE  --tokens-file of serve
   STOCKSYNC_LOG_LEVEL    debug, info, warn or error; default info
   STOCKSYNC_LOG_FORMAT   text or json (one object a line); default text
+  STOCKSYNC_TOKEN        import's bearer token (scope stock:write) for --api
 `
 
 func main() {
@@ -122,9 +132,10 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	// need it to decide, so it stops only after the HTTP server drained.
 	engineCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- eng.Run(engineCtx) }()
 	go lag.Run(engineCtx)
+	wmsDone := startWMS(engineCtx, log, settings, reg, errc)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -150,7 +161,36 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	if runErr == nil {
 		runErr = <-errc
 	}
+	<-wmsDone
 	return runErr
+}
+
+// startWMS reads the config's WMS movements topics into stock.feed until
+// ctx ends (then it closes the returned channel); a consumer that fails
+// sends its error to errc.
+func startWMS(ctx context.Context, log *slog.Logger, settings *config.Config, reg prometheus.Registerer, errc chan<- error) <-chan struct{} {
+	done := make(chan struct{})
+	if len(settings.WMS) == 0 {
+		close(done)
+		return done
+	}
+	names := topology.New(settings.Kafka.TopicPrefix)
+	var locs []string
+	for _, l := range settings.Locations {
+		locs = append(locs, l.Name)
+	}
+	go func() {
+		defer close(done)
+		security, err := settings.Kafka.FranzOpts()
+		if err == nil {
+			err = wms.Run(ctx, wms.Config{Brokers: settings.Kafka.Brokers, Opts: security, Sources: settings.WMS, Locations: locs,
+				FeedTopic: string(names.StockFeed), DLQTopic: string(names.DLQ), Registry: reg, Logger: log})
+		}
+		if err != nil {
+			errc <- err
+		}
+	}()
+	return done
 }
 
 // advertiseURL is the base URL other instances use to reach this one: the
