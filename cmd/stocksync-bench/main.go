@@ -70,7 +70,8 @@ func run(ctx context.Context, args []string) error {
 	engineCmd := fs.String("engine", "self", `how stocksync runs: "self" (a child: stocksync-bench engine), "inproc" (in this process; needed for --cpuprofile), or a command such as "bin/stocksync serve --insecure-open"`)
 	cpuprofile := fs.String("cpuprofile", "", "with --engine inproc: write a pprof CPU profile of each stocksync run to FILE-<system>-<workload>.pprof")
 	pgConns := fs.Int("pg-conns", 16, "PostgreSQL pool size")
-	partitions := fs.Int("partitions", 12, "partitions of stocksync's topics")
+	partitions := fs.Int("partitions", 12, "partitions of stocksync's and the Kafka Streams peer's topics")
+	kstreamsDir := fs.String("kstreams-dir", "bench/peers/kstreams", "the Kafka Streams peer's Maven module (systems kstreams, kstreams-eos)")
 	channelsWait := fs.Duration("channels-wait", 5*time.Minute, "stocksync: how long to let the channels push the catalogue before the load")
 	out := fs.String("out", "bench/results", "directory for results.md, results.json and the PNG plots")
 	dir := fs.String("dir", "", "working directory for the servers' data (default a new temporary one)")
@@ -89,6 +90,7 @@ func run(ctx context.Context, args []string) error {
 		PostgresConns: *pgConns,
 		Partitions:    int32(*partitions),
 		ChannelsWait:  *channelsWait,
+		KStreamsDir:   *kstreamsDir,
 	}
 	switch *engineCmd {
 	case "self":
