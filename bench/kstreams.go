@@ -229,15 +229,12 @@ func (k *KStreams) Processes() []Process {
 }
 
 // Close stops the clients and the peer (SIGTERM: it closes its streams),
-// and deletes its topics.
+// then deletes every topic under its prefix, its internal ones included:
+// the broker may be shared.
 func (k *KStreams) Close() error {
 	if k.orders != nil {
 		k.orders.Close()
 		k.orders = nil
-	}
-	if k.feed != nil {
-		k.feed.Close()
-		k.feed = nil
 	}
 	if k.child != nil && k.child.Process != nil {
 		_ = k.child.Process.Signal(syscall.SIGTERM)
@@ -248,6 +245,26 @@ func (k *KStreams) Close() error {
 			<-k.done
 		}
 		k.child = nil
+	}
+	if k.feed == nil {
+		return nil
+	}
+	defer func() { k.feed.Close(); k.feed = nil }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(k.feed)
+	all, err := adm.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("bench: list topics to delete those of %s: %w", k.prefix, err)
+	}
+	var mine []string
+	for _, t := range all.Names() {
+		if strings.HasPrefix(t, k.prefix) {
+			mine = append(mine, t)
+		}
+	}
+	if _, err := adm.DeleteTopics(ctx, mine...); err != nil {
+		return fmt.Errorf("bench: delete the topics of %s: %w", k.prefix, err)
 	}
 	return nil
 }

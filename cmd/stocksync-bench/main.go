@@ -1,6 +1,7 @@
 // Command stocksync-bench runs the benchmark suite of bench/: stocksync
-// against a PostgreSQL and a Redis baseline, same machine, same run, same
-// load generator. It only binds flags; bench/README.md has the commands.
+// against a PostgreSQL and a Redis baseline and a Kafka Streams peer, same
+// machine, same run, same load generator. It only binds flags;
+// bench/README.md has the commands.
 //
 //	stocksync-bench run    [flags]                       the suite; results in --out
 //	stocksync-bench engine --config FILE --http ADDR     one stocksync instance (the suite's child process)
@@ -55,7 +56,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	systems := fs.String("systems", "postgres,redis,stocksync,stocksync-http,stocksync-kfake", "systems to run, in order")
+	systems := fs.String("systems", "postgres,redis,stocksync,stocksync-http,stocksync-kfake,kstreams,kstreams-eos", "systems to run, in order")
 	workloads := fs.String("workloads", "flash,steady", "workloads to run: flash, steady")
 	rate := fs.Float64("rate", 0, "open loop: commands per second (0: closed loop with --clients)")
 	clients := fs.Int("clients", 64, "closed loop: concurrent clients")

@@ -192,7 +192,7 @@ final class OrderProcessor implements Processor<String, String, String, Graph.Ou
             return;
         }
         if (!o.status.equals(from)) {
-            reply(c, "rejected", null, Reason.of(o.status.equals("pending") ? "pending" : "invalid_transition", o.status));
+            reply(c, "rejected", null, refusal(o));
             return;
         }
         if (from.equals("reserved")) {
@@ -230,9 +230,17 @@ final class OrderProcessor implements Processor<String, String, String, Graph.Ou
                 save(c.orderId, o);
                 reply(c, "released", o.lines, null);
             }
-            default -> reply(c, "rejected", null,
-                    Reason.of(o.status.equals("pending") ? "pending" : "invalid_transition", o.status));
+            default -> reply(c, "rejected", null, refusal(o));
         }
+    }
+
+    /** Why a command cannot move the order on from its state. */
+    private static Reason refusal(Order o) {
+        return switch (o.status) {
+            case "pending" -> Reason.of("pending", o.status);
+            case "expired" -> Reason.of("expired", o.status);
+            default -> Reason.of("invalid_transition", o.status);
+        };
     }
 
     /** Expires a reservation whose TTL passed before the punctuator got to it. */
