@@ -183,7 +183,7 @@ final class OrderProcessor implements Processor<String, String, String, Graph.Ou
             reply(c, "rejected", null, Reason.of("unknown_order", null));
             return;
         }
-        if (o.status.equals(from) && expired(c.orderId, o)) {
+        if (o.status.equals("reserved") && expired(c.orderId, o)) {
             reply(c, "rejected", null, Reason.of("expired", "expired"));
             return;
         }
