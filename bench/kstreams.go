@@ -116,17 +116,18 @@ func NewKStreams(ctx context.Context, cfg KStreamsConfig) (*KStreams, error) {
 	cfg.Threads = or(cfg.Threads, 2)
 	cfg.Name = or(cfg.Name, "kstreams")
 	k := &KStreams{cfg: cfg, prefix: fmt.Sprintf("bench-ks-%x.", time.Now().UnixNano()/1e6%(1<<32)), done: make(chan error, 1)}
-	if err := k.createTopics(ctx); err != nil {
-		return nil, err
-	}
-	if err := k.start(ctx); err != nil {
-		return nil, err
-	}
 	var err error
-	k.orders, err = newOrderClient(ctx, cfg.Brokers, k.prefix, 30*time.Second, slog.New(slog.DiscardHandler))
-	if err == nil {
-		k.feed, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(time.Millisecond),
-			kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.MaxBufferedRecords(1<<20))
+	// The feed client first: Close deletes the topics through it, so a
+	// failed start leaves none behind.
+	k.feed, err = kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(time.Millisecond),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.MaxBufferedRecords(1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if err = k.createTopics(ctx); err == nil {
+		if err = k.start(ctx); err == nil {
+			k.orders, err = newOrderClient(ctx, cfg.Brokers, k.prefix, 30*time.Second, slog.New(slog.DiscardHandler))
+		}
 	}
 	if err != nil {
 		k.Close()
@@ -181,10 +182,8 @@ func (k *KStreams) start(ctx context.Context) error {
 		k.done <- err
 		return fmt.Errorf("bench: the Kafka Streams peer stopped before it ran: %v; its log ends:\n%s", err, b)
 	case <-time.After(120 * time.Second):
-		k.Close()
 		return fmt.Errorf("bench: the Kafka Streams peer not running within 120s; see %s", logFile)
 	case <-ctx.Done():
-		k.Close()
 		return ctx.Err()
 	}
 }
@@ -200,12 +199,7 @@ func (k *KStreams) topics() []string {
 // createTopics creates the topics the peer reads and writes; Kafka Streams
 // creates its own repartition and changelog topics.
 func (k *KStreams) createTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.cfg.Brokers...))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	adm := kadm.NewClient(k.feed)
 	for _, t := range k.topics() {
 		if _, err := adm.CreateTopic(ctx, k.cfg.Partitions, 1, map[string]*string{"retention.ms": kadm.StringPtr("604800000")}, t); err != nil {
 			return fmt.Errorf("bench: create topic %s: %w", t, err)
