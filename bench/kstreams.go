@@ -42,6 +42,10 @@ type KStreamsConfig struct {
 	Partitions int32
 	// Threads are the peer's stream threads. Default 2, the machine's cores.
 	Threads int
+	// CommitInterval is Kafka Streams' commit.interval.ms; 0 keeps its
+	// default (30 s at-least-once, 100 ms exactly-once). Under exactly-once
+	// it bounds how soon a hop's records can be read.
+	CommitInterval time.Duration
 	// Dir holds the peer's RocksDB stores and its log. Required.
 	Dir string
 	// Name is the system's row in the results. Default "kstreams".
@@ -146,9 +150,13 @@ func (k *KStreams) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	k.child = exec.Command("java", "-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-jar", k.cfg.Jar,
+	args := []string{"-Xms512m", "-Xmx1g", "-XX:+UseG1GC", "-jar", k.cfg.Jar,
 		"--brokers", strings.Join(k.cfg.Brokers, ","), "--prefix", k.prefix, "--guarantee", k.cfg.Guarantee,
-		"--state-dir", filepath.Join(k.cfg.Dir, "state"), "--threads", fmt.Sprint(k.cfg.Threads))
+		"--state-dir", filepath.Join(k.cfg.Dir, "state"), "--threads", fmt.Sprint(k.cfg.Threads)}
+	if k.cfg.CommitInterval > 0 {
+		args = append(args, "--commit-interval-ms", fmt.Sprint(k.cfg.CommitInterval.Milliseconds()))
+	}
+	k.child = exec.Command("java", args...)
 	k.child.Stderr = logf
 	k.child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	stdout, err := k.child.StdoutPipe()

@@ -3,7 +3,7 @@
 # baselines and the Kafka Streams peer (issue 18), same machine, same run, same
 # load generator (bench/README.md).
 #
-#   bench/run.sh short    `make bench`: small catalogues, 20 s per run (about 12 minutes)
+#   bench/run.sh short    `make bench`: small catalogues, 20 s per run (about 17 minutes)
 #   bench/run.sh full     the issue's catalogues (100k / 1M SKUs), 60 s per run, 3 runs each (about an hour)
 #   bench/run.sh smoke    the CI smoke test (go test -run TestSmoke ./bench/)
 # Extra arguments go to `stocksync-bench run` (e.g. --systems postgres,redis).

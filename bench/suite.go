@@ -66,6 +66,9 @@ type SuiteConfig struct {
 	// KStreamsDir is the Kafka Streams peer's Maven module, built on first
 	// use (BuildKStreams). Default "bench/peers/kstreams".
 	KStreamsDir string
+	// KStreamsCommitInterval is the peer's commit.interval.ms
+	// (KStreamsConfig.CommitInterval); 0 keeps Kafka Streams' default.
+	KStreamsCommitInterval time.Duration
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -177,7 +180,7 @@ func runOne(ctx context.Context, cfg SuiteConfig, name string, wl WorkloadConfig
 			return nil, err
 		}
 		kc := KStreamsConfig{Brokers: cfg.Brokers, Jar: jar, Guarantee: AtLeastOnce, Partitions: cfg.Partitions, Dir: dir,
-			Name: name, Broker: Process{Name: "kafka", PID: cfg.BrokerPID}, Log: cfg.Log}
+			Name: name, Broker: Process{Name: "kafka", PID: cfg.BrokerPID}, Log: cfg.Log, CommitInterval: cfg.KStreamsCommitInterval}
 		if name == SysKStreamsEOS {
 			kc.Guarantee = ExactlyOnceV2
 		}

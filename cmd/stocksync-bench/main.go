@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string) error {
 	pgConns := fs.Int("pg-conns", 16, "PostgreSQL pool size")
 	partitions := fs.Int("partitions", 12, "partitions of stocksync's and the Kafka Streams peer's topics")
 	kstreamsDir := fs.String("kstreams-dir", "bench/peers/kstreams", "the Kafka Streams peer's Maven module (systems kstreams, kstreams-eos)")
+	kstreamsCommit := fs.Duration("kstreams-commit-interval", 0, "the Kafka Streams peer's commit.interval.ms (0: Kafka Streams' default, 30s at-least-once, 100ms exactly-once)")
 	channelsWait := fs.Duration("channels-wait", 5*time.Minute, "stocksync: how long to let the channels push the catalogue before the load")
 	out := fs.String("out", "bench/results", "directory for results.md, results.json and the PNG plots")
 	dir := fs.String("dir", "", "working directory for the servers' data (default a new temporary one)")
@@ -85,13 +86,14 @@ func run(ctx context.Context, args []string) error {
 	}
 	cfg := bench.SuiteConfig{
 		Systems: splitList(*systems), Repeat: *repeat, Brokers: splitList(*brokers), Log: os.Stderr,
-		Load:          bench.LoadConfig{Rate: *rate, Clients: *clients, Duration: *duration},
-		KfakeCommand:  []string{self, "kfake"},
-		CPUProfile:    *cpuprofile,
-		PostgresConns: *pgConns,
-		Partitions:    int32(*partitions),
-		ChannelsWait:  *channelsWait,
-		KStreamsDir:   *kstreamsDir,
+		Load:                   bench.LoadConfig{Rate: *rate, Clients: *clients, Duration: *duration},
+		KfakeCommand:           []string{self, "kfake"},
+		CPUProfile:             *cpuprofile,
+		PostgresConns:          *pgConns,
+		Partitions:             int32(*partitions),
+		ChannelsWait:           *channelsWait,
+		KStreamsDir:            *kstreamsDir,
+		KStreamsCommitInterval: *kstreamsCommit,
 	}
 	switch *engineCmd {
 	case "self":

@@ -17,7 +17,7 @@ import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
  *
  * <pre>
  * java -jar kstreams-peer.jar --brokers 127.0.0.1:19092 --prefix bench-1. \
- *      --guarantee at_least_once|exactly_once_v2 --state-dir DIR [--threads 2]
+ *      --guarantee at_least_once|exactly_once_v2 --state-dir DIR [--threads 2] [--commit-interval-ms N]
  * </pre>
  */
 public final class Main {
@@ -52,6 +52,9 @@ public final class Main {
         // 5 ms is the plain producer's default since Kafka 4.0. Commit
         // intervals stay at their defaults (30 s at-least-once, 100 ms EOS).
         p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);
+        if (flags.containsKey("--commit-interval-ms")) {
+            p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, flags.get("--commit-interval-ms"));
+        }
 
         KafkaStreams streams = new KafkaStreams(Graph.build(names), p);
         CountDownLatch stopped = new CountDownLatch(1);
