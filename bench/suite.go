@@ -22,6 +22,8 @@ const (
 	SysStocksync     = "stocksync"       // on the real broker, orders over Kafka (client.NewKafka)
 	SysStocksyncHTTP = "stocksync-http"  // on the real broker, orders over the HTTP API (client.NewHTTP)
 	SysStocksyncFake = "stocksync-kfake" // on kfake (reference: not durable), orders over Kafka
+	SysKStreams      = "kstreams"        // the Kafka Streams peer, at-least-once, on the real broker
+	SysKStreamsEOS   = "kstreams-eos"    // the Kafka Streams peer, exactly_once_v2, on the real broker
 )
 
 // SuiteConfig runs every system with every workload, one after the other,
@@ -58,8 +60,15 @@ type SuiteConfig struct {
 	// ChannelsWait bounds stocksync's wait for the channels to push the
 	// catalogue before the load (StocksyncConfig.ChannelsWait).
 	ChannelsWait time.Duration
-	// Partitions of stocksync's topics. Default 12.
+	// Partitions of stocksync's and the Kafka Streams peer's topics.
+	// Default 12.
 	Partitions int32
+	// KStreamsDir is the Kafka Streams peer's Maven module, built on first
+	// use (BuildKStreams). Default "bench/peers/kstreams".
+	KStreamsDir string
+	// KStreamsCommitInterval is the peer's commit.interval.ms
+	// (KStreamsConfig.CommitInterval); 0 keeps Kafka Streams' default.
+	KStreamsCommitInterval time.Duration
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -162,8 +171,25 @@ func runOne(ctx context.Context, cfg SuiteConfig, name string, wl WorkloadConfig
 		if sys, err = NewStocksync(ctx, sc); err != nil {
 			return nil, err
 		}
+	case SysKStreams, SysKStreamsEOS:
+		if len(cfg.Brokers) == 0 {
+			return nil, errors.New("no brokers for the Kafka Streams peer: start one (scripts/kafka.sh up) and pass them")
+		}
+		jar, err := BuildKStreams(ctx, or(cfg.KStreamsDir, "bench/peers/kstreams"), cfg.Log)
+		if err != nil {
+			return nil, err
+		}
+		kc := KStreamsConfig{Brokers: cfg.Brokers, Jar: jar, Guarantee: AtLeastOnce, Partitions: cfg.Partitions, Dir: dir,
+			Name: name, Broker: Process{Name: "kafka", PID: cfg.BrokerPID}, Log: cfg.Log, CommitInterval: cfg.KStreamsCommitInterval}
+		if name == SysKStreamsEOS {
+			kc.Guarantee = ExactlyOnceV2
+		}
+		if sys, err = NewKStreams(ctx, kc); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("unknown system %q (known: %s, %s, %s, %s, %s)", name, SysPostgres, SysRedis, SysStocksync, SysStocksyncHTTP, SysStocksyncFake)
+		return nil, fmt.Errorf("unknown system %q (known: %s)", name, strings.Join([]string{SysPostgres, SysRedis,
+			SysStocksync, SysStocksyncHTTP, SysStocksyncFake, SysKStreams, SysKStreamsEOS}, ", "))
 	}
 	defer sys.Close()
 	began := time.Now()

@@ -1,6 +1,7 @@
 // Command stocksync-bench runs the benchmark suite of bench/: stocksync
-// against a PostgreSQL and a Redis baseline, same machine, same run, same
-// load generator. It only binds flags; bench/README.md has the commands.
+// against a PostgreSQL and a Redis baseline and a Kafka Streams peer, same
+// machine, same run, same load generator. It only binds flags;
+// bench/README.md has the commands.
 //
 //	stocksync-bench run    [flags]                       the suite; results in --out
 //	stocksync-bench engine --config FILE --http ADDR     one stocksync instance (the suite's child process)
@@ -55,7 +56,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	systems := fs.String("systems", "postgres,redis,stocksync,stocksync-http,stocksync-kfake", "systems to run, in order")
+	systems := fs.String("systems", "postgres,redis,stocksync,stocksync-http,stocksync-kfake,kstreams,kstreams-eos", "systems to run, in order")
 	workloads := fs.String("workloads", "flash,steady", "workloads to run: flash, steady")
 	rate := fs.Float64("rate", 0, "open loop: commands per second (0: closed loop with --clients)")
 	clients := fs.Int("clients", 64, "closed loop: concurrent clients")
@@ -70,7 +71,9 @@ func run(ctx context.Context, args []string) error {
 	engineCmd := fs.String("engine", "self", `how stocksync runs: "self" (a child: stocksync-bench engine), "inproc" (in this process; needed for --cpuprofile), or a command such as "bin/stocksync serve --insecure-open"`)
 	cpuprofile := fs.String("cpuprofile", "", "with --engine inproc: write a pprof CPU profile of each stocksync run to FILE-<system>-<workload>.pprof")
 	pgConns := fs.Int("pg-conns", 16, "PostgreSQL pool size")
-	partitions := fs.Int("partitions", 12, "partitions of stocksync's topics")
+	partitions := fs.Int("partitions", 12, "partitions of stocksync's and the Kafka Streams peer's topics")
+	kstreamsDir := fs.String("kstreams-dir", "bench/peers/kstreams", "the Kafka Streams peer's Maven module (systems kstreams, kstreams-eos)")
+	kstreamsCommit := fs.Duration("kstreams-commit-interval", 0, "the Kafka Streams peer's commit.interval.ms (0: Kafka Streams' default, 30s at-least-once, 100ms exactly-once)")
 	channelsWait := fs.Duration("channels-wait", 5*time.Minute, "stocksync: how long to let the channels push the catalogue before the load")
 	out := fs.String("out", "bench/results", "directory for results.md, results.json and the PNG plots")
 	dir := fs.String("dir", "", "working directory for the servers' data (default a new temporary one)")
@@ -83,12 +86,14 @@ func run(ctx context.Context, args []string) error {
 	}
 	cfg := bench.SuiteConfig{
 		Systems: splitList(*systems), Repeat: *repeat, Brokers: splitList(*brokers), Log: os.Stderr,
-		Load:          bench.LoadConfig{Rate: *rate, Clients: *clients, Duration: *duration},
-		KfakeCommand:  []string{self, "kfake"},
-		CPUProfile:    *cpuprofile,
-		PostgresConns: *pgConns,
-		Partitions:    int32(*partitions),
-		ChannelsWait:  *channelsWait,
+		Load:                   bench.LoadConfig{Rate: *rate, Clients: *clients, Duration: *duration},
+		KfakeCommand:           []string{self, "kfake"},
+		CPUProfile:             *cpuprofile,
+		PostgresConns:          *pgConns,
+		Partitions:             int32(*partitions),
+		ChannelsWait:           *channelsWait,
+		KStreamsDir:            *kstreamsDir,
+		KStreamsCommitInterval: *kstreamsCommit,
 	}
 	switch *engineCmd {
 	case "self":
