@@ -16,6 +16,9 @@ type Cycle struct {
 	out    []*kgo.Record
 }
 
+// Store is partition p's store, nil when it is not owned here.
+func (c *Cycle) Store(p int32) *state.Partition { return c.stores[p] }
+
 // Owned reports whether partition p is owned here and ready.
 func (c *Cycle) Owned(p int32) bool { return c.stores[p] != nil }
 

@@ -40,6 +40,12 @@ type Handler interface {
 	// Committed runs after a cycle's transaction committed and its writes
 	// reached the stores: the place to answer in-process callers.
 	Committed(c *Cycle)
+	// Tick runs at the end of every cycle, and every TickInterval when no
+	// record comes: the place for what time decides (expiry).
+	Tick(c *Cycle, now time.Time) error
+	// Aborted runs after a cycle's transaction aborted: whatever the handler
+	// derived from the cycle is void; the stores never saw it.
+	Aborted(c *Cycle)
 }
 
 // Config configures a Loop. Zero fields take the defaults stated on them.
@@ -57,9 +63,12 @@ type Config struct {
 	// TransactionTimeout bounds how long a transaction of a dead member
 	// blocks its partitions for read_committed readers; default 10s.
 	TransactionTimeout time.Duration
-	Logger             *slog.Logger // default slog.Default()
-	Opts               []kgo.Opt    // TLS, SASL, more options, appended last
-	Handler            Handler      // required
+	// TickInterval is the longest a member waits for records before it runs
+	// Handler.Tick anyway; default 250ms.
+	TickInterval time.Duration
+	Logger       *slog.Logger // default slog.Default()
+	Opts         []kgo.Opt    // TLS, SASL, more options, appended last
+	Handler      Handler      // required
 }
 
 // Loop is one member of the group.
@@ -91,6 +100,9 @@ func New(cfg Config) (*Loop, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.TickInterval == 0 {
+		cfg.TickInterval = 250 * time.Millisecond
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -139,12 +151,16 @@ func (l *Loop) Run(ctx context.Context) error {
 		l.closeAll()
 	}()
 	for ctx.Err() == nil {
-		fetches := s.PollFetches(ctx)
+		pctx, cancel := context.WithTimeout(ctx, l.cfg.TickInterval)
+		fetches := s.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			l.log.Warn("txloop: fetch error", "topic", t, "partition", p, "err", err)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				l.log.Warn("txloop: fetch error", "topic", t, "partition", p, "err", err)
+			}
 		})
 		if err := l.cycle(ctx, fetches.Records()); err != nil {
 			return err
@@ -159,16 +175,21 @@ func (l *Loop) Run(ctx context.Context) error {
 func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(recs) == 0 {
-		return nil
+	c := &Cycle{stores: l.stores, dirty: map[int32]map[string][]byte{}}
+	if len(recs) > 0 {
+		if err := l.cfg.Handler.Process(c, recs); err != nil {
+			return fmt.Errorf("txloop: processing %d records: %w", len(recs), err)
+		}
 	}
+	if err := l.cfg.Handler.Tick(c, time.Now()); err != nil {
+		return fmt.Errorf("txloop: tick: %w", err)
+	}
+	if len(recs) == 0 && len(c.out) == 0 && len(c.dirty) == 0 {
+		return nil // nothing to commit
+	}
+	// Begin only now: the cycle's writes and outputs were buffered.
 	if err := l.session.Begin(); err != nil {
 		return fmt.Errorf("txloop: begin a transaction: %w", err)
-	}
-	c := &Cycle{stores: l.stores, dirty: map[int32]map[string][]byte{}}
-	if err := l.cfg.Handler.Process(c, recs); err != nil {
-		_, _ = l.session.End(ctx, kgo.TryAbort)
-		return fmt.Errorf("txloop: processing %d records: %w", len(recs), err)
 	}
 	for _, r := range c.out {
 		l.session.Produce(ctx, r, nil)
@@ -180,6 +201,7 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	}
 	if !committed {
 		l.log.Info("txloop: a cycle was aborted (a rebalance or a fenced commit); its inputs are read again", "records", len(recs))
+		l.cfg.Handler.Aborted(c)
 		return nil
 	}
 	for p, keys := range c.dirty {
@@ -250,8 +272,18 @@ func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32)
 		ctx, cancel := context.WithCancel(context.Background())
 		l.restoring[p] = cancel
 		go func() {
-			st, err := l.restore(ctx, p)
-			l.ready(restored{partition: p, store: st, err: err})
+			for pause := 100 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
+				st, err := l.restore(ctx, p)
+				if err == nil || ctx.Err() != nil {
+					l.ready(restored{partition: p, store: st, err: err})
+					return
+				}
+				l.log.Warn("txloop: restoring a partition failed; trying again", "partition", p, "in", pause, "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(pause):
+				}
+			}
 		}()
 	}
 }
@@ -272,8 +304,7 @@ func (l *Loop) ready(r restored) {
 	cancel()
 	delete(l.restoring, r.partition)
 	if r.err != nil {
-		l.log.Error("txloop: restoring a partition failed; it stays paused until the next rebalance", "partition", r.partition, "err", r.err)
-		return
+		return // cancelled: the partition left meanwhile
 	}
 	l.stores[r.partition] = r.store
 	l.cfg.Handler.Ready(r.partition, r.store)

@@ -39,6 +39,8 @@ func (h counter) Process(c *Cycle, recs []*kgo.Record) error {
 func (counter) Ready(int32, *state.Partition) {}
 func (counter) Gone(int32)                    {}
 func (counter) Committed(*Cycle)              {}
+func (counter) Tick(*Cycle, time.Time) error  { return nil }
+func (counter) Aborted(*Cycle)                {}
 
 func brokersForTest(t *testing.T) []string {
 	if v := os.Getenv("STOCKSYNC_TEST_BROKERS"); v != "" {
