@@ -110,6 +110,14 @@ func New(cfg Config) (*Loop, error) {
 	return &Loop{cfg: cfg, log: cfg.Logger, stores: map[int32]*state.Partition{}, restoring: map[int32]context.CancelFunc{}}, nil
 }
 
+// Status counts the partitions owned here that are ready and those still
+// restoring.
+func (l *Loop) Status() (ready, restoring int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.stores), len(l.restoring)
+}
+
 // Store is the ready store of a partition owned here, or nil; for reads.
 func (l *Loop) Store(partition int32) *state.Partition {
 	l.mu.Lock()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/state"
+	"github.com/stocksync/stocksync/topology"
 )
 
 // State is an order's state.
@@ -93,4 +95,42 @@ func digest(c contract.OrderCommand) uint64 {
 		fmt.Fprintf(h, "|%s\x00%s\x00%d", l.SKU, l.Location, l.Qty)
 	}
 	return h.Sum64()
+}
+
+// FindOrder looks an order up by id in the stores served here (store gives
+// a partition's, nil when not served): at the order id's partition, either
+// the order itself or its directory entry naming its route.
+func FindOrder(store func(int32) *state.Partition, partitions int32, id string) (*contract.OrderView, error) {
+	d := store(topology.PartitionOf(id, partitions))
+	if d == nil {
+		return nil, fmt.Errorf("%w: order %q's directory partition is not served here", contract.ErrUnavailable, id)
+	}
+	read := func(st *state.Partition) (*contract.OrderView, error) {
+		v, err := st.Get([]byte(orderKey(id)))
+		if err != nil || v == nil {
+			return nil, err
+		}
+		o, err := decodeOrder(v)
+		if err != nil {
+			return nil, err
+		}
+		view := o.view()
+		return &view, nil
+	}
+	if v, err := read(d); err != nil || v != nil {
+		return v, err
+	}
+	raw, err := d.Get([]byte(dirKey(id)))
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var e dirEntry
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, err
+	}
+	home := store(topology.PartitionOf(e.Route, partitions))
+	if home == nil {
+		return nil, fmt.Errorf("%w: order %q lives at a partition not served here", contract.ErrUnavailable, id)
+	}
+	return read(home)
 }
