@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -131,12 +132,22 @@ func (e *Engine) topics(ctx context.Context) error {
 		}
 		return nil
 	}
-	compact := "compact"
 	if err := create(nil, streams...); err != nil {
 		return err
 	}
-	return create(map[string]*string{"cleanup.policy": &compact}, string(e.names.EngineTable()))
+	// The table: compacted, in segments small enough to be cleaned while
+	// the stock changes, tombstones of finished orders kept a day (a reader
+	// restoring meanwhile sees the delete), so a rebuild reads about the
+	// live set.
+	return create(map[string]*string{
+		"cleanup.policy":            ptr("compact"),
+		"segment.bytes":             ptr(strconv.Itoa(64 << 20)),
+		"min.cleanable.dirty.ratio": ptr("0.2"),
+		"delete.retention.ms":       ptr(strconv.Itoa(24 * 3600 * 1000)),
+	}, string(e.names.EngineTable()))
 }
+
+func ptr(s string) *string { return &s }
 
 // Ready is nil once every partition owned here is restored.
 func (e *Engine) Ready() error {

@@ -35,14 +35,19 @@ type Config struct {
 	Metrics    *processors.Metrics // required
 	Logger     *slog.Logger        // default slog.Default()
 	Now        func() time.Time    // default time.Now
+	// Retention is how long a finished order (released, shipped, expired)
+	// stays to answer repeats and lookups before it leaves the table as a
+	// tombstone; default 24h.
+	Retention time.Duration
 }
 
 // Processor implements txloop.Handler.
 type Processor struct {
-	cfg    Config
-	log    *slog.Logger
-	expiry map[int32]*expiryQueue // per owned partition
-	cur    cycleState
+	cfg       Config
+	log       *slog.Logger
+	expiry    map[int32]*expiryQueue // reservations by expiry, per owned partition
+	retention map[int32]*expiryQueue // finished orders by when they leave, per owned partition
+	cur       cycleState
 }
 
 // cycleState is what one cycle has read and changed, written back once at
@@ -75,7 +80,11 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger.With("processor", "inventory"), expiry: map[int32]*expiryQueue{}}
+	if cfg.Retention == 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("processor", "inventory"), expiry: map[int32]*expiryQueue{},
+		retention: map[int32]*expiryQueue{}}
 	p.reset()
 	return p, nil
 }
@@ -116,27 +125,66 @@ func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 			}
 		}
 	}
+	for part, q := range p.retention {
+		if !c.Owned(part) {
+			continue
+		}
+		for _, id := range q.due(now.UnixMilli()) {
+			if err := p.forget(c, part, id, now); err != nil {
+				return err
+			}
+		}
+	}
 	p.flush(c)
 	return nil
 }
 
-// Ready rebuilds the partition's expiry queue from its orders.
+// forget removes a finished order past its retention, and its directory
+// entry: tombstones in the changelog, so a rebuild reads the live set.
+func (p *Processor) forget(c *txloop.Cycle, home int32, id string, now time.Time) error {
+	o, err := p.loadOrder(c, home, id)
+	if err != nil || o == nil || !o.State.final() || o.FinishedAt+p.cfg.Retention.Milliseconds() > now.UnixMilli() {
+		return err
+	}
+	c.Put(home, orderKey(id), nil)
+	if d := p.partition(id); d != home && c.Owned(d) {
+		c.Put(d, dirKey(id), nil)
+	}
+	return nil
+}
+
+// finished records that an order reached a final state now.
+func (p *Processor) finished(home int32, o *order, now time.Time) {
+	o.FinishedAt = now.UnixMilli()
+	queue(p.retention, home).push(o.ID, o.FinishedAt+p.cfg.Retention.Milliseconds())
+}
+
+// Ready rebuilds the partition's expiry and retention queues from its
+// orders.
 func (p *Processor) Ready(part int32, st *state.Partition) {
-	q := &expiryQueue{}
+	exp, ret := &expiryQueue{}, &expiryQueue{}
 	err := st.Scan([]byte(orderPrefix), func(_, v []byte) bool {
-		if o, err := decodeOrder(v); err == nil && o.State == Reserved {
-			q.push(o.ID, o.ExpiresAt)
+		o, err := decodeOrder(v)
+		switch {
+		case err != nil:
+		case o.State == Reserved:
+			exp.push(o.ID, o.ExpiresAt)
+		case o.State.final():
+			ret.push(o.ID, o.FinishedAt+p.cfg.Retention.Milliseconds())
 		}
 		return true
 	})
 	if err != nil {
-		p.log.Error("reading the reservations of a restored partition; they expire once touched", "partition", part, "err", err)
+		p.log.Error("reading the orders of a restored partition; their expiry waits for the next restore", "partition", part, "err", err)
 	}
-	p.expiry[part] = q
+	p.expiry[part], p.retention[part] = exp, ret
 }
 
 // Gone forgets a partition.
-func (p *Processor) Gone(part int32) { delete(p.expiry, part) }
+func (p *Processor) Gone(part int32) {
+	delete(p.expiry, part)
+	delete(p.retention, part)
+}
 
 // Committed has nothing to do yet (in-process answers and pushers come with
 // the engine's wiring).
@@ -148,7 +196,7 @@ func (p *Processor) Aborted(c *txloop.Cycle) {
 	p.reset()
 	for part := range p.expiry {
 		if st := c.Store(part); st != nil {
-			p.Ready(part, st)
+			p.Ready(part, st) // both queues
 		}
 	}
 }

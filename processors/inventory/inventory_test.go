@@ -36,7 +36,7 @@ type world struct {
 	k     *client.Kafka
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, retention time.Duration) *world {
 	var brokers []string
 	if v := os.Getenv("STOCKSYNC_TEST_BROKERS"); v != "" {
 		brokers = strings.Split(v, ",")
@@ -70,7 +70,7 @@ func newWorld(t *testing.T) *world {
 	}
 	cat := stock.NewCatalog([]string{"msk-wh-1", "spb-store-1"}, []stock.ChannelRule{{Name: "web", Locations: []string{"msk-wh-1", "spb-store-1"}, Share: 1}})
 	proc, err := New(Config{Names: names, Partitions: partitions, Catalog: cat, Metrics: processors.NewMetrics(prometheus.NewRegistry()),
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), Retention: retention})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestDecidesOrdersInOneHop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
 	}
-	w := newWorld(t)
+	w := newWorld(t, 0)
 	ctx := context.Background()
 	w.snapshot("A", "msk-wh-1", 10)
 	w.snapshot("B", "spb-store-1", 2)
@@ -209,4 +209,50 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// TestFinishedOrdersLeave: a released order stays for its retention (a
+// repeat gets its answer), then leaves the table, directory entry included.
+func TestFinishedOrdersLeave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	w := newWorld(t, time.Second)
+	ctx := context.Background()
+	w.snapshot("A", "msk-wh-1", 10)
+	w.ledger("A")
+	// Ids whose own partition differs from A's, so a directory entry exists.
+	var ids []string
+	for i := 0; len(ids) < 3; i++ {
+		if id := fmt.Sprintf("r-%d", i); topology.PartitionOf(id, partitions) != topology.PartitionOf("A", partitions) {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		w.want("reserve "+id, withErr(w.k.Reserve(ctx, id, []contract.Line{{SKU: "A", Qty: 1}}, "web", time.Hour)), contract.StatusReserved)
+		w.want("release "+id, withErr(w.k.Release(ctx, id)), contract.StatusReleased)
+		w.want("release "+id+" again", withErr(w.k.Release(ctx, id)), contract.StatusReleased)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, id := range ids {
+		for {
+			v, err := FindOrder(w.loop.Store, partitions, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("order %s still kept 20 s after its release with a retention of 1 s: %+v", id, *v)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if d, _ := w.loop.Store(topology.PartitionOf(id, partitions)).Get([]byte(dirKey(id))); d != nil {
+			t.Errorf("order %s left, but its directory entry stayed: %s", id, d)
+		}
+	}
+	if a := w.ledger("A").Location("msk-wh-1"); a.OnHand != 10 || a.Reserved != 0 {
+		t.Errorf("A after three released orders: %+v; want 10 on hand, none reserved", *a)
+	}
 }

@@ -23,16 +23,22 @@ const (
 	Shipped   State = "shipped"
 )
 
+// final reports whether no command changes the order any more.
+func (s State) final() bool { return s == Released || s == Shipped || s == Expired }
+
 // order is the value of an order's key at its route partition.
 type order struct {
-	ID        string      `json:"id"`
-	State     State       `json:"state"`
-	Route     string      `json:"route"` // the route SKU
-	Channel   string      `json:"channel,omitempty"`
-	TTLS      int64       `json:"ttl_s"`
-	Digest    uint64      `json:"digest"` // of the reserve body: same id, other body is a conflict
-	ExpiresAt int64       `json:"expires_at"`
-	Lines     []orderLine `json:"lines"`
+	ID        string `json:"id"`
+	State     State  `json:"state"`
+	Route     string `json:"route"` // the route SKU
+	Channel   string `json:"channel,omitempty"`
+	TTLS      int64  `json:"ttl_s"`
+	Digest    uint64 `json:"digest"` // of the reserve body: same id, other body is a conflict
+	ExpiresAt int64  `json:"expires_at"`
+	// FinishedAt is when the order reached a final state (released,
+	// shipped, expired), unix ms; it leaves the table Retention later.
+	FinishedAt int64       `json:"finished_at,omitempty"`
+	Lines      []orderLine `json:"lines"`
 	// Answer is the reserve's answer, stored with the first request's id:
 	// a repeat of the reserve gets it with its own.
 	Answer contract.OrderResult `json:"answer"`

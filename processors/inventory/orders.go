@@ -197,7 +197,7 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 	if d != home && c.Owned(d) {
 		c.Put(d, dirKey(o.ID), mustJSON(dirEntry{Route: o.Route, Digest: dig, Accepted: o.accepted()}))
 	}
-	p.queue(home).push(o.ID, o.ExpiresAt)
+	queue(p.expiry, home).push(o.ID, o.ExpiresAt)
 	p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "accepted").Inc()
 	p.answer(c, &o.Answer)
 	return nil
@@ -252,6 +252,9 @@ func (p *Processor) step(c *txloop.Cycle, home int32, o *order, cmd contract.Ord
 		}
 	}
 	o.State = ru.to
+	if o.State.final() {
+		p.finished(home, o, now)
+	}
 	c.Put(home, orderKey(o.ID), o.encode())
 	p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "accepted").Inc()
 	p.answer(c, &result)
@@ -273,17 +276,18 @@ func (p *Processor) expire(c *txloop.Cycle, home int32, id string, now time.Time
 		e.touch(contract.Expire, now.UnixMilli())
 	}
 	o.State = Expired
+	p.finished(home, o, now)
 	c.Put(home, orderKey(o.ID), o.encode())
 	p.cfg.Metrics.Expiries.Inc()
 	p.answer(c, &contract.OrderResult{OrderID: o.ID, Type: contract.Expire, Status: contract.StatusExpired})
 	return nil
 }
 
-func (p *Processor) queue(part int32) *expiryQueue {
-	q := p.expiry[part]
+func queue(m map[int32]*expiryQueue, part int32) *expiryQueue {
+	q := m[part]
 	if q == nil {
 		q = &expiryQueue{}
-		p.expiry[part] = q
+		m[part] = q
 	}
 	return q
 }
