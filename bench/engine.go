@@ -104,7 +104,7 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 	var err error
 	if os.Getenv("STOCKSYNC_ENGINE") == "v2" {
 		// The new engine (docs/design.md), while it grows; no pushers yet.
-		eng, err = enginev2.New(enginev2.Config{Settings: s, Registry: cfg.Registry, Logger: cfg.Logger,
+		eng, err = enginev2.New(enginev2.Config{Settings: s, Registry: cfg.Registry, Logger: cfg.Logger, Endpoints: endpoints,
 			InstanceID: fmt.Sprintf("bench-%d", os.Getpid())})
 	} else {
 		eng, err = engine.New(engine.Config{Settings: s, Registry: cfg.Registry, Logger: cfg.Logger, Endpoints: endpoints,

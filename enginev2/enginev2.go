@@ -21,13 +21,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/internal/txloop"
+	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/processors/inventory"
+	"github.com/stocksync/stocksync/sinks"
 	"github.com/stocksync/stocksync/stock"
 	"github.com/stocksync/stocksync/topology"
 )
@@ -38,6 +41,8 @@ type Config struct {
 	Registry   prometheus.Registerer // required
 	Logger     *slog.Logger          // default slog.Default()
 	InstanceID string                // names the transactional producer; keep it stable per instance; required
+	// Endpoints are the marketplace settings of each channel, by name.
+	Endpoints map[string]marketplace.Config
 }
 
 // Engine is one instance.
@@ -51,6 +56,8 @@ type Engine struct {
 	commands atomic.Pointer[client.Kafka]
 	started  atomic.Bool
 	timeout  time.Duration
+	pushers  map[string]*sinks.Pusher
+	modes    *modes
 }
 
 // New builds the engine; Run starts it.
@@ -76,8 +83,33 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc, err := inventory.New(inventory.Config{Names: e.names, Partitions: s.Kafka.Partitions, Catalog: e.catalog,
-		Metrics: processors.NewMetrics(cfg.Registry), Logger: cfg.Logger})
+	sinkMetrics := sinks.NewMetrics(cfg.Registry)
+	var proc *inventory.Processor
+	e.pushers = map[string]*sinks.Pusher{}
+	for _, c := range s.Channels {
+		adapter, err := marketplace.New(c.Marketplace, cfg.Endpoints[c.Name])
+		if err != nil {
+			return nil, fmt.Errorf("enginev2: channel %s: %w", c.Name, err)
+		}
+		e.pushers[c.Name], err = sinks.New(sinks.Config{Channel: c.Name, Adapter: adapter, Metrics: sinkMetrics, Logger: cfg.Logger,
+			Send: func(_ context.Context, v sinks.Verdict, done func(error)) {
+				if !proc.Verdict(v) {
+					done(errors.New("the engine's verdict queue is full"))
+					return
+				}
+				done(nil)
+			}})
+		if err != nil {
+			return nil, fmt.Errorf("enginev2: channel %s: %w", c.Name, err)
+		}
+	}
+	e.modes = &modes{by: map[string]string{}, apply: func(ch string, manual bool) {
+		if pu := e.pushers[ch]; pu != nil {
+			pu.SetManual(manual)
+		}
+	}}
+	proc, err = inventory.New(inventory.Config{Names: e.names, Partitions: s.Kafka.Partitions, Catalog: e.catalog,
+		Metrics: processors.NewMetrics(cfg.Registry), Logger: cfg.Logger, Pushers: e.pushers, SinkMetrics: sinkMetrics})
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +142,20 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	defer k.Close()
 	e.commands.Store(k)
+	control, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.s.Kafka.Brokers...), kgo.ConsumeTopics(string(e.names.ChannelControl)),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, security...)...)
+	if err != nil {
+		return err
+	}
+	defer control.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	for _, pu := range e.pushers {
+		g.Go(func() error { return pu.Run(ctx) })
+	}
+	g.Go(func() error { return e.modes.run(ctx, control) })
 	e.started.Store(true)
-	return e.loop.Run(ctx)
+	g.Go(func() error { return e.loop.Run(ctx) })
+	return g.Wait()
 }
 
 func (e *Engine) topics(ctx context.Context) error {
@@ -133,6 +177,9 @@ func (e *Engine) topics(ctx context.Context) error {
 		return nil
 	}
 	if err := create(nil, streams...); err != nil {
+		return err
+	}
+	if err := create(map[string]*string{"cleanup.policy": ptr("compact")}, string(e.names.ChannelControl)); err != nil {
 		return err
 	}
 	// The table: compacted, in segments small enough to be cleaned while
@@ -301,26 +348,3 @@ func (e *Engine) Locations() []contract.LocationInfo {
 	}
 	return out
 }
-
-// errNoChannels is what the channel routes answer until pushers are wired to
-// this engine.
-var errNoChannels = fmt.Errorf("%w: marketplace pushers are not wired to the new engine yet", contract.ErrUnavailable)
-
-// Channels lists the configured channels (no pusher yet: circuit "none").
-func (e *Engine) Channels() []contract.ChannelInfo {
-	out := make([]contract.ChannelInfo, 0, len(e.s.Channels))
-	for _, c := range e.s.Channels {
-		out = append(out, contract.ChannelInfo{Name: c.Name, Marketplace: c.Marketplace, Mode: "auto", Circuit: "none"})
-	}
-	return out
-}
-
-func (e *Engine) ChannelStock(context.Context, string, string) (contract.ChannelStockView, error) {
-	return contract.ChannelStockView{}, errNoChannels
-}
-func (e *Engine) SetChannelMode(context.Context, string, string) (contract.ChannelInfo, error) {
-	return contract.ChannelInfo{}, errNoChannels
-}
-func (e *Engine) PendingChannelStock(string) ([]contract.PendingValue, error) { return nil, nil }
-func (e *Engine) PushChannelNow(string) error                                 { return errNoChannels }
-func (e *Engine) ReplayChannelDLQ(context.Context, string) error              { return errNoChannels }

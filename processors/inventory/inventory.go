@@ -22,6 +22,7 @@ import (
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/internal/txloop"
 	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/sinks"
 	"github.com/stocksync/stocksync/state"
 	"github.com/stocksync/stocksync/stock"
 	"github.com/stocksync/stocksync/topology"
@@ -35,6 +36,10 @@ type Config struct {
 	Metrics    *processors.Metrics // required
 	Logger     *slog.Logger        // default slog.Default()
 	Now        func() time.Time    // default time.Now
+	// Pushers push each channel's new values to its marketplace, by
+	// channel; none in tests that look at the table only.
+	Pushers     map[string]*sinks.Pusher
+	SinkMetrics *sinks.Metrics // with Pushers
 	// Retention is how long a finished order (released, shipped, expired)
 	// stays to answer repeats and lookups before it leaves the table as a
 	// tombstone; default 24h.
@@ -48,6 +53,9 @@ type Processor struct {
 	expiry    map[int32]*expiryQueue // reservations by expiry, per owned partition
 	retention map[int32]*expiryQueue // finished orders by when they leave, per owned partition
 	cur       cycleState
+	verdicts  chan sinks.Verdict // from the pushers, recorded by the next cycle
+	offers    []offer            // for the pushers once the cycle commits
+	settled   []sinks.Verdict    // recorded verdicts, for the pushers once the cycle commits
 }
 
 // cycleState is what one cycle has read and changed, written back once at
@@ -56,6 +64,7 @@ type Processor struct {
 type cycleState struct {
 	skus  map[string]*skuEntry
 	order []string // SKUs in the order they were first read, for stable output
+	chans map[string]*processors.ChannelsState
 }
 
 type skuEntry struct {
@@ -84,12 +93,14 @@ func New(cfg Config) (*Processor, error) {
 		cfg.Retention = 24 * time.Hour
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("processor", "inventory"), expiry: map[int32]*expiryQueue{},
-		retention: map[int32]*expiryQueue{}}
+		retention: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14)}
 	p.reset()
 	return p, nil
 }
 
-func (p *Processor) reset() { p.cur = cycleState{skus: map[string]*skuEntry{}} }
+func (p *Processor) reset() {
+	p.cur = cycleState{skus: map[string]*skuEntry{}, chans: map[string]*processors.ChannelsState{}}
+}
 
 func (p *Processor) partition(key string) int32 { return topology.PartitionOf(key, p.cfg.Partitions) }
 
@@ -135,8 +146,10 @@ func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 			}
 		}
 	}
-	p.flush(c)
-	return nil
+	if err := p.recordVerdicts(c); err != nil {
+		return err
+	}
+	return p.flush(c)
 }
 
 // forget removes a finished order past its retention, and its directory
@@ -178,22 +191,29 @@ func (p *Processor) Ready(part int32, st *state.Partition) {
 		p.log.Error("reading the orders of a restored partition; their expiry waits for the next restore", "partition", part, "err", err)
 	}
 	p.expiry[part], p.retention[part] = exp, ret
+	p.seedPushers(part, st)
 }
 
 // Gone forgets a partition.
 func (p *Processor) Gone(part int32) {
 	delete(p.expiry, part)
 	delete(p.retention, part)
+	for _, pu := range p.cfg.Pushers {
+		pu.Forget(part)
+	}
 }
 
-// Committed has nothing to do yet (in-process answers and pushers come with
-// the engine's wiring).
-func (p *Processor) Committed(*txloop.Cycle) {}
+// Committed hands the cycle's new channel values to the pushers.
+func (p *Processor) Committed(*txloop.Cycle) { p.afterCommit() }
 
 // Aborted drops what the cycle queued: the expiry queues are rebuilt from
 // the stores, which the aborted cycle never reached.
 func (p *Processor) Aborted(c *txloop.Cycle) {
 	p.reset()
+	for _, v := range p.settled {
+		p.Verdict(v) // recorded again by the next cycle
+	}
+	p.offers, p.settled = p.offers[:0], p.settled[:0]
 	for part := range p.expiry {
 		if st := c.Store(part); st != nil {
 			p.Ready(part, st) // both queues
@@ -241,7 +261,7 @@ func (e *skuEntry) touch(cause string, at int64) {
 // flush writes every changed ledger once and tells the rest of the world:
 // stock.changes with the SKU's quantities, channel.stock for each channel
 // whose value moved.
-func (p *Processor) flush(c *txloop.Cycle) {
+func (p *Processor) flush(c *txloop.Cycle) error {
 	for _, sku := range p.cur.order {
 		e := p.cur.skus[sku]
 		if !e.changed {
@@ -250,14 +270,11 @@ func (p *Processor) flush(c *txloop.Cycle) {
 		c.Put(e.part, sku, e.ledger.AppendBinary(nil))
 		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.StockChanges), Key: []byte(sku),
 			Value: mustJSON(e.ledger.Change(sku, e.cause, e.at))})
-		now := p.channelValues(e.ledger)
-		for _, ch := range p.cfg.Catalog.Channels() {
-			if now[ch] != e.ats[ch] {
-				c.Emit(&kgo.Record{Topic: string(p.cfg.Names.ChannelStock), Key: []byte(sku),
-					Value: mustJSON(contract.ChannelStock{Channel: ch, SKU: sku, Available: now[ch], Version: e.ledger.Seq})})
-			}
+		if err := p.project(c, sku, e); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // feed applies a snapshot or an adjust.
