@@ -171,6 +171,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 		})
 		if err := l.cycle(ctx, fetches.Records()); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopping: the cycle's transaction was aborted or completed
+			}
 			return err
 		}
 		s.AllowRebalance()
@@ -203,7 +206,11 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 		l.session.Produce(ctx, r, nil)
 	}
 	offsets := l.produceChangelog(ctx, c)
-	committed, err := l.session.End(ctx, kgo.TryCommit)
+	// A cycle that began finishes even when ctx ends meanwhile (shutdown):
+	// cancelling End would leave the transaction to time out.
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.TransactionTimeout)
+	defer cancel()
+	committed, err := l.session.End(ectx, kgo.TryCommit)
 	if err != nil {
 		return fmt.Errorf("txloop: ending a transaction: %w", err)
 	}
