@@ -18,6 +18,7 @@ import (
 
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/engine"
+	"github.com/stocksync/stocksync/enginev2"
 	"github.com/stocksync/stocksync/examples"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/marketplace/mock"
@@ -96,8 +97,19 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 		ep.Channel = c.Name
 		endpoints[c.Name] = ep
 	}
-	eng, err := engine.New(engine.Config{Settings: s, Registry: cfg.Registry, Logger: cfg.Logger, Endpoints: endpoints,
-		InstanceID: fmt.Sprintf("bench-%d", os.Getpid())})
+	var eng interface {
+		queryapi.Engine
+		Run(context.Context) error
+	}
+	var err error
+	if os.Getenv("STOCKSYNC_ENGINE") == "v2" {
+		// The new engine (docs/design.md), while it grows; no pushers yet.
+		eng, err = enginev2.New(enginev2.Config{Settings: s, Registry: cfg.Registry, Logger: cfg.Logger, Endpoints: endpoints,
+			InstanceID: fmt.Sprintf("bench-%d", os.Getpid())})
+	} else {
+		eng, err = engine.New(engine.Config{Settings: s, Registry: cfg.Registry, Logger: cfg.Logger, Endpoints: endpoints,
+			InstanceID: fmt.Sprintf("bench-%d", os.Getpid())})
+	}
 	if err != nil {
 		return err
 	}

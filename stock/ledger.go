@@ -140,3 +140,14 @@ func sortedNames(names []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Clone returns a deep copy of s, to decide on without touching s.
+func (s *SKU) Clone() *SKU {
+	c := &SKU{Seq: s.Seq, Locations: make([]Location, len(s.Locations)),
+		Reservations: slices.Clone(s.Reservations), Finished: slices.Clone(s.Finished), Adjusts: slices.Clone(s.Adjusts)}
+	for i, l := range s.Locations {
+		l.Versions = slices.Clone(l.Versions)
+		c.Locations[i] = l
+	}
+	return c
+}

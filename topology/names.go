@@ -36,6 +36,11 @@ type Names struct {
 	Inventory goka.Group // key SKU
 	Orders    goka.Group // key order_id
 	Channels  goka.Group // key SKU: available-to-sell per channel, and what each marketplace acknowledged
+
+	// Engine is the group of the SKU-partitioned engine (docs/design.md):
+	// its table holds stock by SKU, orders at their route partition and
+	// directory entries at the order id's partition.
+	Engine goka.Group
 }
 
 // New returns the names for prefix ("" means DefaultPrefix).
@@ -60,6 +65,7 @@ func New(prefix string) Names {
 		Inventory:      goka.Group(prefix + "inventory"),
 		Orders:         goka.Group(prefix + "orders"),
 		Channels:       goka.Group(prefix + "channels"),
+		Engine:         goka.Group(prefix + "engine"),
 	}
 }
 
@@ -68,6 +74,9 @@ func (n Names) InventoryTable() goka.Table { return goka.GroupTable(n.Inventory)
 
 // OrdersTable is the orders group's table (its changelog topic).
 func (n Names) OrdersTable() goka.Table { return goka.GroupTable(n.Orders) }
+
+// EngineTable is the engine group's table (its compacted changelog).
+func (n Names) EngineTable() goka.Table { return goka.GroupTable(n.Engine) }
 
 // ChannelsTable is the channels group's table.
 func (n Names) ChannelsTable() goka.Table { return goka.GroupTable(n.Channels) }

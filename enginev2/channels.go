@@ -1,0 +1,176 @@
+package enginev2
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/processors/inventory"
+	"github.com/stocksync/stocksync/sinks"
+	"github.com/stocksync/stocksync/topology"
+)
+
+// modes applies the channel modes of the compacted control topic: every
+// instance reads all of it, so a mode set anywhere holds everywhere.
+type modes struct {
+	mu    sync.Mutex
+	by    map[string]string
+	apply func(channel string, manual bool)
+}
+
+type modeRecord struct {
+	Mode string `json:"mode"`
+	At   string `json:"at"`
+}
+
+func (m *modes) run(ctx context.Context, cl *kgo.Client) error {
+	for {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			var rec modeRecord
+			if json.Unmarshal(r.Value, &rec) != nil {
+				return
+			}
+			m.mu.Lock()
+			m.by[string(r.Key)] = rec.Mode
+			m.mu.Unlock()
+			m.apply(string(r.Key), rec.Mode == "manual")
+		})
+	}
+}
+
+func (m *modes) get(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v := m.by[name]; v != "" {
+		return v
+	}
+	return "auto"
+}
+
+// Channels lists the configured channels with their mode, circuit and
+// backlog (this instance's partitions).
+func (e *Engine) Channels() []contract.ChannelInfo {
+	out := make([]contract.ChannelInfo, 0, len(e.s.Channels))
+	for _, c := range e.s.Channels {
+		out = append(out, e.channelInfo(c.Name, c.Marketplace))
+	}
+	return out
+}
+
+func (e *Engine) channelInfo(name, market string) contract.ChannelInfo {
+	info := contract.ChannelInfo{Name: name, Marketplace: market, Mode: e.modes.get(name), Circuit: "none"}
+	if pu := e.pushers[name]; pu != nil {
+		st := pu.Status()
+		info.Circuit, info.Pending = st.Circuit, int64(st.Pending)
+		if !st.LastAckAt.IsZero() {
+			info.LastAckAt = st.LastAckAt.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	return info
+}
+
+func (e *Engine) pusher(name string) (*sinks.Pusher, error) {
+	if pu := e.pushers[name]; pu != nil {
+		return pu, nil
+	}
+	return nil, fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
+}
+
+// ChannelStock answers GET /v1/channels/{name}/stock/{sku}.
+func (e *Engine) ChannelStock(_ context.Context, name, sku string) (contract.ChannelStockView, error) {
+	if _, err := e.pusher(name); err != nil {
+		return contract.ChannelStockView{}, err
+	}
+	st := e.loop.Store(topology.PartitionOf(sku, e.s.Kafka.Partitions))
+	if st == nil {
+		return contract.ChannelStockView{}, fmt.Errorf("%w: SKU %q's partition is not served here (yet)", contract.ErrUnavailable, sku)
+	}
+	s, err := inventory.ChannelStock(st, name, sku)
+	if err != nil {
+		return contract.ChannelStockView{}, err
+	}
+	if s == nil {
+		return contract.ChannelStockView{}, fmt.Errorf("%w: channel %s has no value for SKU %q yet", contract.ErrNotFound, name, sku)
+	}
+	v := contract.ChannelStockView{Channel: name, SKU: sku, Projected: s.Want, Acknowledged: s.Acked, Version: s.WantVersion,
+		AcknowledgedVersion: s.AckedVersion, Parked: s.Parked}
+	if s.AckedAt > 0 {
+		v.AcknowledgedAt = time.UnixMilli(s.AckedAt).UTC().Format(time.RFC3339Nano)
+	}
+	return v, nil
+}
+
+// SetChannelMode records a channel's mode for every instance and waits until
+// this one applied it.
+func (e *Engine) SetChannelMode(ctx context.Context, name, mode string) (contract.ChannelInfo, error) {
+	if _, err := e.pusher(name); err != nil {
+		return contract.ChannelInfo{}, err
+	}
+	if mode != "manual" && mode != "auto" {
+		return contract.ChannelInfo{}, &contract.InvalidError{Field: "mode", Reason: fmt.Sprintf("%q is not one of manual, auto", mode)}
+	}
+	value, _ := json.Marshal(modeRecord{Mode: mode, At: time.Now().UTC().Format(time.RFC3339)})
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	if err := e.producer.ProduceSync(ctx, &kgo.Record{Topic: string(e.names.ChannelControl), Key: []byte(name), Value: value}).FirstErr(); err != nil {
+		return contract.ChannelInfo{}, fmt.Errorf("%w: recording the mode in Kafka: %v", contract.ErrUnavailable, err)
+	}
+	for e.modes.get(name) != mode {
+		select {
+		case <-ctx.Done():
+			return contract.ChannelInfo{}, fmt.Errorf("%w: the mode was recorded but not yet applied here", contract.ErrTimeout)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return e.channelInfo(name, e.marketOf(name)), nil
+}
+
+func (e *Engine) marketOf(name string) string {
+	for _, c := range e.s.Channels {
+		if c.Name == name {
+			return c.Marketplace
+		}
+	}
+	return ""
+}
+
+// PendingChannelStock lists what a channel's marketplace lacks (this
+// instance's partitions).
+func (e *Engine) PendingChannelStock(name string) ([]contract.PendingValue, error) {
+	pu, err := e.pusher(name)
+	if err != nil {
+		return nil, err
+	}
+	pending := pu.Pending()
+	out := make([]contract.PendingValue, len(pending))
+	for i, p := range pending {
+		out[i] = contract.PendingValue{SKU: p.SKU, Available: p.Available, Version: p.Version,
+			Since: p.Since.UTC().Format(time.RFC3339Nano), Attempts: p.Attempts, LastError: p.LastError}
+	}
+	return out, nil
+}
+
+// PushChannelNow pushes a channel's pending values once, even in manual mode.
+func (e *Engine) PushChannelNow(name string) error {
+	pu, err := e.pusher(name)
+	if err != nil {
+		return err
+	}
+	pu.PushNow()
+	return nil
+}
+
+// ReplayChannelDLQ is not on the new engine yet: the parked values stay
+// parked until their SKU changes.
+func (e *Engine) ReplayChannelDLQ(context.Context, string) error {
+	return fmt.Errorf("%w: replaying parked values is not on the new engine yet", contract.ErrUnavailable)
+}

@@ -1,0 +1,350 @@
+// Package enginev2 assembles the new engine (docs/design.md, "The shape we
+// are moving to") behind the interface the HTTP API uses, so the benchmark
+// and the API can run it while it grows. It replaces package engine once
+// channels, instances talking to each other and the suites are on it.
+package enginev2
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stocksync/stocksync/client"
+	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/internal/txloop"
+	"github.com/stocksync/stocksync/marketplace"
+	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/processors/inventory"
+	"github.com/stocksync/stocksync/sinks"
+	"github.com/stocksync/stocksync/stock"
+	"github.com/stocksync/stocksync/topology"
+)
+
+// Config is what the engine needs.
+type Config struct {
+	Settings   *config.Config        // required
+	Registry   prometheus.Registerer // required
+	Logger     *slog.Logger          // default slog.Default()
+	InstanceID string                // names the transactional producer; keep it stable per instance; required
+	// Endpoints are the marketplace settings of each channel, by name.
+	Endpoints map[string]marketplace.Config
+}
+
+// Engine is one instance.
+type Engine struct {
+	s        *config.Config
+	names    topology.Names
+	catalog  *stock.Catalog
+	log      *slog.Logger
+	loop     *txloop.Loop
+	producer *kgo.Client
+	commands atomic.Pointer[client.Kafka]
+	started  atomic.Bool
+	timeout  time.Duration
+	pushers  map[string]*sinks.Pusher
+	modes    *modes
+}
+
+// New builds the engine; Run starts it.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Settings == nil || cfg.Registry == nil || cfg.InstanceID == "" {
+		return nil, errors.New("enginev2: Settings, Registry and InstanceID are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := cfg.Settings
+	e := &Engine{s: s, names: topology.New(s.Kafka.TopicPrefix), log: cfg.Logger, timeout: s.Engine.WriteTimeout.Duration}
+	var locs []string
+	for _, l := range s.Locations {
+		locs = append(locs, l.Name)
+	}
+	var rules []stock.ChannelRule
+	for _, c := range s.Channels {
+		rules = append(rules, stock.ChannelRule{Name: c.Name, Locations: c.Locations, Share: c.Share, SafetyStock: c.SafetyStock})
+	}
+	e.catalog = stock.NewCatalog(locs, rules)
+	security, err := s.Kafka.FranzOpts()
+	if err != nil {
+		return nil, err
+	}
+	sinkMetrics := sinks.NewMetrics(cfg.Registry)
+	var proc *inventory.Processor
+	e.pushers = map[string]*sinks.Pusher{}
+	for _, c := range s.Channels {
+		adapter, err := marketplace.New(c.Marketplace, cfg.Endpoints[c.Name])
+		if err != nil {
+			return nil, fmt.Errorf("enginev2: channel %s: %w", c.Name, err)
+		}
+		e.pushers[c.Name], err = sinks.New(sinks.Config{Channel: c.Name, Adapter: adapter, Metrics: sinkMetrics, Logger: cfg.Logger,
+			Send: func(_ context.Context, v sinks.Verdict, done func(error)) {
+				if !proc.Verdict(v) {
+					done(errors.New("the engine's verdict queue is full"))
+					return
+				}
+				done(nil)
+			}})
+		if err != nil {
+			return nil, fmt.Errorf("enginev2: channel %s: %w", c.Name, err)
+		}
+	}
+	e.modes = &modes{by: map[string]string{}, apply: func(ch string, manual bool) {
+		if pu := e.pushers[ch]; pu != nil {
+			pu.SetManual(manual)
+		}
+	}}
+	proc, err = inventory.New(inventory.Config{Names: e.names, Partitions: s.Kafka.Partitions, Catalog: e.catalog,
+		Metrics: processors.NewMetrics(cfg.Registry), Logger: cfg.Logger, Pushers: e.pushers, SinkMetrics: sinkMetrics})
+	if err != nil {
+		return nil, err
+	}
+	e.loop, err = txloop.New(txloop.Config{Brokers: s.Kafka.Brokers, Group: string(e.names.Engine),
+		TransactionalID: e.names.Prefix + "engine-" + cfg.InstanceID,
+		Inputs:          []string{string(e.names.OrderCommands), string(e.names.StockFeed)},
+		Changelog:       string(e.names.EngineTable()), Partitions: s.Kafka.Partitions,
+		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger, Opts: security})
+	if err != nil {
+		return nil, err
+	}
+	e.producer, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Kafka.Brokers...), kgo.ProducerLinger(0)}, security...)...)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Run creates the topics and runs the loop until ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	defer e.producer.Close()
+	if err := e.topics(ctx); err != nil {
+		return err
+	}
+	security, _ := e.s.Kafka.FranzOpts()
+	k, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.s.Kafka.Brokers, TopicPrefix: e.names.Prefix, Timeout: e.timeout,
+		Opts: security, Logger: e.log})
+	if err != nil {
+		return fmt.Errorf("enginev2: %w", err)
+	}
+	defer k.Close()
+	e.commands.Store(k)
+	control, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.s.Kafka.Brokers...), kgo.ConsumeTopics(string(e.names.ChannelControl)),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, security...)...)
+	if err != nil {
+		return err
+	}
+	defer control.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	for _, pu := range e.pushers {
+		g.Go(func() error { return pu.Run(ctx) })
+	}
+	g.Go(func() error { return e.modes.run(ctx, control) })
+	e.started.Store(true)
+	g.Go(func() error { return e.loop.Run(ctx) })
+	return g.Wait()
+}
+
+func (e *Engine) topics(ctx context.Context) error {
+	adm := kadm.NewClient(e.producer)
+	var streams []string
+	for _, s := range e.names.Streams() {
+		streams = append(streams, string(s))
+	}
+	create := func(configs map[string]*string, names ...string) error {
+		res, err := adm.CreateTopics(ctx, e.s.Kafka.Partitions, e.s.Kafka.Replication, configs, names...)
+		if err != nil {
+			return err
+		}
+		for _, r := range res.Sorted() {
+			if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+				return fmt.Errorf("create topic %s: %w", r.Topic, r.Err)
+			}
+		}
+		return nil
+	}
+	if err := create(nil, streams...); err != nil {
+		return err
+	}
+	if err := create(map[string]*string{"cleanup.policy": ptr("compact")}, string(e.names.ChannelControl)); err != nil {
+		return err
+	}
+	// The table: compacted, in segments small enough to be cleaned while
+	// the stock changes, tombstones of finished orders kept a day (a reader
+	// restoring meanwhile sees the delete), so a rebuild reads about the
+	// live set.
+	return create(map[string]*string{
+		"cleanup.policy":            ptr("compact"),
+		"segment.bytes":             ptr(strconv.Itoa(64 << 20)),
+		"min.cleanable.dirty.ratio": ptr("0.2"),
+		"delete.retention.ms":       ptr(strconv.Itoa(24 * 3600 * 1000)),
+	}, string(e.names.EngineTable()))
+}
+
+func ptr(s string) *string { return &s }
+
+// Ready is nil once every partition owned here is restored.
+func (e *Engine) Ready() error {
+	if !e.started.Load() {
+		return errors.New("still starting: creating or checking the topics")
+	}
+	ready, restoring := e.loop.Status()
+	if ready == 0 || restoring > 0 {
+		return fmt.Errorf("still starting: %d partitions ready, %d restoring", ready, restoring)
+	}
+	return nil
+}
+
+func (e *Engine) ledger(sku string) (*stock.SKU, error) {
+	st := e.loop.Store(topology.PartitionOf(sku, e.s.Kafka.Partitions))
+	if st == nil {
+		return nil, fmt.Errorf("%w: SKU %q's partition is not served here (yet)", contract.ErrUnavailable, sku)
+	}
+	v, err := st.Get([]byte(sku))
+	if err != nil || v == nil {
+		return nil, err
+	}
+	s, err := stock.UnmarshalSKU(v)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Stock answers GET /v1/stock/{sku}.
+func (e *Engine) Stock(_ context.Context, sku string) (contract.StockView, error) {
+	s, err := e.ledger(sku)
+	if err != nil {
+		return contract.StockView{}, err
+	}
+	if s == nil {
+		return contract.StockView{}, fmt.Errorf("%w: SKU %q has no stock record", contract.ErrNotFound, sku)
+	}
+	return e.view(sku, s), nil
+}
+
+func (e *Engine) view(sku string, s *stock.SKU) contract.StockView {
+	v := contract.StockView{SKU: sku, Locations: make([]contract.LocationView, 0, len(s.Locations)), Channels: map[string]int64{}}
+	for i := range s.Locations {
+		l := &s.Locations[i]
+		v.Locations = append(v.Locations, contract.LocationView{Location: l.Name, OnHand: l.OnHand,
+			Reserved: l.Reserved, Committed: l.Committed, Available: l.Available()})
+		v.OnHand += l.OnHand
+		v.Reserved += l.Reserved
+		v.Committed += l.Committed
+		v.Available += max(l.Available(), 0)
+		v.Shortage = v.Shortage || l.Short() > 0
+	}
+	for _, name := range e.catalog.Channels() {
+		v.Channels[name] = e.catalog.ChannelAvailable(name, s)
+	}
+	return v
+}
+
+// Order answers GET /v1/orders/{id}.
+func (e *Engine) Order(_ context.Context, id string) (contract.OrderView, error) {
+	v, err := inventory.FindOrder(e.loop.Store, e.s.Kafka.Partitions, id)
+	if err != nil {
+		return contract.OrderView{}, err
+	}
+	if v == nil {
+		return contract.OrderView{}, fmt.Errorf("%w: no reservation is kept for order %q", contract.ErrNotFound, id)
+	}
+	return *v, nil
+}
+
+// SubmitOrder sends an order command and waits for the decision.
+func (e *Engine) SubmitOrder(ctx context.Context, cmd contract.OrderCommand) (contract.OrderResult, error) {
+	if err := cmd.Validate(); err != nil {
+		return contract.OrderResult{}, err
+	}
+	k := e.commands.Load()
+	if k == nil {
+		return contract.OrderResult{}, fmt.Errorf("%w: the engine is still starting", contract.ErrUnavailable)
+	}
+	res, err := k.Submit(ctx, cmd)
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.Is(err, client.ErrTimeout):
+		return res, fmt.Errorf("%w after %s (order %s, %s)", contract.ErrTimeout, e.timeout, cmd.OrderID, cmd.Type)
+	case errors.Is(err, client.ErrInvalid):
+		return res, err
+	}
+	return res, fmt.Errorf("%w: %v", contract.ErrUnavailable, err)
+}
+
+// SubmitFeed sends a snapshot or adjust and waits until the store shows it.
+func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (contract.FeedAnswer, error) {
+	if err := msg.Validate(); err != nil {
+		return contract.FeedAnswer{}, err
+	}
+	if !e.catalog.Known(msg.Location) {
+		return contract.FeedAnswer{}, &contract.InvalidError{Field: "location",
+			Reason: fmt.Sprintf("%q is not configured (known: %s)", msg.Location, strings.Join(e.catalog.Locations(), ", "))}
+	}
+	if before, err := e.ledger(msg.SKU); err == nil && applied(before, msg) {
+		v := e.view(msg.SKU, before)
+		return contract.FeedAnswer{Status: "applied", Ignored: true, Stock: &v}, nil
+	}
+	value, _ := json.Marshal(msg)
+	ctx, stop := context.WithTimeout(ctx, e.timeout)
+	defer stop()
+	if err := e.producer.ProduceSync(ctx, &kgo.Record{Topic: string(e.names.StockFeed), Key: []byte(msg.SKU), Value: value}).FirstErr(); err != nil {
+		return contract.FeedAnswer{}, fmt.Errorf("%w: sending the feed message to Kafka: %v", contract.ErrUnavailable, err)
+	}
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return contract.FeedAnswer{Status: "accepted"}, nil
+		case <-tick.C:
+			if s, err := e.ledger(msg.SKU); err == nil && applied(s, msg) {
+				v := e.view(msg.SKU, s)
+				return contract.FeedAnswer{Status: "applied", Stock: &v}, nil
+			}
+		}
+	}
+}
+
+func applied(s *stock.SKU, msg contract.FeedMessage) bool {
+	if s == nil {
+		return false
+	}
+	if msg.Type == contract.Adjust {
+		return slices.Contains(s.Adjusts, msg.ID)
+	}
+	l := s.Location(msg.Location)
+	if l == nil {
+		return false
+	}
+	for _, v := range l.Versions {
+		if v.Source == msg.Source && v.Version >= msg.Version {
+			return true
+		}
+	}
+	return false
+}
+
+// Locations lists the configured locations.
+func (e *Engine) Locations() []contract.LocationInfo {
+	out := make([]contract.LocationInfo, 0, len(e.s.Locations))
+	for _, l := range e.s.Locations {
+		out = append(out, contract.LocationInfo{Name: l.Name, Kind: l.Kind})
+	}
+	return out
+}

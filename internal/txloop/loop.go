@@ -1,0 +1,391 @@
+// Package txloop runs a consumer group whose owned partitions are processed
+// in Kafka transactions, one cycle at a time, with each partition's state in
+// a Pebble store backed by a compacted changelog topic (docs/design.md, "One
+// cycle"). A cycle polls the inputs of every owned partition, lets the
+// Handler decide them against an overlay of the stores, produces the
+// Handler's records and the changed keys of the changelog (the last value of
+// each key only) in one transaction with the input offsets, and writes the
+// overlay to the stores once the transaction committed. An aborted cycle
+// leaves no trace: the overlay is dropped and the inputs are read again.
+//
+// A partition assigned to this member is paused until its store has caught
+// up with the changelog (read_committed, until no transaction is open on it),
+// so it is never decided against a stale state.
+package txloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocksync/stocksync/state"
+)
+
+// Handler is the processor a Loop runs. Its methods are never called at the
+// same time.
+type Handler interface {
+	// Process decides one cycle's records, all of partitions that are
+	// ready, reading and writing state through c.
+	Process(c *Cycle, recs []*kgo.Record) error
+	// Ready says a partition's store has caught up and its records follow;
+	// Gone says the partition left this member (revoked or lost).
+	Ready(partition int32, st *state.Partition)
+	Gone(partition int32)
+	// Committed runs after a cycle's transaction committed and its writes
+	// reached the stores: the place to answer in-process callers.
+	Committed(c *Cycle)
+	// Tick runs at the end of every cycle, and every TickInterval when no
+	// record comes: the place for what time decides (expiry).
+	Tick(c *Cycle, now time.Time) error
+	// Aborted runs after a cycle's transaction aborted: whatever the handler
+	// derived from the cycle is void; the stores never saw it.
+	Aborted(c *Cycle)
+}
+
+// Config configures a Loop. Zero fields take the defaults stated on them.
+type Config struct {
+	Brokers []string // required
+	Group   string   // consumer group; required
+	// TransactionalID names this member's producer; keep it stable across
+	// restarts of one instance so a restart fences its previous
+	// incarnation at once. Required.
+	TransactionalID string
+	Inputs          []string // input topics, co-partitioned; required
+	Changelog       string   // the compacted changelog topic; required
+	Partitions      int32    // of every topic; required
+	Dir             string   // parent of the partition stores; required
+	// TransactionTimeout bounds how long a transaction of a dead member
+	// blocks its partitions for read_committed readers; default 10s.
+	TransactionTimeout time.Duration
+	// TickInterval is the longest a member waits for records before it runs
+	// Handler.Tick anyway; default 250ms.
+	TickInterval time.Duration
+	Logger       *slog.Logger // default slog.Default()
+	Opts         []kgo.Opt    // TLS, SASL, more options, appended last
+	Handler      Handler      // required
+}
+
+// Loop is one member of the group.
+type Loop struct {
+	cfg     Config
+	log     *slog.Logger
+	session *kgo.GroupTransactSession
+
+	mu        sync.Mutex
+	stores    map[int32]*state.Partition // ready partitions
+	restoring map[int32]context.CancelFunc
+}
+
+type restored struct {
+	partition int32
+	store     *state.Partition
+	err       error
+}
+
+// New checks cfg; Run starts the member.
+func New(cfg Config) (*Loop, error) {
+	var errs []error
+	if len(cfg.Brokers) == 0 || cfg.Group == "" || cfg.TransactionalID == "" || len(cfg.Inputs) == 0 ||
+		cfg.Changelog == "" || cfg.Partitions <= 0 || cfg.Dir == "" || cfg.Handler == nil {
+		errs = append(errs, errors.New("txloop: Brokers, Group, TransactionalID, Inputs, Changelog, Partitions, Dir and Handler are required"))
+	}
+	if cfg.TransactionTimeout == 0 {
+		cfg.TransactionTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.TickInterval == 0 {
+		cfg.TickInterval = 250 * time.Millisecond
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return &Loop{cfg: cfg, log: cfg.Logger, stores: map[int32]*state.Partition{}, restoring: map[int32]context.CancelFunc{}}, nil
+}
+
+// Status counts the partitions owned here that are ready and those still
+// restoring.
+func (l *Loop) Status() (ready, restoring int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.stores), len(l.restoring)
+}
+
+// Store is the ready store of a partition owned here, or nil; for reads.
+func (l *Loop) Store(partition int32) *state.Partition {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stores[partition]
+}
+
+// Run is the member's life: join, restore, decide cycle after cycle, until
+// ctx ends or the producer fails for good.
+func (l *Loop) Run(ctx context.Context) error {
+	s, err := kgo.NewGroupTransactSession(append([]kgo.Opt{
+		kgo.SeedBrokers(l.cfg.Brokers...),
+		kgo.ConsumerGroup(l.cfg.Group),
+		kgo.ConsumeTopics(l.cfg.Inputs...),
+		kgo.TransactionalID(l.cfg.TransactionalID),
+		kgo.TransactionTimeout(l.cfg.TransactionTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group reads everything: nothing accepted is skipped
+		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(partitioner{manual: map[string]bool{l.cfg.Changelog: true}}),
+		kgo.OnPartitionsAssigned(l.assigned),
+		kgo.OnPartitionsRevoked(l.gone),
+		kgo.OnPartitionsLost(l.gone),
+	}, l.cfg.Opts...)...)
+	if err != nil {
+		return fmt.Errorf("txloop: %w", err)
+	}
+	l.session = s
+	defer func() {
+		l.mu.Lock()
+		for p, cancel := range l.restoring {
+			cancel()
+			delete(l.restoring, p)
+		}
+		l.mu.Unlock()
+		s.CloseAllowingRebalance() // BlockRebalanceOnPoll: a plain Close would wait for AllowRebalance
+		l.closeAll()
+	}()
+	for ctx.Err() == nil {
+		pctx, cancel := context.WithTimeout(ctx, l.cfg.TickInterval)
+		fetches := s.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				l.log.Warn("txloop: fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		if err := l.cycle(ctx, fetches.Records()); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopping: the cycle's transaction was aborted or completed
+			}
+			return err
+		}
+		s.AllowRebalance()
+	}
+	return nil
+}
+
+// cycle decides recs in one transaction. A cycle that cannot commit is
+// aborted and its inputs come again; an error returned is fatal.
+func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := &Cycle{stores: l.stores, dirty: map[int32]map[string][]byte{}}
+	if len(recs) > 0 {
+		if err := l.cfg.Handler.Process(c, recs); err != nil {
+			return fmt.Errorf("txloop: processing %d records: %w", len(recs), err)
+		}
+	}
+	if err := l.cfg.Handler.Tick(c, time.Now()); err != nil {
+		return fmt.Errorf("txloop: tick: %w", err)
+	}
+	if len(recs) == 0 && len(c.out) == 0 && len(c.dirty) == 0 {
+		return nil // nothing to commit
+	}
+	// Begin only now: the cycle's writes and outputs were buffered.
+	if err := l.session.Begin(); err != nil {
+		return fmt.Errorf("txloop: begin a transaction: %w", err)
+	}
+	for _, r := range c.out {
+		l.session.Produce(ctx, r, nil)
+	}
+	offsets := l.produceChangelog(ctx, c)
+	// A cycle that began finishes even when ctx ends meanwhile (shutdown):
+	// cancelling End would leave the transaction to time out.
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.TransactionTimeout)
+	defer cancel()
+	committed, err := l.session.End(ectx, kgo.TryCommit)
+	if err != nil {
+		return fmt.Errorf("txloop: ending a transaction: %w", err)
+	}
+	if !committed {
+		l.log.Info("txloop: a cycle was aborted (a rebalance or a fenced commit); its inputs are read again", "records", len(recs))
+		l.cfg.Handler.Aborted(c)
+		return nil
+	}
+	for p, keys := range c.dirty {
+		st := l.stores[p]
+		if st == nil {
+			continue
+		}
+		writes := make([]state.Write, 0, len(keys))
+		for k, v := range keys {
+			writes = append(writes, state.Write{Key: []byte(k), Value: v})
+		}
+		if err := st.Apply(writes, offsets.get(p)); err != nil {
+			return err
+		}
+	}
+	l.cfg.Handler.Committed(c)
+	return nil
+}
+
+// changelogOffsets collects, per partition, the offset of the last
+// changelog record a cycle wrote.
+type changelogOffsets struct {
+	mu sync.Mutex
+	by map[int32]int64
+}
+
+func (o *changelogOffsets) get(p int32) int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.by[p]
+}
+
+func (l *Loop) produceChangelog(ctx context.Context, c *Cycle) *changelogOffsets {
+	offsets := &changelogOffsets{by: map[int32]int64{}}
+	for p, keys := range c.dirty {
+		for k, v := range keys {
+			r := &kgo.Record{Topic: l.cfg.Changelog, Partition: p, Key: []byte(k), Value: v}
+			l.session.Produce(ctx, r, func(r *kgo.Record, err error) {
+				if err != nil {
+					return // the transaction then aborts
+				}
+				offsets.mu.Lock()
+				if r.Offset > offsets.by[r.Partition] {
+					offsets.by[r.Partition] = r.Offset
+				}
+				offsets.mu.Unlock()
+			})
+		}
+	}
+	return offsets
+}
+
+// assigned pauses the new partitions and restores their stores in the
+// background; the loop resumes each once it has caught up.
+func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	parts := partitionsOf(m)
+	pause := map[string][]int32{}
+	for _, t := range l.cfg.Inputs {
+		pause[t] = parts
+	}
+	cl.PauseFetchPartitions(pause)
+	for _, p := range parts {
+		if l.stores[p] != nil || l.restoring[p] != nil {
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		l.restoring[p] = cancel
+		go func() {
+			for pause := 100 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
+				st, err := l.restore(ctx, p)
+				if err == nil || ctx.Err() != nil {
+					l.ready(restored{partition: p, store: st, err: err})
+					return
+				}
+				l.log.Warn("txloop: restoring a partition failed; trying again", "partition", p, "in", pause, "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(pause):
+				}
+			}
+		}()
+	}
+}
+
+// ready makes a partition whose restore finished ready and resumes its
+// inputs; it waits for the cycle in progress, so the handler sees it between
+// cycles.
+func (l *Loop) ready(r restored) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cancel, ok := l.restoring[r.partition]
+	if !ok { // revoked meanwhile
+		if r.store != nil {
+			_ = r.store.Close()
+		}
+		return
+	}
+	cancel()
+	delete(l.restoring, r.partition)
+	if r.err != nil {
+		return // cancelled: the partition left meanwhile
+	}
+	l.stores[r.partition] = r.store
+	l.cfg.Handler.Ready(r.partition, r.store)
+	resume := map[string][]int32{}
+	for _, t := range l.cfg.Inputs {
+		resume[t] = []int32{r.partition}
+	}
+	l.session.Client().ResumeFetchPartitions(resume)
+}
+
+// gone closes the stores of partitions that left this member.
+func (l *Loop) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range partitionsOf(m) {
+		if cancel, ok := l.restoring[p]; ok {
+			cancel()
+			delete(l.restoring, p)
+		}
+		if st := l.stores[p]; st != nil {
+			delete(l.stores, p)
+			l.cfg.Handler.Gone(p)
+			if err := st.Close(); err != nil {
+				l.log.Warn("txloop: closing the store of a partition that left", "partition", p, "err", err)
+			}
+		}
+	}
+}
+
+func (l *Loop) closeAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p, st := range l.stores {
+		l.cfg.Handler.Gone(p)
+		_ = st.Close()
+		delete(l.stores, p)
+	}
+}
+
+func (l *Loop) storeDir(p int32) string {
+	return filepath.Join(l.cfg.Dir, fmt.Sprintf("%s.%d", l.cfg.Changelog, p))
+}
+
+// partitionsOf lists the partition numbers of an assignment (the inputs are
+// co-partitioned: partition p of every input belongs to the same member).
+func partitionsOf(m map[string][]int32) []int32 {
+	seen := map[int32]bool{}
+	var out []int32
+	for _, ps := range m {
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// partitioner sends records of the manual topics to Record.Partition and
+// the others by murmur2 of the key, as the Java client does.
+type partitioner struct{ manual map[string]bool }
+
+func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if p.manual[topic] {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+}

@@ -1,0 +1,165 @@
+package txloop
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocksync/stocksync/state"
+)
+
+// counter counts the records of each key: its state is the count, and it
+// emits the new count for every record, so exactly-once shows as each key's
+// outputs being 1, 2, 3, … with no gap and no repeat.
+type counter struct{ out string }
+
+func (h counter) Process(c *Cycle, recs []*kgo.Record) error {
+	for _, r := range recs {
+		v, err := c.Get(r.Partition, string(r.Key))
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.Atoi(string(v))
+		n++
+		c.Put(r.Partition, string(r.Key), []byte(strconv.Itoa(n)))
+		c.Emit(&kgo.Record{Topic: h.out, Key: r.Key, Value: []byte(strconv.Itoa(n))})
+	}
+	return nil
+}
+func (counter) Ready(int32, *state.Partition) {}
+func (counter) Gone(int32)                    {}
+func (counter) Committed(*Cycle)              {}
+func (counter) Tick(*Cycle, time.Time) error  { return nil }
+func (counter) Aborted(*Cycle)                {}
+
+func brokersForTest(t *testing.T) []string {
+	if v := os.Getenv("STOCKSYNC_TEST_BROKERS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// TestExactlyOnceAcrossRebalances counts increments through members that
+// join and leave mid-stream: every key's outputs must be 1..n exactly once,
+// and the stores and the changelog must agree on n.
+func TestExactlyOnceAcrossRebalances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	brokers := brokersForTest(t)
+	prefix := fmt.Sprintf("txl-%d.", time.Now().UnixNano())
+	in, out, changelog := prefix+"in", prefix+"out", prefix+"table"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := adm.CreateTopics(ctx, 4, 1, nil, in, out); err != nil {
+		t.Fatal(err)
+	}
+	compact := "compact"
+	if _, err := adm.CreateTopics(ctx, 4, 1, map[string]*string{"cleanup.policy": &compact}, changelog); err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]string{}
+	member := func(name string) (stop func()) {
+		if dirs[name] == "" {
+			dirs[name] = t.TempDir()
+		}
+		l, err := New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + name, Inputs: []string{in},
+			Changelog: changelog, Partitions: 4, Dir: dirs[name], Handler: counter{out: out},
+			TransactionTimeout: 5 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mctx, mcancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := l.Run(mctx); err != nil {
+				t.Errorf("member %s: %v", name, err)
+			}
+		})
+		return func() { mcancel(); wg.Wait() }
+	}
+	const keys = 12
+	sent := map[string]int{}
+	send := func(n int) {
+		for i := range n {
+			k := "k" + strconv.Itoa(i%keys)
+			sent[k]++
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: in, Key: []byte(k), Value: []byte("inc")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stopA := member("a")
+	send(120)
+	stopB := member("b")
+	send(120)
+	stopA()
+	send(120)
+	stopC := member("c")
+	send(120)
+	stopB()
+	stopC()
+	// A restart on the same data directory restores from where its stores
+	// were, the rest from the changelog.
+	stopA = member("a")
+	send(120)
+	defer stopA()
+
+	// Read the outputs (committed only) until every key reached its count.
+	rd, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(out),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	got := map[string][]int{}
+	done := func() bool {
+		for k, n := range sent {
+			if len(got[k]) < n {
+				return false
+			}
+		}
+		return true
+	}
+	for !done() {
+		fs := rd.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("outputs so far %v; sent %v", got, sent)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			n, _ := strconv.Atoi(string(r.Value))
+			got[string(r.Key)] = append(got[string(r.Key)], n)
+		})
+	}
+	for k, n := range sent {
+		for i, v := range got[k] {
+			if v != i+1 {
+				t.Fatalf("key %s: outputs %v; want 1..%d once each", k, got[k], n)
+			}
+		}
+		if len(got[k]) != n {
+			t.Fatalf("key %s: %d outputs, want %d", k, len(got[k]), n)
+		}
+	}
+}

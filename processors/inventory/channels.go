@@ -1,0 +1,203 @@
+package inventory
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/internal/txloop"
+	"github.com/stocksync/stocksync/marketplace"
+	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/sinks"
+	"github.com/stocksync/stocksync/state"
+)
+
+// Channels: the projection is computed in the cycle where the stock changed
+// (no stock.changes → channels hop); each SKU's push state (what each
+// channel should show, what its marketplace acknowledged) is a key of its
+// own beside the SKU's ledger; new values reach the pushers in process once
+// the cycle committed; the pushers' verdicts come back in process and are
+// written with the next cycle, conflated per SKU.
+
+const channelsPrefix = "\x00c" // a SKU's push state, at the SKU's partition
+
+func channelsKey(sku string) string { return channelsPrefix + sku }
+
+// offer is a value to hand to a channel's pusher after the commit.
+type offer struct {
+	part    int32
+	channel string
+	update  marketplace.Update
+}
+
+// Verdict hands a pusher's verdict to the processor (sinks.Config.Send); it
+// is recorded with the next cycle. It never blocks the pusher: when the
+// queue is full the verdict is dropped and the value pushed again later.
+func (p *Processor) Verdict(v sinks.Verdict) bool {
+	select {
+	case p.verdicts <- v:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *Processor) channelsState(c *txloop.Cycle, part int32, sku string) (*processors.ChannelsState, error) {
+	if st, ok := p.cur.chans[sku]; ok {
+		return st, nil
+	}
+	raw, err := c.Get(part, channelsKey(sku))
+	if err != nil {
+		return nil, err
+	}
+	st := &processors.ChannelsState{}
+	if raw != nil {
+		if st, err = processors.DecodeChannelsState(raw); err != nil {
+			return nil, fmt.Errorf("inventory: push state of SKU %q: %w", sku, err)
+		}
+	}
+	if st.Sinks == nil {
+		st.Sinks = map[string]*processors.SinkState{}
+	}
+	p.cur.chans[sku] = st
+	return st, nil
+}
+
+// project records the channels whose value moved for a SKU changed in this
+// cycle: a new version, channel.stock, and an offer to each pusher.
+func (p *Processor) project(c *txloop.Cycle, sku string, e *skuEntry) error {
+	now := p.channelValues(e.ledger)
+	var moved []string
+	for _, ch := range p.cfg.Catalog.Channels() {
+		if now[ch] != e.ats[ch] {
+			moved = append(moved, ch)
+		}
+	}
+	if len(moved) == 0 {
+		return nil
+	}
+	st, err := p.channelsState(c, e.part, sku)
+	if err != nil {
+		return err
+	}
+	st.Version++
+	st.Seq, st.At = e.ledger.Seq, e.at
+	for _, ch := range moved {
+		s := st.Sinks[ch]
+		if s == nil {
+			s = &processors.SinkState{}
+			st.Sinks[ch] = s
+		}
+		s.Want, s.WantVersion, s.WantAt, s.Parked = now[ch], st.Version, e.at, ""
+		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.ChannelStock), Key: []byte(sku),
+			Value: mustJSON(contract.ChannelStock{Channel: ch, SKU: sku, Available: now[ch], Version: st.Version})})
+		p.offers = append(p.offers, offer{part: e.part, channel: ch, update: marketplace.Update{SKU: sku, Available: now[ch], Version: st.Version}})
+	}
+	c.Put(e.part, channelsKey(sku), st.AppendBinary(nil))
+	return nil
+}
+
+// recordVerdicts writes the pushers' verdicts that came since the last
+// cycle: an acknowledgement moves what the marketplace shows, a refusal
+// parks the value in the DLQ.
+func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
+	for range cap(p.verdicts) {
+		var v sinks.Verdict
+		select {
+		case v = <-p.verdicts:
+		default:
+			return nil
+		}
+		part := p.partition(v.SKU)
+		if !c.Owned(part) || p.cfg.Pushers[v.Channel] == nil {
+			continue // the partition moved on; its new owner pushes again
+		}
+		st, err := p.channelsState(c, part, v.SKU)
+		if err != nil {
+			return err
+		}
+		s := st.Sinks[v.Channel]
+		if s == nil {
+			s = &processors.SinkState{}
+			st.Sinks[v.Channel] = s
+		}
+		switch {
+		case v.OK && v.Version > s.AckedVersion:
+			s.Acked, s.AckedVersion, s.AckedAt = v.Available, v.Version, v.At
+			if v.Version == s.WantVersion && p.cfg.SinkMetrics != nil {
+				p.cfg.SinkMetrics.E2E.WithLabelValues(v.Channel).Observe(float64(v.At-s.WantAt) / 1000)
+			}
+		case !v.OK && v.Version >= s.WantVersion && s.Parked == "":
+			s.Parked = v.Reason
+			dl := processors.DeadLetter{Topic: "marketplace:" + v.Channel, Key: v.SKU, Value: string(mustJSON(v)),
+				Reason: fmt.Sprintf("channel %s: the marketplace refused SKU %q: %s", v.Channel, v.SKU, v.Reason),
+				At:     time.UnixMilli(v.At).UTC().Format(time.RFC3339Nano)}
+			c.Emit(&kgo.Record{Topic: string(p.cfg.Names.DLQ), Key: []byte(v.SKU), Value: mustJSON(dl)})
+			if p.cfg.SinkMetrics != nil {
+				p.cfg.SinkMetrics.DLQ.WithLabelValues(v.Channel).Inc()
+			}
+		default:
+			continue
+		}
+		c.Put(part, channelsKey(v.SKU), st.AppendBinary(nil))
+		p.settled = append(p.settled, v)
+	}
+	return nil
+}
+
+// afterCommit tells the pushers what the committed cycle decided.
+func (p *Processor) afterCommit() {
+	for _, o := range p.offers {
+		if pu := p.cfg.Pushers[o.channel]; pu != nil {
+			pu.Offer(o.part, o.update)
+		}
+	}
+	for _, v := range p.settled {
+		if pu := p.cfg.Pushers[v.Channel]; pu != nil {
+			if v.OK {
+				pu.Acked(v.SKU, v.Version)
+			} else {
+				pu.Dropped(v.SKU, v.Version)
+			}
+		}
+	}
+	p.offers, p.settled = p.offers[:0], p.settled[:0]
+}
+
+// seedPushers offers a restored partition's unacknowledged values.
+func (p *Processor) seedPushers(part int32, st *state.Partition) {
+	if len(p.cfg.Pushers) == 0 {
+		return
+	}
+	err := st.Scan([]byte(channelsPrefix), func(k, v []byte) bool {
+		cs, err := processors.DecodeChannelsState(v)
+		if err != nil {
+			return true
+		}
+		sku := string(k[len(channelsPrefix):])
+		for ch, s := range cs.Sinks {
+			if pu := p.cfg.Pushers[ch]; pu != nil && s.Pending() {
+				pu.Offer(part, marketplace.Update{SKU: sku, Available: s.Want, Version: s.WantVersion})
+			}
+		}
+		return true
+	})
+	if err != nil {
+		p.log.Error("reading the pending channel values of a restored partition", "partition", part, "err", err)
+	}
+}
+
+// ChannelStock reads a SKU's push state for one channel from a store.
+func ChannelStock(st *state.Partition, channel, sku string) (*processors.SinkState, error) {
+	raw, err := st.Get([]byte(channelsKey(sku)))
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	cs, err := processors.DecodeChannelsState(raw)
+	if err != nil {
+		return nil, err
+	}
+	return cs.Sinks[channel], nil
+}

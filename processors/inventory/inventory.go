@@ -1,0 +1,355 @@
+// Package inventory is the engine's processor (docs/design.md, "The shape we
+// are moving to"): partitioned by SKU, it keeps each SKU's stock and the
+// orders routed to its partition, decides every order command where its
+// stock is, and writes each changed key once per cycle. It runs on
+// internal/txloop, which gives it one Kafka transaction per cycle.
+//
+// This first version decides orders whose partitions (the route SKU's, every
+// line's and the order id's) are all owned by this instance: one instance
+// owning every partition decides everything in one hop. Claims and holds
+// between instances are the next step (docs/design.md, "Status").
+package inventory
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/internal/txloop"
+	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/sinks"
+	"github.com/stocksync/stocksync/state"
+	"github.com/stocksync/stocksync/stock"
+	"github.com/stocksync/stocksync/topology"
+)
+
+// Config is what the processor needs.
+type Config struct {
+	Names      topology.Names
+	Partitions int32               // of every topic; required
+	Catalog    *stock.Catalog      // locations and channel rules; required
+	Metrics    *processors.Metrics // required
+	Logger     *slog.Logger        // default slog.Default()
+	Now        func() time.Time    // default time.Now
+	// Pushers push each channel's new values to its marketplace, by
+	// channel; none in tests that look at the table only.
+	Pushers     map[string]*sinks.Pusher
+	SinkMetrics *sinks.Metrics // with Pushers
+	// Retention is how long a finished order (released, shipped, expired)
+	// stays to answer repeats and lookups before it leaves the table as a
+	// tombstone; default 24h.
+	Retention time.Duration
+}
+
+// Processor implements txloop.Handler.
+type Processor struct {
+	cfg       Config
+	log       *slog.Logger
+	expiry    map[int32]*expiryQueue // reservations by expiry, per owned partition
+	retention map[int32]*expiryQueue // finished orders by when they leave, per owned partition
+	cur       cycleState
+	verdicts  chan sinks.Verdict // from the pushers, recorded by the next cycle
+	offers    []offer            // for the pushers once the cycle commits
+	settled   []sinks.Verdict    // recorded verdicts, for the pushers once the cycle commits
+}
+
+// cycleState is what one cycle has read and changed, written back once at
+// its end: each changed key goes to the changelog once however many
+// commands touched it.
+type cycleState struct {
+	skus  map[string]*skuEntry
+	order []string // SKUs in the order they were first read, for stable output
+	chans map[string]*processors.ChannelsState
+}
+
+type skuEntry struct {
+	part    int32
+	ledger  *stock.SKU
+	ats     map[string]int64 // each channel's value when the cycle first read it
+	changed bool
+	cause   string
+	at      int64
+}
+
+var errRemote = errors.New("inventory: the partition is owned by another instance")
+
+// New checks cfg.
+func New(cfg Config) (*Processor, error) {
+	if cfg.Partitions <= 0 || cfg.Catalog == nil || cfg.Metrics == nil {
+		return nil, errors.New("inventory: Partitions, Catalog and Metrics are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	p := &Processor{cfg: cfg, log: cfg.Logger.With("processor", "inventory"), expiry: map[int32]*expiryQueue{},
+		retention: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14)}
+	p.reset()
+	return p, nil
+}
+
+func (p *Processor) reset() {
+	p.cur = cycleState{skus: map[string]*skuEntry{}, chans: map[string]*processors.ChannelsState{}}
+}
+
+func (p *Processor) partition(key string) int32 { return topology.PartitionOf(key, p.cfg.Partitions) }
+
+// Process decides one cycle's records.
+func (p *Processor) Process(c *txloop.Cycle, recs []*kgo.Record) error {
+	for _, r := range recs {
+		var err error
+		switch r.Topic {
+		case string(p.cfg.Names.OrderCommands):
+			err = p.command(c, r)
+		case string(p.cfg.Names.StockFeed):
+			err = p.feed(c, r)
+		default:
+			p.deadLetter(c, r, "not an input of the engine")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Tick expires what is due and writes back what the cycle changed.
+func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
+	defer p.reset()
+	for part, q := range p.expiry {
+		if !c.Owned(part) {
+			continue
+		}
+		for _, id := range q.due(now.UnixMilli()) {
+			if err := p.expire(c, part, id, now); err != nil {
+				return err
+			}
+		}
+	}
+	for part, q := range p.retention {
+		if !c.Owned(part) {
+			continue
+		}
+		for _, id := range q.due(now.UnixMilli()) {
+			if err := p.forget(c, part, id, now); err != nil {
+				return err
+			}
+		}
+	}
+	if err := p.recordVerdicts(c); err != nil {
+		return err
+	}
+	return p.flush(c)
+}
+
+// forget removes a finished order past its retention, and its directory
+// entry: tombstones in the changelog, so a rebuild reads the live set.
+func (p *Processor) forget(c *txloop.Cycle, home int32, id string, now time.Time) error {
+	o, err := p.loadOrder(c, home, id)
+	if err != nil || o == nil || !o.State.final() || o.FinishedAt+p.cfg.Retention.Milliseconds() > now.UnixMilli() {
+		return err
+	}
+	c.Put(home, orderKey(id), nil)
+	if d := p.partition(id); d != home && c.Owned(d) {
+		c.Put(d, dirKey(id), nil)
+	}
+	return nil
+}
+
+// finished records that an order reached a final state now.
+func (p *Processor) finished(home int32, o *order, now time.Time) {
+	o.FinishedAt = now.UnixMilli()
+	queue(p.retention, home).push(o.ID, o.FinishedAt+p.cfg.Retention.Milliseconds())
+}
+
+// Ready rebuilds the partition's expiry and retention queues from its
+// orders.
+func (p *Processor) Ready(part int32, st *state.Partition) {
+	exp, ret := &expiryQueue{}, &expiryQueue{}
+	err := st.Scan([]byte(orderPrefix), func(_, v []byte) bool {
+		o, err := decodeOrder(v)
+		switch {
+		case err != nil:
+		case o.State == Reserved:
+			exp.push(o.ID, o.ExpiresAt)
+		case o.State.final():
+			ret.push(o.ID, o.FinishedAt+p.cfg.Retention.Milliseconds())
+		}
+		return true
+	})
+	if err != nil {
+		p.log.Error("reading the orders of a restored partition; their expiry waits for the next restore", "partition", part, "err", err)
+	}
+	p.expiry[part], p.retention[part] = exp, ret
+	p.seedPushers(part, st)
+}
+
+// Gone forgets a partition.
+func (p *Processor) Gone(part int32) {
+	delete(p.expiry, part)
+	delete(p.retention, part)
+	for _, pu := range p.cfg.Pushers {
+		pu.Forget(part)
+	}
+}
+
+// Committed hands the cycle's new channel values to the pushers.
+func (p *Processor) Committed(*txloop.Cycle) { p.afterCommit() }
+
+// Aborted drops what the cycle queued: the expiry queues are rebuilt from
+// the stores, which the aborted cycle never reached.
+func (p *Processor) Aborted(c *txloop.Cycle) {
+	p.reset()
+	for _, v := range p.settled {
+		p.Verdict(v) // recorded again by the next cycle
+	}
+	p.offers, p.settled = p.offers[:0], p.settled[:0]
+	for part := range p.expiry {
+		if st := c.Store(part); st != nil {
+			p.Ready(part, st) // both queues
+		}
+	}
+}
+
+// ledger returns the SKU's ledger for this cycle, reading it once.
+func (p *Processor) ledger(c *txloop.Cycle, sku string) (*skuEntry, error) {
+	if e, ok := p.cur.skus[sku]; ok {
+		return e, nil
+	}
+	part := p.partition(sku)
+	if !c.Owned(part) {
+		return nil, errRemote
+	}
+	raw, err := c.Get(part, sku)
+	if err != nil {
+		return nil, err
+	}
+	s := new(stock.SKU)
+	if raw != nil {
+		if *s, err = stock.UnmarshalSKU(raw); err != nil {
+			return nil, fmt.Errorf("inventory: ledger of SKU %q: %w", sku, err)
+		}
+	}
+	e := &skuEntry{part: part, ledger: s, ats: p.channelValues(s)}
+	p.cur.skus[sku] = e
+	p.cur.order = append(p.cur.order, sku)
+	return e, nil
+}
+
+func (p *Processor) channelValues(s *stock.SKU) map[string]int64 {
+	out := make(map[string]int64, len(p.cfg.Catalog.Channels()))
+	for _, ch := range p.cfg.Catalog.Channels() {
+		out[ch] = p.cfg.Catalog.ChannelAvailable(ch, s)
+	}
+	return out
+}
+
+func (e *skuEntry) touch(cause string, at int64) {
+	e.changed, e.cause, e.at = true, cause, at
+}
+
+// flush writes every changed ledger once and tells the rest of the world:
+// stock.changes with the SKU's quantities, channel.stock for each channel
+// whose value moved.
+func (p *Processor) flush(c *txloop.Cycle) error {
+	for _, sku := range p.cur.order {
+		e := p.cur.skus[sku]
+		if !e.changed {
+			continue
+		}
+		c.Put(e.part, sku, e.ledger.AppendBinary(nil))
+		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.StockChanges), Key: []byte(sku),
+			Value: mustJSON(e.ledger.Change(sku, e.cause, e.at))})
+		if err := p.project(c, sku, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// feed applies a snapshot or an adjust.
+func (p *Processor) feed(c *txloop.Cycle, r *kgo.Record) error {
+	if p.rerouted(c, r) {
+		return nil
+	}
+	f, err := contract.DecodeFeed(r.Value)
+	if err == nil && f.SKU != string(r.Key) {
+		err = fmt.Errorf("message key %q differs from its sku %q", r.Key, f.SKU)
+	}
+	if err == nil && !p.cfg.Catalog.Known(f.Location) {
+		err = fmt.Errorf("unknown location %q (configured: %v)", f.Location, p.cfg.Catalog.Locations())
+	}
+	if err != nil {
+		p.deadLetter(c, r, err.Error())
+		return nil
+	}
+	e, err := p.ledger(c, f.SKU)
+	if err != nil {
+		return err
+	}
+	var eff stock.Effect
+	if f.Type == contract.Snapshot {
+		eff = e.ledger.Snapshot(f)
+	} else {
+		eff = e.ledger.Adjust(f)
+	}
+	p.count(f.Type, eff)
+	if eff.Changed {
+		e.touch(f.Type, r.Timestamp.UnixMilli())
+	}
+	if eff.Shortage != nil {
+		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.StockShortages), Key: r.Key, Value: mustJSON(eff.Shortage)})
+		p.cfg.Metrics.Shortages.WithLabelValues(eff.Shortage.Location).Inc()
+	}
+	return nil
+}
+
+func (p *Processor) count(typ string, eff stock.Effect) {
+	outcome := "accepted"
+	switch {
+	case eff.Stale && !eff.Duplicate:
+		outcome = "stale"
+	case eff.Duplicate:
+		outcome = "duplicate"
+	case !eff.Changed:
+		outcome = "ignored"
+	}
+	p.cfg.Metrics.Commands.WithLabelValues(typ, outcome).Inc()
+}
+
+// rerouted re-sends a record whose key does not hash to the partition it
+// arrived on (invariant 6), and reports whether it did.
+func (p *Processor) rerouted(c *txloop.Cycle, r *kgo.Record) bool {
+	if p.partition(string(r.Key)) == r.Partition {
+		return false
+	}
+	c.Emit(&kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers})
+	p.cfg.Metrics.Rerouted.WithLabelValues(r.Topic).Inc()
+	return true
+}
+
+func (p *Processor) deadLetter(c *txloop.Cycle, r *kgo.Record, reason string) {
+	dl := processors.DeadLetter{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: string(r.Key),
+		Value: string(r.Value), Reason: reason, At: p.cfg.Now().UTC().Format(time.RFC3339Nano)}
+	c.Emit(&kgo.Record{Topic: string(p.cfg.Names.DLQ), Key: r.Key, Value: mustJSON(dl)})
+	p.cfg.Metrics.DLQ.WithLabelValues(r.Topic).Inc()
+	p.log.Warn("message parked in the DLQ", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason)
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("inventory: encoding an internal message: " + err.Error())
+	}
+	return b
+}

@@ -1,0 +1,258 @@
+package inventory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocksync/stocksync/client"
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/internal/txloop"
+	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/stock"
+	"github.com/stocksync/stocksync/topology"
+)
+
+const partitions = 4
+
+// world is one engine instance (the processor on txloop) on a Kafka, with a
+// Go Kafka client and a feed producer.
+type world struct {
+	t     *testing.T
+	names topology.Names
+	loop  *txloop.Loop
+	cl    *kgo.Client
+	k     *client.Kafka
+}
+
+func newWorld(t *testing.T, retention time.Duration) *world {
+	var brokers []string
+	if v := os.Getenv("STOCKSYNC_TEST_BROKERS"); v != "" {
+		brokers = strings.Split(v, ",")
+	} else {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		brokers = c.ListenAddrs()
+	}
+	names := topology.New(fmt.Sprintf("inv-%d.", time.Now().UnixNano()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	adm := kadm.NewClient(cl)
+	var streams []string
+	for _, s := range names.Streams() {
+		streams = append(streams, string(s))
+	}
+	if _, err := adm.CreateTopics(ctx, partitions, 1, nil, streams...); err != nil {
+		t.Fatal(err)
+	}
+	compact := "compact"
+	if _, err := adm.CreateTopics(ctx, partitions, 1, map[string]*string{"cleanup.policy": &compact}, string(names.EngineTable())); err != nil {
+		t.Fatal(err)
+	}
+	cat := stock.NewCatalog([]string{"msk-wh-1", "spb-store-1"}, []stock.ChannelRule{{Name: "web", Locations: []string{"msk-wh-1", "spb-store-1"}, Share: 1}})
+	proc, err := New(Config{Names: names, Partitions: partitions, Catalog: cat, Metrics: processors.NewMetrics(prometheus.NewRegistry()),
+		Logger: slog.New(slog.DiscardHandler), Retention: retention})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop, err := txloop.New(txloop.Config{Brokers: brokers, Group: string(names.Engine), TransactionalID: names.Prefix + "engine-test",
+		Inputs: []string{string(names.OrderCommands), string(names.StockFeed)}, Changelog: string(names.EngineTable()),
+		Partitions: partitions, Dir: t.TempDir(), Handler: proc, TickInterval: 50 * time.Millisecond, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := loop.Run(ctx); err != nil {
+			t.Errorf("loop: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	k, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: brokers, TopicPrefix: names.Prefix, Timeout: 30 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return &world{t: t, names: names, loop: loop, cl: cl, k: k}
+}
+
+func (w *world) snapshot(sku, loc string, onHand int64) {
+	v, _ := json.Marshal(contract.FeedMessage{Type: contract.Snapshot, SKU: sku, Location: loc, OnHand: &onHand, Source: "erp", Version: time.Now().UnixNano()})
+	if err := w.cl.ProduceSync(context.Background(), &kgo.Record{Topic: string(w.names.StockFeed), Key: []byte(sku), Value: v}).FirstErr(); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// ledger reads a SKU's committed ledger from its partition's store.
+func (w *world) ledger(sku string) *stock.SKU {
+	w.t.Helper()
+	for range 400 {
+		if st := w.loop.Store(topology.PartitionOf(sku, partitions)); st != nil {
+			v, err := st.Get([]byte(sku))
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			if v != nil {
+				s, err := stock.UnmarshalSKU(v)
+				if err != nil {
+					w.t.Fatal(err)
+				}
+				return &s
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	w.t.Fatalf("SKU %s never showed in its store", sku)
+	return nil
+}
+
+func (w *world) want(what string, r resErr, status string) contract.OrderResult {
+	res, err := r.res, r.err
+	w.t.Helper()
+	if err != nil || res.Status != status {
+		b, _ := json.Marshal(res)
+		w.t.Fatalf("%s: %s, %v; want status %s", what, b, err, status)
+	}
+	return res
+}
+
+// TestDecidesOrdersInOneHop runs the order lifecycle through one instance
+// owning every partition: reserves (one line and several, keyed by order
+// id, so forwarded), repeats, conflicts, refusals, confirm and ship by id,
+// expiry by the partition's own clock.
+func TestDecidesOrdersInOneHop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	w := newWorld(t, 0)
+	ctx := context.Background()
+	w.snapshot("A", "msk-wh-1", 10)
+	w.snapshot("B", "spb-store-1", 2)
+	if got := w.ledger("A"); got.Location("msk-wh-1").OnHand != 10 {
+		t.Fatalf("A after the snapshot: %+v", got)
+	}
+	w.ledger("B")
+
+	a3 := []contract.Line{{SKU: "A", Qty: 3}}
+	first := w.want("reserve o-1", withErr(w.k.Reserve(ctx, "o-1", a3, "web", time.Hour)), contract.StatusReserved)
+	if first.Lines[0].Location != "msk-wh-1" {
+		t.Errorf("reserve o-1 placed at %q, want msk-wh-1", first.Lines[0].Location)
+	}
+	again := w.want("reserve o-1 again", withErr(w.k.Reserve(ctx, "o-1", a3, "web", time.Hour)), contract.StatusReserved)
+	if again.RequestID == first.RequestID || again.ExpiresAt != first.ExpiresAt {
+		t.Errorf("a repeat: %+v; want the first answer (expiry %s) with its own request id", again, first.ExpiresAt)
+	}
+	conflict := w.want("reserve o-1 with another body", withErr(w.k.Reserve(ctx, "o-1", []contract.Line{{SKU: "B", Qty: 1}}, "web", time.Hour)), contract.StatusRejected)
+	if conflict.Error.Type != contract.ErrConflict || conflict.Error.Accepted == nil || conflict.Error.Accepted.Lines[0].SKU != "A" {
+		t.Errorf("another body: %+v; want a conflict naming A", conflict.Error)
+	}
+	short := w.want("reserve o-2 (8 of 7)", withErr(w.k.Reserve(ctx, "o-2", []contract.Line{{SKU: "A", Qty: 8}}, "web", time.Hour)), contract.StatusRejected)
+	if short.Error.Type != contract.ErrInsufficientStock || *short.Error.Available != 7 {
+		t.Errorf("8 of 7: %+v; want insufficient_stock with 7 available", short.Error)
+	}
+	// A multi-line order, one line short: nothing is held.
+	w.want("reserve o-3 (A, 3 of 2 B)", withErr(w.k.Reserve(ctx, "o-3", []contract.Line{{SKU: "A", Qty: 1}, {SKU: "B", Qty: 3}}, "web", time.Hour)), contract.StatusRejected)
+	w.want("reserve o-4 (A, B)", withErr(w.k.Reserve(ctx, "o-4", []contract.Line{{SKU: "A", Qty: 1}, {SKU: "B", Qty: 2}}, "web", time.Hour)), contract.StatusReserved)
+	w.want("confirm o-1", withErr(w.k.Confirm(ctx, "o-1")), contract.StatusConfirmed)
+	w.want("ship o-1", withErr(w.k.Ship(ctx, "o-1")), contract.StatusShipped)
+	w.want("ship o-1 again", withErr(w.k.Ship(ctx, "o-1")), contract.StatusShipped)
+	w.want("confirm o-9 (never reserved)", withErr(w.k.Confirm(ctx, "o-9")), contract.StatusRejected)
+	// A reservation of 1 s ends by itself.
+	w.want("reserve o-5 for 1s", withErr(w.k.Reserve(ctx, "o-5", []contract.Line{{SKU: "A", Qty: 2}}, "web", time.Second)), contract.StatusReserved)
+	deadline := time.Now().Add(20 * time.Second)
+	for w.ledger("A").Reservation("o-5") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("o-5 did not expire within 20 s of its 1 s TTL")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	late := w.want("confirm o-5 after its expiry", withErr(w.k.Confirm(ctx, "o-5")), contract.StatusRejected)
+	if late.Error.Type != contract.ErrExpired {
+		t.Errorf("confirm after expiry: %+v; want expired", late.Error)
+	}
+	a := w.ledger("A").Location("msk-wh-1")
+	b := w.ledger("B").Location("spb-store-1")
+	if a.OnHand != 7 || a.Reserved != 1 || a.Committed != 0 || b.OnHand != 2 || b.Reserved != 2 {
+		t.Errorf("at the end A %+v, B %+v; want A on_hand 7 reserved 1, B on_hand 2 reserved 2", *a, *b)
+	}
+}
+
+type resErr struct {
+	res contract.OrderResult
+	err error
+}
+
+func withErr(res contract.OrderResult, err error) resErr { return resErr{res, err} }
+
+func testLogger() *slog.Logger {
+	if os.Getenv("STOCKSYNC_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// TestFinishedOrdersLeave: a released order stays for its retention (a
+// repeat gets its answer), then leaves the table, directory entry included.
+func TestFinishedOrdersLeave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	w := newWorld(t, time.Second)
+	ctx := context.Background()
+	w.snapshot("A", "msk-wh-1", 10)
+	w.ledger("A")
+	// Ids whose own partition differs from A's, so a directory entry exists.
+	var ids []string
+	for i := 0; len(ids) < 3; i++ {
+		if id := fmt.Sprintf("r-%d", i); topology.PartitionOf(id, partitions) != topology.PartitionOf("A", partitions) {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		w.want("reserve "+id, withErr(w.k.Reserve(ctx, id, []contract.Line{{SKU: "A", Qty: 1}}, "web", time.Hour)), contract.StatusReserved)
+		w.want("release "+id, withErr(w.k.Release(ctx, id)), contract.StatusReleased)
+		w.want("release "+id+" again", withErr(w.k.Release(ctx, id)), contract.StatusReleased)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, id := range ids {
+		for {
+			v, err := FindOrder(w.loop.Store, partitions, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("order %s still kept 20 s after its release with a retention of 1 s: %+v", id, *v)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if d, _ := w.loop.Store(topology.PartitionOf(id, partitions)).Get([]byte(dirKey(id))); d != nil {
+			t.Errorf("order %s left, but its directory entry stayed: %s", id, d)
+		}
+	}
+	if a := w.ledger("A").Location("msk-wh-1"); a.OnHand != 10 || a.Reserved != 0 {
+		t.Errorf("A after three released orders: %+v; want 10 on hand, none reserved", *a)
+	}
+}

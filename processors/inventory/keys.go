@@ -1,0 +1,13 @@
+package inventory
+
+// The engine's table holds three kinds of keys (docs/design.md, "State"). A
+// SKU is its own key, so a goka view with the murmur2 hasher finds it; the
+// other kinds start with a zero byte, which no SKU may contain
+// (contract.CheckKey refuses control characters).
+const (
+	orderPrefix = "\x00o" // an order, at its route partition
+	dirPrefix   = "\x00d" // order id → route SKU, at the order id's partition
+)
+
+func orderKey(id string) string { return orderPrefix + id }
+func dirKey(id string) string   { return dirPrefix + id }

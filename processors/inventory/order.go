@@ -1,0 +1,142 @@
+package inventory
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/state"
+	"github.com/stocksync/stocksync/topology"
+)
+
+// State is an order's state.
+type State string
+
+// Order states.
+const (
+	Reserved  State = "reserved"
+	Confirmed State = "confirmed"
+	Released  State = "released"
+	Expired   State = "expired"
+	Shipped   State = "shipped"
+)
+
+// final reports whether no command changes the order any more.
+func (s State) final() bool { return s == Released || s == Shipped || s == Expired }
+
+// order is the value of an order's key at its route partition.
+type order struct {
+	ID        string `json:"id"`
+	State     State  `json:"state"`
+	Route     string `json:"route"` // the route SKU
+	Channel   string `json:"channel,omitempty"`
+	TTLS      int64  `json:"ttl_s"`
+	Digest    uint64 `json:"digest"` // of the reserve body: same id, other body is a conflict
+	ExpiresAt int64  `json:"expires_at"`
+	// FinishedAt is when the order reached a final state (released,
+	// shipped, expired), unix ms; it leaves the table Retention later.
+	FinishedAt int64       `json:"finished_at,omitempty"`
+	Lines      []orderLine `json:"lines"`
+	// Answer is the reserve's answer, stored with the first request's id:
+	// a repeat of the reserve gets it with its own.
+	Answer contract.OrderResult `json:"answer"`
+}
+
+type orderLine struct {
+	SKU       string `json:"sku"`
+	Qty       int64  `json:"qty"`
+	Requested string `json:"requested,omitempty"` // the location the reserve named, if any
+	Location  string `json:"location"`            // where it was placed
+}
+
+// dirEntry is the value of an order id's key at the order id's partition:
+// where the order lives, and which body the id was accepted with.
+type dirEntry struct {
+	Route    string                  `json:"route"`
+	Digest   uint64                  `json:"digest"`
+	Accepted *contract.AcceptedOrder `json:"accepted"`
+}
+
+func decodeOrder(v []byte) (*order, error) {
+	o := new(order)
+	if err := json.Unmarshal(v, o); err != nil {
+		return nil, fmt.Errorf("inventory: corrupt order value: %w", err)
+	}
+	return o, nil
+}
+
+func (o *order) encode() []byte { b, _ := json.Marshal(o); return b }
+
+func (o *order) accepted() *contract.AcceptedOrder {
+	a := &contract.AcceptedOrder{Channel: o.Channel, TTLS: o.TTLS, Lines: make([]contract.Line, len(o.Lines))}
+	for i, l := range o.Lines {
+		a.Lines[i] = contract.Line{SKU: l.SKU, Qty: l.Qty, Location: l.Requested}
+	}
+	return a
+}
+
+func (o *order) placed() []contract.Line {
+	out := make([]contract.Line, len(o.Lines))
+	for i, l := range o.Lines {
+		out[i] = contract.Line{SKU: l.SKU, Qty: l.Qty, Location: l.Location}
+	}
+	return out
+}
+
+func (o *order) view() contract.OrderView {
+	v := contract.OrderView{OrderID: o.ID, State: string(o.State), Channel: o.Channel, Lines: o.placed()}
+	if o.State == Reserved {
+		v.ExpiresAt = time.UnixMilli(o.ExpiresAt).UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}
+
+// digest identifies a reserve body (lines as requested, channel, ttl).
+func digest(c contract.OrderCommand) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s|%d", c.Channel, c.TTLS)
+	for _, l := range c.Lines {
+		fmt.Fprintf(h, "|%s\x00%s\x00%d", l.SKU, l.Location, l.Qty)
+	}
+	return h.Sum64()
+}
+
+// FindOrder looks an order up by id in the stores served here (store gives
+// a partition's, nil when not served): at the order id's partition, either
+// the order itself or its directory entry naming its route.
+func FindOrder(store func(int32) *state.Partition, partitions int32, id string) (*contract.OrderView, error) {
+	d := store(topology.PartitionOf(id, partitions))
+	if d == nil {
+		return nil, fmt.Errorf("%w: order %q's directory partition is not served here", contract.ErrUnavailable, id)
+	}
+	read := func(st *state.Partition) (*contract.OrderView, error) {
+		v, err := st.Get([]byte(orderKey(id)))
+		if err != nil || v == nil {
+			return nil, err
+		}
+		o, err := decodeOrder(v)
+		if err != nil {
+			return nil, err
+		}
+		view := o.view()
+		return &view, nil
+	}
+	if v, err := read(d); err != nil || v != nil {
+		return v, err
+	}
+	raw, err := d.Get([]byte(dirKey(id)))
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var e dirEntry
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, err
+	}
+	home := store(topology.PartitionOf(e.Route, partitions))
+	if home == nil {
+		return nil, fmt.Errorf("%w: order %q lives at a partition not served here", contract.ErrUnavailable, id)
+	}
+	return read(home)
+}

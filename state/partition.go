@@ -1,0 +1,153 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Partition is one partition of a table owned by the engine's loop: a Pebble
+// database with the table's keys and the offset of the changelog record up
+// to which they are applied, always written in one batch with the data. It
+// is safe for concurrent use: one writer (the loop, or a restore), any
+// number of readers (the query API).
+type Partition struct {
+	db *pebble.DB
+}
+
+// Write is one key of a batch: Value nil deletes the key.
+type Write struct {
+	Key   []byte
+	Value []byte
+}
+
+// PartitionOptions configures OpenPartition. Zero fields take the defaults
+// stated on them.
+type PartitionOptions struct {
+	// FS is the filesystem; default vfs.Default (tests pass vfs.NewMem()).
+	FS vfs.FS
+	// Cache is a block cache shared by the partitions of a process; default
+	// one of 8 MiB for this partition alone.
+	Cache *pebble.Cache
+	// MemTableBytes is Pebble's memtable size; default 4 MiB, which bounds the
+	// WAL a partition preallocates (a dev instance has a dozen partitions).
+	MemTableBytes uint64
+}
+
+// partitionMeta keys live beside the table's keys; table keys are written
+// under dataPrefix, like the goka storage in this package.
+var changelogOffsetKey = []byte{metaPrefix, 'c', 'l'}
+
+// OpenPartition opens (or creates) the partition store at dir.
+func OpenPartition(dir string, o PartitionOptions) (*Partition, error) {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.MemTableBytes == 0 {
+		o.MemTableBytes = 4 << 20
+	}
+	opts := &pebble.Options{FS: o.FS, Logger: quietLogger{}, MemTableSize: o.MemTableBytes}
+	opts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	if o.Cache != nil {
+		opts.Cache = o.Cache
+	} else {
+		c := pebble.NewCache(8 << 20)
+		defer c.Unref() // the DB holds its own reference
+		opts.Cache = c
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("state: open partition %s: %w", dir, err)
+	}
+	return &Partition{db: db}, nil
+}
+
+// Get returns a copy of the value of key, or nil when it is absent.
+func (p *Partition) Get(key []byte) ([]byte, error) {
+	v, closer, err := p.db.Get(dataKey(key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: get %q: %w", key, err)
+	}
+	out := append(make([]byte, 0, len(v)), v...)
+	return out, closer.Close()
+}
+
+// ChangelogOffset is the offset of the last changelog record applied, or -1
+// for a new store.
+func (p *Partition) ChangelogOffset() (int64, error) {
+	v, closer, err := p.db.Get(changelogOffsetKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("state: read the changelog offset: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: %d bytes", ErrCorruptOffset, len(v))
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// Apply writes the batch and the changelog offset it brings the store to,
+// atomically. It does not fsync: the changelog is the durable copy, and a
+// store that lost its last batches restores them from the offset it kept.
+func (p *Partition) Apply(writes []Write, changelogOffset int64) error {
+	b := p.db.NewBatch()
+	defer b.Close()
+	for _, w := range writes {
+		var err error
+		if w.Value == nil {
+			err = b.Delete(dataKey(w.Key), nil)
+		} else {
+			err = b.Set(dataKey(w.Key), w.Value, nil)
+		}
+		if err != nil {
+			return fmt.Errorf("state: batch %q: %w", w.Key, err)
+		}
+	}
+	if err := b.Set(changelogOffsetKey, binary.BigEndian.AppendUint64(nil, uint64(changelogOffset)), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("state: commit a batch of %d keys: %w", len(writes), err)
+	}
+	return nil
+}
+
+// Scan calls fn for every key with prefix, in key order, until fn returns
+// false. The value is valid only during the call.
+func (p *Partition) Scan(prefix []byte, fn func(key, value []byte) bool) error {
+	lo := dataKey(prefix)
+	hi := prefixEnd(lo)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("state: scan: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		if !fn(it.Key()[1:], it.Value()) {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return fmt.Errorf("state: scan: %w", err)
+	}
+	return it.Close()
+}
+
+// Close flushes nothing more (Apply wrote through the WAL) and closes the
+// database.
+func (p *Partition) Close() error {
+	if err := p.db.Close(); err != nil {
+		return fmt.Errorf("state: close partition: %w", err)
+	}
+	return nil
+}
