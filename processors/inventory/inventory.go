@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/bits-and-blooms/bloom/v3"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocksync/stocksync/contract"
@@ -53,9 +54,18 @@ type Processor struct {
 	expiry    map[int32]*expiryQueue // reservations by expiry, per owned partition
 	retention map[int32]*expiryQueue // finished orders by when they leave, per owned partition
 	cur       cycleState
-	verdicts  chan sinks.Verdict // from the pushers, recorded by the next cycle
-	offers    []offer            // for the pushers once the cycle commits
-	settled   []sinks.Verdict    // recorded verdicts, for the pushers once the cycle commits
+	// known holds, per owned partition, every order id with a key there (an
+	// order or a directory entry): most reserves are of new ids, and a
+	// lookup the filter rules out skips Pebble. It only grows between
+	// restores; a false positive costs one read.
+	known map[int32]*bloom.BloomFilter
+	// ledgers caches committed ledgers, decoded (the loop is their only
+	// writer): a cycle works on a copy and hands it back once committed.
+	ledgers   map[string]*stock.SKU
+	committed map[string]*stock.SKU // this cycle's changed ledgers, for the cache
+	verdicts  chan sinks.Verdict    // from the pushers, recorded by the next cycle
+	offers    []offer               // for the pushers once the cycle commits
+	settled   []sinks.Verdict       // recorded verdicts, for the pushers once the cycle commits
 }
 
 // cycleState is what one cycle has read and changed, written back once at
@@ -93,7 +103,8 @@ func New(cfg Config) (*Processor, error) {
 		cfg.Retention = 24 * time.Hour
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("processor", "inventory"), expiry: map[int32]*expiryQueue{},
-		retention: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14)}
+		retention: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14),
+		known: map[int32]*bloom.BloomFilter{}, ledgers: map[string]*stock.SKU{}, committed: map[string]*stock.SKU{}}
 	p.reset()
 	return p, nil
 }
@@ -176,7 +187,13 @@ func (p *Processor) finished(home int32, o *order, now time.Time) {
 // orders.
 func (p *Processor) Ready(part int32, st *state.Partition) {
 	exp, ret := &expiryQueue{}, &expiryQueue{}
-	err := st.Scan([]byte(orderPrefix), func(_, v []byte) bool {
+	known := bloom.NewWithEstimates(knownCapacity, 0.01)
+	_ = st.Scan([]byte(dirPrefix), func(k, _ []byte) bool {
+		known.AddString(string(k[len(dirPrefix):]))
+		return true
+	})
+	err := st.Scan([]byte(orderPrefix), func(k, v []byte) bool {
+		known.AddString(string(k[len(orderPrefix):]))
 		o, err := decodeOrder(v)
 		switch {
 		case err != nil:
@@ -190,7 +207,7 @@ func (p *Processor) Ready(part int32, st *state.Partition) {
 	if err != nil {
 		p.log.Error("reading the orders of a restored partition; their expiry waits for the next restore", "partition", part, "err", err)
 	}
-	p.expiry[part], p.retention[part] = exp, ret
+	p.expiry[part], p.retention[part], p.known[part] = exp, ret, known
 	p.seedPushers(part, st)
 }
 
@@ -198,13 +215,37 @@ func (p *Processor) Ready(part int32, st *state.Partition) {
 func (p *Processor) Gone(part int32) {
 	delete(p.expiry, part)
 	delete(p.retention, part)
+	delete(p.known, part)
+	clear(p.ledgers) // a partition that comes back may have been changed elsewhere
 	for _, pu := range p.cfg.Pushers {
 		pu.Forget(part)
 	}
 }
 
-// Committed hands the cycle's new channel values to the pushers.
-func (p *Processor) Committed(*txloop.Cycle) { p.afterCommit() }
+// Committed keeps the cycle's ledgers, now committed, and hands the new
+// channel values to the pushers.
+func (p *Processor) Committed(*txloop.Cycle) {
+	for sku, s := range p.committed {
+		if len(p.ledgers) >= maxCachedLedgers {
+			for k := range p.ledgers { // drop any one: a map's order is random enough
+				delete(p.ledgers, k)
+				break
+			}
+		}
+		p.ledgers[sku] = s
+	}
+	clear(p.committed)
+	p.afterCommit()
+}
+
+// knownCapacity sizes each partition's filter of order ids (about 1.2 MB at
+// 1% false positives); past it the false positives grow, until the next
+// restore sizes it anew.
+const knownCapacity = 1_000_000
+
+// maxCachedLedgers bounds the decoded ledgers kept between cycles (about
+// 200 bytes each with three locations).
+const maxCachedLedgers = 200_000
 
 // Aborted drops what the cycle queued: the expiry queues are rebuilt from
 // the stores, which the aborted cycle never reached.
@@ -214,6 +255,7 @@ func (p *Processor) Aborted(c *txloop.Cycle) {
 		p.Verdict(v) // recorded again by the next cycle
 	}
 	p.offers, p.settled = p.offers[:0], p.settled[:0]
+	clear(p.committed)
 	for part := range p.expiry {
 		if st := c.Store(part); st != nil {
 			p.Ready(part, st) // both queues
@@ -230,14 +272,19 @@ func (p *Processor) ledger(c *txloop.Cycle, sku string) (*skuEntry, error) {
 	if !c.Owned(part) {
 		return nil, errRemote
 	}
-	raw, err := c.Get(part, sku)
-	if err != nil {
-		return nil, err
-	}
-	s := new(stock.SKU)
-	if raw != nil {
-		if *s, err = stock.UnmarshalSKU(raw); err != nil {
-			return nil, fmt.Errorf("inventory: ledger of SKU %q: %w", sku, err)
+	var s *stock.SKU
+	if cached, ok := p.ledgers[sku]; ok {
+		s = cached.Clone()
+	} else {
+		raw, err := c.Get(part, sku)
+		if err != nil {
+			return nil, err
+		}
+		s = new(stock.SKU)
+		if raw != nil {
+			if *s, err = stock.UnmarshalSKU(raw); err != nil {
+				return nil, fmt.Errorf("inventory: ledger of SKU %q: %w", sku, err)
+			}
 		}
 	}
 	e := &skuEntry{part: part, ledger: s, ats: p.channelValues(s)}
@@ -268,6 +315,7 @@ func (p *Processor) flush(c *txloop.Cycle) error {
 			continue
 		}
 		c.Put(e.part, sku, e.ledger.AppendBinary(nil))
+		p.committed[sku] = e.ledger // cached once the cycle commits
 		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.StockChanges), Key: []byte(sku),
 			Value: mustJSON(e.ledger.Change(sku, e.cause, e.at))})
 		if err := p.project(c, sku, e); err != nil {

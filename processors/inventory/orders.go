@@ -86,7 +86,7 @@ func (p *Processor) forward(c *txloop.Cycle, r *kgo.Record, route string) {
 }
 
 func (p *Processor) loadOrder(c *txloop.Cycle, part int32, id string) (*order, error) {
-	if !c.Owned(part) {
+	if !c.Owned(part) || !p.mayKnow(part, id) {
 		return nil, nil
 	}
 	v, err := c.Get(part, orderKey(id))
@@ -97,6 +97,9 @@ func (p *Processor) loadOrder(c *txloop.Cycle, part int32, id string) (*order, e
 }
 
 func (p *Processor) loadDir(c *txloop.Cycle, part int32, id string) (*dirEntry, error) {
+	if !p.mayKnow(part, id) {
+		return nil, nil
+	}
 	v, err := c.Get(part, dirKey(id))
 	if err != nil || v == nil {
 		return nil, err
@@ -194,8 +197,10 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 	o.Answer = contract.OrderResult{OrderID: o.ID, RequestID: cmd.RequestID, Type: contract.Reserve, Status: contract.StatusReserved,
 		Lines: o.placed(), ExpiresAt: time.UnixMilli(o.ExpiresAt).UTC().Format(time.RFC3339Nano)}
 	c.Put(home, orderKey(o.ID), o.encode())
+	p.know(home, o.ID)
 	if d != home && c.Owned(d) {
 		c.Put(d, dirKey(o.ID), mustJSON(dirEntry{Route: o.Route, Digest: dig, Accepted: o.accepted()}))
+		p.know(d, o.ID)
 	}
 	queue(p.expiry, home).push(o.ID, o.ExpiresAt)
 	p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "accepted").Inc()
@@ -324,4 +329,16 @@ func contains(states []State, s State) bool {
 		}
 	}
 	return false
+}
+
+// mayKnow is false when the partition certainly has no key for the order id.
+func (p *Processor) mayKnow(part int32, id string) bool {
+	f := p.known[part]
+	return f == nil || f.TestString(id)
+}
+
+func (p *Processor) know(part int32, id string) {
+	if f := p.known[part]; f != nil {
+		f.AddString(id)
+	}
 }
