@@ -23,6 +23,7 @@ type Config struct {
 	Engine    Engine     `yaml:"engine"`
 	Locations []Location `yaml:"locations"`
 	Channels  []Channel  `yaml:"channels"`
+	Fraud     Fraud      `yaml:"fraud"` // anti-fraud; off by default
 }
 
 // Kafka says where the brokers are and how the topics are laid out.
@@ -159,6 +160,7 @@ func (c *Config) Defaults() {
 	if c.Engine.WriteTimeout.Duration == 0 {
 		c.Engine.WriteTimeout.Duration = 5 * time.Second
 	}
+	c.Fraud.defaults()
 	for i := range c.Channels {
 		if c.Channels[i].Share == 0 {
 			c.Channels[i].Share = 1
@@ -195,6 +197,7 @@ func (c *Config) Validate() error {
 	if c.Engine.WriteTimeout.Duration < 100*time.Millisecond {
 		bad("engine.write_timeout", "%s is below 100ms", c.Engine.WriteTimeout)
 	}
+	c.Fraud.validate(bad)
 	if len(c.Locations) == 0 {
 		bad("locations", "name at least one location")
 	}

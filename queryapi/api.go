@@ -110,6 +110,9 @@ type Config struct {
 	// OpenAPI document and 404/405 answers do not pass through it. Default
 	// none.
 	Middleware []func(http.Handler) http.Handler
+	// Fraud serves the anti-fraud routes (fraud:write, fraud:review).
+	// Default nil: they answer 404, anti-fraud is off.
+	Fraud Fraud
 }
 
 const (
@@ -135,6 +138,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = defaultMaxInFlight
+	}
+	if c.Fraud == nil {
+		c.Fraud = fraudOff{}
 	}
 	return c
 }
@@ -250,6 +256,12 @@ func New(cfg Config) (http.Handler, error) {
 		r.Post("/v1/channels/{name}/mode", a.setMode)
 		r.Post("/v1/channels/{name}/push", a.pushNow)
 		r.Post("/v1/channels/{name}/dlq/replay", a.replayDLQ)
+		// fraud:write
+		r.Post("/v1/returns", cfg.Fraud.PostReturns)
+		r.Post("/v1/loyalty", cfg.Fraud.PostLoyalty)
+		// fraud:review
+		r.Get("/v1/fraud/alerts", cfg.Fraud.GetAlerts)
+		r.Post("/v1/fraud/alerts/{id}/label", cfg.Fraud.PostLabel)
 	})
 	return r, nil
 }

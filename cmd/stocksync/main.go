@@ -26,6 +26,7 @@ import (
 	"github.com/stocksync/stocksync/auth"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/engine"
+	"github.com/stocksync/stocksync/processors/fraud"
 	"github.com/stocksync/stocksync/queryapi"
 )
 
@@ -111,9 +112,17 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	if err != nil {
 		return err
 	}
+	var antiFraud *fraud.Service // nil unless fraud.enabled
+	var fraudRoutes queryapi.Fraud
+	if settings.Fraud.Enabled {
+		if antiFraud, err = fraud.New(fraud.Config{Settings: settings, Registry: reg, Logger: log}); err != nil {
+			return err
+		}
+		fraudRoutes = antiFraud
+	}
 	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log,
 		WriteTimeout: settings.Engine.WriteTimeout.Duration, Auth: keyring, Open: keyring == nil,
-		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight})
+		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight, Fraud: fraudRoutes})
 	if err != nil {
 		return err
 	}
@@ -126,8 +135,15 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	// need it to decide, so it stops only after the HTTP server drained.
 	engineCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- eng.Run(engineCtx) }()
+	fraudDone := make(chan struct{}) // closed once anti-fraud closed its tables
+	go func() {
+		defer close(fraudDone)
+		if err := antiFraud.Run(engineCtx); err != nil {
+			errc <- err
+		}
+	}()
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -153,6 +169,7 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	if runErr == nil {
 		runErr = <-errc
 	}
+	<-fraudDone
 	return runErr
 }
 
