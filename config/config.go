@@ -160,7 +160,7 @@ func (c *Config) Defaults() {
 	if c.Engine.WriteTimeout.Duration == 0 {
 		c.Engine.WriteTimeout.Duration = 5 * time.Second
 	}
-	c.Fraud.defaults()
+	c.Fraud.Defaults()
 	for i := range c.Channels {
 		if c.Channels[i].Share == 0 {
 			c.Channels[i].Share = 1

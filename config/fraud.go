@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -31,8 +32,9 @@ type Fraud struct {
 	// default 2160h (90 days).
 	SaleWindow Duration `yaml:"sale_window"`
 	// MinStoreRefunds is the refunds a store needs within ReturnWindow
-	// before a cashier's share of them is measured (below it the share
-	// is 0: two refunds, one cashier, is no signal); default 10.
+	// before a cashier's share of them is measured (below it there is no
+	// share: two refunds, one cashier, is no signal; with 10, one honest
+	// cashier in 30 holds half by chance); default 15.
 	MinStoreRefunds int `yaml:"min_store_refunds"`
 	// EWMAAlpha weighs the newest value in an entity's own baseline,
 	// (0, 1); default 0.1 (about the last 10 values).
@@ -40,9 +42,10 @@ type Fraud struct {
 	// MinHistory is the values an entity's own baseline needs before a
 	// rule's own_z is checked (before, own_z passes); default 5.
 	MinHistory int `yaml:"min_history"`
-	// MinPopulation is the values the population sample of a feature needs
-	// before a rule's population_z is checked (before, the rule does not
-	// fire); default 100.
+	// MinPopulation is the entities the population sample of a feature
+	// needs before a rule's population_z is checked (before, the rule does
+	// not fire); default 20. The sample is per instance: an instance that
+	// owns few stores sees few cashiers.
 	MinPopulation int `yaml:"min_population"`
 	// Cooldown: an entity alerted by a rule is not alerted by that rule
 	// again within this much event time; default 24h.
@@ -69,16 +72,16 @@ type FraudRule struct {
 
 // The features anti-fraud measures (docs/fraud.md defines each).
 const (
-	FeatureReturnsCount       = "returns_count"        // customer: returns within return_window
-	FeatureReturnsAmount      = "returns_amount"       // customer: amount returned within return_window
-	FeatureReturnsUnmatched   = "returns_unmatched"    // customer: returns within return_window without a matching sale
-	FeatureReturnVelocity     = "return_velocity"      // customer: returns within velocity_window
-	FeatureAccrualPoints      = "accrual_points"       // customer: points accrued within loyalty_window
-	FeatureRedemptionPoints   = "redemption_points"    // customer: points redeemed within loyalty_window
-	FeatureRedemptionVelocity = "redemption_velocity"  // customer: redemptions within velocity_window
-	FeatureRedeemAfterAccrual = "redeem_after_accrual" // customer: points of a redemption made within redeem_after_accrual of an accrual
-	FeatureCashierShare       = "cashier_refund_share" // cashier: share of the store's refunds within return_window
-	FeatureCashierVelocity    = "cashier_refund_velocity"
+	FeatureReturnsCount       = "returns_count"           // customer: returns within return_window
+	FeatureReturnsAmount      = "returns_amount"          // customer: amount returned within return_window
+	FeatureReturnsUnmatched   = "returns_unmatched"       // customer: returns within return_window without a matching sale
+	FeatureReturnVelocity     = "return_velocity"         // customer: returns within velocity_window
+	FeatureAccrualPoints      = "accrual_points"          // customer: points accrued within loyalty_window
+	FeatureRedemptionPoints   = "redemption_points"       // customer: points redeemed within loyalty_window
+	FeatureRedemptionVelocity = "redemption_velocity"     // customer: redemptions within velocity_window with no accrual within redeem_after_accrual before them
+	FeatureRedeemAfterAccrual = "redeem_after_accrual"    // customer: points of a redemption made within redeem_after_accrual of an accrual
+	FeatureCashierShare       = "cashier_refund_share"    // cashier: share of the store's refunds within return_window
+	FeatureCashierVelocity    = "cashier_refund_velocity" // cashier: refunds within velocity_window
 )
 
 // FraudFeatures lists every feature a rule may name.
@@ -90,16 +93,18 @@ var FraudFeatures = []string{FeatureReturnsCount, FeatureReturnsAmount, FeatureR
 // thresholds come from make fraud-eval (docs/fraud.md "Choosing thresholds").
 func DefaultFraudRules() []FraudRule {
 	return []FraudRule{
-		{Name: "serial_returns", Feature: FeatureReturnsCount, MinValue: 5, PopulationZ: 4},
-		{Name: "unmatched_returns", Feature: FeatureReturnsUnmatched, MinValue: 3, PopulationZ: 4},
+		{Name: "serial_returns", Feature: FeatureReturnsCount, MinValue: 8, PopulationZ: 5},
+		{Name: "unmatched_returns", Feature: FeatureReturnsUnmatched, MinValue: 5, PopulationZ: 5},
 		{Name: "cashier_refund_share", Feature: FeatureCashierShare, MinValue: 0.45, PopulationZ: 3},
-		{Name: "accrual_spike", Feature: FeatureAccrualPoints, MinValue: 1500, PopulationZ: 4, OwnZ: 3},
-		{Name: "redeem_after_accrual", Feature: FeatureRedeemAfterAccrual, MinValue: 500, PopulationZ: 3},
-		{Name: "redemption_burst", Feature: FeatureRedemptionVelocity, MinValue: 3, PopulationZ: 3},
+		{Name: "accrual_spike", Feature: FeatureAccrualPoints, MinValue: 1000, PopulationZ: 6, OwnZ: 2},
+		{Name: "redeem_after_accrual", Feature: FeatureRedeemAfterAccrual, MinValue: 500, PopulationZ: 4},
+		{Name: "redemption_burst", Feature: FeatureRedemptionVelocity, MinValue: 2, PopulationZ: 2},
 	}
 }
 
-func (f *Fraud) defaults() {
+// Defaults fills the unset fields of the fraud section (Config.Defaults
+// calls it).
+func (f *Fraud) Defaults() {
 	set := func(d *Duration, v time.Duration) {
 		if d.Duration == 0 {
 			d.Duration = v
@@ -112,7 +117,7 @@ func (f *Fraud) defaults() {
 	set(&f.SaleWindow, 90*24*time.Hour)
 	set(&f.Cooldown, 24*time.Hour)
 	if f.MinStoreRefunds == 0 {
-		f.MinStoreRefunds = 10
+		f.MinStoreRefunds = 15
 	}
 	if f.EWMAAlpha == 0 {
 		f.EWMAAlpha = 0.1
@@ -121,7 +126,7 @@ func (f *Fraud) defaults() {
 		f.MinHistory = 5
 	}
 	if f.MinPopulation == 0 {
-		f.MinPopulation = 100
+		f.MinPopulation = 20
 	}
 	if f.MaxAlerts == 0 {
 		f.MaxAlerts = 10000
@@ -129,6 +134,16 @@ func (f *Fraud) defaults() {
 	if len(f.Rules) == 0 {
 		f.Rules = DefaultFraudRules()
 	}
+}
+
+// Validate reports every problem of the fraud section at once, each with
+// its path (Config.Validate includes them).
+func (f *Fraud) Validate() error {
+	var errs []error
+	f.validate(func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	})
+	return errors.Join(errs...)
 }
 
 func (f *Fraud) validate(bad func(path, format string, args ...any)) {

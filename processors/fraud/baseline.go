@@ -57,29 +57,35 @@ type PopulationBaseline struct {
 	Z      float64 `json:"z"`
 }
 
-// population is a sliding sample of one feature's recent values over all
-// entities of one instance, with its median and MAD recomputed every
-// recomputeEvery values. It lives in memory: after a restart it refills
-// from the traffic (docs/fraud.md "Restart").
+// population is a sample of one feature over the entities of one
+// instance: the latest value of each of the last populationSize entities
+// that had one, so the median is over entities, not events (a fraudster's
+// hundred refunds weigh as one cashier, not as a hundred). Its median and
+// MAD are recomputed every recomputeEvery updates. It lives in memory:
+// after a restart it refills from the traffic (docs/fraud.md "Restart").
 type population struct {
 	mu     sync.Mutex
-	values []float64 // ring of the last len(values) values
+	values []float64      // ring of the latest value per entity
+	owner  []string       // the entity of each slot
+	slot   map[string]int // entity → its slot
 	next   int
 	filled bool
-	since  int // values added since the last recompute
+	since  int // updates since the last recompute
 	median float64
 	scale  float64 // robust standard deviation
 	mad    float64
 }
 
 const (
-	populationSize = 4096 // values kept per feature
+	populationSize = 4096 // entities kept per feature
 	recomputeEvery = 64
 )
 
-func newPopulation() *population { return &population{values: make([]float64, populationSize)} }
+func newPopulation() *population {
+	return &population{values: make([]float64, populationSize), owner: make([]string, populationSize), slot: map[string]int{}}
+}
 
-// Baseline returns x's robust z-score against the population, without x.
+// Baseline returns x's robust z-score against the population.
 func (p *population) Baseline(x float64) PopulationBaseline {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -91,14 +97,21 @@ func (p *population) Baseline(x float64) PopulationBaseline {
 	return b
 }
 
-// Add puts x in the sample.
-func (p *population) Add(x float64) {
+// Add sets entity's value to x.
+func (p *population) Add(entity string, x float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.values[p.next] = x
-	p.next++
-	if p.next == len(p.values) {
-		p.next, p.filled = 0, true
+	if i, ok := p.slot[entity]; ok {
+		p.values[i] = x
+	} else {
+		if p.filled {
+			delete(p.slot, p.owner[p.next])
+		}
+		p.values[p.next], p.owner[p.next], p.slot[entity] = x, entity, p.next
+		p.next++
+		if p.next == len(p.values) {
+			p.next, p.filled = 0, true
+		}
 	}
 	p.since++
 	if p.since >= recomputeEvery || p.n() < recomputeEvery {

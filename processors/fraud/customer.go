@@ -35,6 +35,19 @@ type customerState struct {
 	Newest int64 `json:"newest"`
 }
 
+// init makes the maps a decoded row may lack (empty ones are omitted).
+func (s *customerState) init() {
+	if s.Seen == nil {
+		s.Seen = map[string]int64{}
+	}
+	if s.Own == nil {
+		s.Own = map[string]*EWMA{}
+	}
+	if s.Alerted == nil {
+		s.Alerted = map[string]int64{}
+	}
+}
+
 type returnRec struct {
 	ID        string  `json:"id"`
 	TS        int64   `json:"ts"`
@@ -150,7 +163,7 @@ func (s *customerState) apply(e *Event, w windows) (map[string]float64, []string
 				continue
 			}
 			points += float64(r.Points)
-			if r.TS >= ts-w.velocity.Milliseconds() && r.TS <= ts {
+			if redemption && r.TS >= ts-w.velocity.Milliseconds() && r.TS <= ts && !s.accruedBefore(r.TS, w.redeemAfter) {
 				velocity++
 			}
 			ids = append(ids, r.ID)
@@ -168,6 +181,17 @@ func (s *customerState) apply(e *Event, w windows) (map[string]float64, []string
 		f[config.FeatureRedeemAfterAccrual] = soon
 	}
 	return f, lastIDs(ids, e.ID())
+}
+
+// accruedBefore reports whether an accrual happened within d before ts: a
+// redemption right after one is a purchase's (or farming), not a cold one.
+func (s *customerState) accruedBefore(ts int64, d time.Duration) bool {
+	for _, r := range s.Loyalty {
+		if !r.Redemption && r.TS <= ts && ts-r.TS <= d.Milliseconds() {
+			return true
+		}
+	}
+	return false
 }
 
 // matchSale takes the returned quantity off a sale line of the same receipt

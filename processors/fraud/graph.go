@@ -136,9 +136,7 @@ func (c *customers) process(ctx goka.Context, kind Kind, raw []byte) {
 	if st == nil {
 		st = &customerState{}
 	}
-	if st.Seen == nil {
-		st.Seen = map[string]int64{}
-	}
+	st.init()
 	o := admitID(st.Seen, &st.Newest, e.ID(), e.TS.UnixMilli(), c.sc.windows.dedupe)
 	c.count(ctx, o)
 	if o != applied {
@@ -152,12 +150,6 @@ func (c *customers) process(ctx goka.Context, kind Kind, raw []byte) {
 	feats, ids := st.apply(&e, c.sc.windows)
 	var alert *Alert
 	if len(feats) > 0 {
-		if st.Own == nil {
-			st.Own = map[string]*EWMA{}
-		}
-		if st.Alerted == nil {
-			st.Alerted = map[string]int64{}
-		}
 		alert = c.sc.score(EntityCustomer, e.CustomerID, e.ID(), e.TS, feats, st.Own, st.Alerted,
 			func(rule string) string { return rule })
 	}
@@ -200,9 +192,7 @@ func (s *stores) process(ctx goka.Context, raw []byte) {
 	if st == nil {
 		st = &storeState{}
 	}
-	if st.Seen == nil {
-		st.Seen, st.Own, st.Alerted = map[string]int64{}, map[string]map[string]*EWMA{}, map[string]int64{}
-	}
+	st.init()
 	o := admitID(st.Seen, &st.Newest, e.ReturnID, e.TS.UnixMilli(), s.sc.windows.dedupe)
 	s.count(ctx, o)
 	if o != applied {

@@ -82,7 +82,7 @@ func (sc *scoring) score(entityType, entityID, eventID string, ts time.Time, fea
 		pop := sc.pops.get(entityType + "/" + f)
 		obs.Measures = append(obs.Measures, Measure{Feature: f, Value: x, Own: ob, Population: pop.Baseline(x)})
 		e.Update(x, sc.alpha)
-		pop.Add(x)
+		pop.Add(entityID, x)
 	}
 	var reasons []Reason
 	at := ts.UnixMilli()

@@ -49,6 +49,7 @@ type Service struct {
 	opts     []goka.ProcessorOption
 	producer *kgo.Client
 	alerts   *alertStore
+	ready    chan struct{} // closed once both processors run their partitions
 }
 
 // New checks cfg and builds the service; nothing connects before Run.
@@ -109,6 +110,7 @@ func New(cfg Config) (*Service, error) {
 		sc: &scoring{scorer: cfg.Scorer, alpha: s.Fraud.EWMAAlpha, cooldown: s.Fraud.Cooldown.Duration,
 			windows: newWindows(s.Fraud), cfg: s.Fraud, metrics: m, now: cfg.Now},
 		alerts: newAlertStore(s.Fraud.MaxAlerts, m),
+		ready:  make(chan struct{}),
 	}, nil
 }
 
@@ -140,7 +142,27 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error { return wrap("customers processor", cust.Run(gctx)) })
 	g.Go(func() error { return wrap("stores processor", stores.Run(gctx)) })
 	g.Go(func() error { return wrap("alert store", s.alerts.run(gctx, s.settings.Kafka, s.names)) })
+	g.Go(func() error {
+		for _, p := range []*goka.Processor{cust, stores} {
+			if err := p.WaitForReadyContext(gctx); err != nil {
+				return nil // stopping
+			}
+		}
+		close(s.ready)
+		return nil
+	})
 	return g.Wait()
+}
+
+// WaitReady returns once both processors have joined their group and
+// recovered their tables, or with ctx's error.
+func (s *Service) WaitReady(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func wrap(what string, err error) error {

@@ -17,6 +17,19 @@ type storeState struct {
 	Newest  int64            `json:"newest"`
 }
 
+// init makes the maps a decoded row may lack (empty ones are omitted).
+func (s *storeState) init() {
+	if s.Seen == nil {
+		s.Seen = map[string]int64{}
+	}
+	if s.Own == nil {
+		s.Own = map[string]map[string]*EWMA{}
+	}
+	if s.Alerted == nil {
+		s.Alerted = map[string]int64{}
+	}
+}
+
 type refundRec struct {
 	ID      string `json:"id"`
 	TS      int64  `json:"ts"`
@@ -41,10 +54,11 @@ func (s *storeState) apply(e *Event, w windows, minStoreRefunds int) (map[string
 			velocity++
 		}
 	}
-	share := 0.0
+	feats := map[string]float64{config.FeatureCashierVelocity: velocity}
+	// Below minStoreRefunds a share is chance, not a measurement: it is
+	// left out rather than 0, which would drag the population's median.
 	if total := len(s.Refunds); total >= minStoreRefunds {
-		share = mine / float64(total)
+		feats[config.FeatureCashierShare] = mine / float64(total)
 	}
-	return map[string]float64{config.FeatureCashierShare: share, config.FeatureCashierVelocity: velocity},
-		lastIDs(ids, e.ReturnID)
+	return feats, lastIDs(ids, e.ReturnID)
 }
