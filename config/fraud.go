@@ -95,7 +95,7 @@ func DefaultFraudRules() []FraudRule {
 	return []FraudRule{
 		{Name: "serial_returns", Feature: FeatureReturnsCount, MinValue: 8, PopulationZ: 5},
 		{Name: "unmatched_returns", Feature: FeatureReturnsUnmatched, MinValue: 5, PopulationZ: 5},
-		{Name: "cashier_refund_share", Feature: FeatureCashierShare, MinValue: 0.45, PopulationZ: 3},
+		{Name: "cashier_refund_share", Feature: FeatureCashierShare, MinValue: 0.3, PopulationZ: 4},
 		{Name: "accrual_spike", Feature: FeatureAccrualPoints, MinValue: 1000, PopulationZ: 6, OwnZ: 2},
 		{Name: "redeem_after_accrual", Feature: FeatureRedeemAfterAccrual, MinValue: 500, PopulationZ: 4},
 		{Name: "redemption_burst", Feature: FeatureRedemptionVelocity, MinValue: 2, PopulationZ: 2},

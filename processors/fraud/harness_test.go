@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -26,6 +29,50 @@ func startKfake(t *testing.T) []string {
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()
+}
+
+// backends are the Kafkas a test runs on: kfake always, and the real
+// broker of STOCKSYNC_TEST_BROKERS when it is set (as CI does), each with a
+// topic prefix of its own; the real broker's topics are deleted at the end.
+func backends(t *testing.T, short string) map[string]struct {
+	brokers []string
+	prefix  string
+} {
+	out := map[string]struct {
+		brokers []string
+		prefix  string
+	}{"kfake": {startKfake(t), short + "."}}
+	v := strings.TrimSpace(os.Getenv("STOCKSYNC_TEST_BROKERS"))
+	if v == "" {
+		t.Log("STOCKSYNC_TEST_BROKERS not set: on kfake only")
+		return out
+	}
+	prefix := fmt.Sprintf("fraudtest-%d-%s.", time.Now().UnixNano(), short)
+	brokers := strings.Split(v, ",")
+	out["kafka"] = struct {
+		brokers []string
+		prefix  string
+	}{brokers, prefix}
+	t.Cleanup(func() { deleteTopics(t, brokers, NewNames(prefix)) })
+	return out
+}
+
+func deleteTopics(t *testing.T, brokers []string, n Names) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var names []string // all under the test's own prefix
+	for topic := range n.topics() {
+		names = append(names, topic)
+	}
+	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, names...); err != nil {
+		t.Logf("delete the test's topics: %v", err)
+	}
 }
 
 // testSettings is a defaulted config for brokers with the fraud section f.

@@ -20,8 +20,13 @@ var fourReturns = config.Fraud{Rules: []config.FraudRule{{Name: "four_returns", 
 // the rule is the number of distinct returns, whether the table came back
 // from its Pebble files or, on a new data directory, from its changelog.
 func TestRestartKeepsFeaturesAndDuplicatesCountOnce(t *testing.T) {
-	brokers := startKfake(t)
-	s := testSettings(brokers, "t1.", fourReturns)
+	for name, b := range backends(t, "t1") {
+		t.Run(name, func(t *testing.T) { restartAndDuplicates(t, b.brokers, b.prefix) })
+	}
+}
+
+func restartAndDuplicates(t *testing.T, brokers []string, prefix string) {
+	s := testSettings(brokers, prefix, fourReturns)
 	topic := string(NewNames(s.Kafka.TopicPrefix).Returns)
 	dir := filepath.Join(t.TempDir(), "a")
 

@@ -51,7 +51,7 @@ func WritePlot(path string, r *Report) error {
 		c.HLine(x0, x1, y, grid)
 		c.Text(x0-50, y-3, 1, black, fmt.Sprintf("%.0fMS", top*float64(k)/4))
 	}
-	for _, q := range []float64{0, 0.5, 0.9, 0.99, 1} {
+	for _, q := range []float64{0, 0.25, 0.5, 0.75, 1} {
 		c.Text(x0+int(q*float64(x1-x0))-12, y1+10, 1, black, fmt.Sprintf("P%g", q*100))
 	}
 	c.Text(x0, y0-20, 1, black, fmt.Sprintf("ALERT LATENCY, EVENT TO ALERT, BY PERCENTILE: P50 %s P99 %s", ms(r.P50), ms(r.P99)))
