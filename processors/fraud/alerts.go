@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -34,16 +35,16 @@ type alertStore struct {
 	max     int
 	metrics *Metrics
 
+	log *slog.Logger
+
 	mu      sync.Mutex
 	byID    map[string]*Alert
 	order   []string            // ids, oldest first
 	pending map[string]labelMsg // labels read before their alert
-	changed chan struct{}       // closed and replaced at each change, for waiters
 }
 
-func newAlertStore(max int, m *Metrics) *alertStore {
-	return &alertStore{max: max, metrics: m, byID: map[string]*Alert{}, pending: map[string]labelMsg{},
-		changed: make(chan struct{})}
+func newAlertStore(max int, m *Metrics, log *slog.Logger) *alertStore {
+	return &alertStore{max: max, metrics: m, log: log, byID: map[string]*Alert{}, pending: map[string]labelMsg{}}
 }
 
 func (st *alertStore) run(ctx context.Context, k config.Kafka, n Names) error {
@@ -65,7 +66,7 @@ func (st *alertStore) run(ctx context.Context, k config.Kafka, n Names) error {
 		}
 		fs.EachError(func(t string, p int32, err error) {
 			// franz-go retries on its own; a lasting error shows here again.
-			_ = err
+			st.log.Warn("fraud: reading alerts and labels", "topic", t, "partition", p, "err", err)
 		})
 		fs.EachRecord(func(r *kgo.Record) {
 			switch r.Topic {
@@ -101,7 +102,6 @@ func (st *alertStore) add(a *Alert) {
 		delete(st.byID, st.order[0])
 		st.order = st.order[1:]
 	}
-	st.notify()
 }
 
 func (st *alertStore) label(l labelMsg) {
@@ -113,12 +113,6 @@ func (st *alertStore) label(l labelMsg) {
 		return
 	}
 	a.Label, a.LabelledAt = l.Label, &l.At
-	st.notify()
-}
-
-func (st *alertStore) notify() {
-	close(st.changed)
-	st.changed = make(chan struct{})
 }
 
 // AlertFilter selects alerts; zero fields select all.

@@ -91,7 +91,11 @@ func (p *population) Baseline(x float64) PopulationBaseline {
 	defer p.mu.Unlock()
 	n := p.n()
 	b := PopulationBaseline{Median: p.median, MAD: p.mad, N: n}
-	if n > 0 {
+	switch {
+	case n == 0 || x == p.median:
+	case p.scale == 0: // every entity has the same value: any other is as far out as z goes
+		b.Z = math.Copysign(maxZ, x-p.median)
+	default:
 		b.Z = clampZ((x - p.median) / p.scale)
 	}
 	return b
@@ -130,7 +134,8 @@ func (p *population) n() int {
 // estimates the standard deviation of normal data; when more than half the
 // values are equal (MAD 0, common for counts), 1.2533 × the mean absolute
 // deviation from the median (the fallback of the modified z-score), and
-// failing that 1.
+// failing that (all values equal) 0, which Baseline reads as "any other
+// value is an outlier".
 func (p *population) recompute() {
 	p.since = 0
 	v := slices.Clone(p.values[:p.n()])
@@ -150,7 +155,7 @@ func (p *population) recompute() {
 	case meanAD > 0:
 		p.scale = 1.2533 * meanAD
 	default:
-		p.scale = 1
+		p.scale = 0
 	}
 }
 

@@ -102,8 +102,8 @@ func (p *processor) emitAlert(ctx goka.Context, a *Alert) {
 // customers is the group keyed by customer: returns, loyalty and sales.
 type customers struct{ processor }
 
-// NewCustomers returns the customers processor. opts come after the ones
-// given here, so a test can add goka.WithTester.
+// newCustomersGraph is the customers group: three inputs, the re-keyed
+// refunds, the alerts and the DLQ out, the customer's row as its table.
 func newCustomersGraph(p processor) *goka.GroupGraph {
 	c := &customers{p}
 	in := func(k Kind) goka.ProcessCallback {
@@ -166,6 +166,8 @@ func (c *customers) process(ctx goka.Context, kind Kind, raw []byte) {
 // stores is the group keyed by store: each cashier's share of the refunds.
 type stores struct{ processor }
 
+// newStoresGraph is the stores group: the re-keyed refunds in, alerts and
+// the DLQ out, the store's row as its table.
 func newStoresGraph(p processor) *goka.GroupGraph {
 	s := &stores{p}
 	return goka.DefineGroup(p.names.Stores,

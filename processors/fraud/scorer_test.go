@@ -42,6 +42,21 @@ func TestPopulationRobustZ(t *testing.T) {
 	}
 }
 
+// A population where every entity has the same value (early counts often
+// do) puts any other value as far out as z goes, not at an arbitrary 1.
+func TestPopulationOfEqualValues(t *testing.T) {
+	p := newPopulation()
+	for i := 0; i < 50; i++ {
+		p.Add(fmt.Sprint(i), 1)
+	}
+	if z := p.Baseline(2).Z; z != maxZ {
+		t.Errorf("z of 2 among 1s = %g, want %d", z, maxZ)
+	}
+	if z := p.Baseline(1).Z; z != 0 {
+		t.Errorf("z of 1 among 1s = %g, want 0", z)
+	}
+}
+
 func TestEWMA(t *testing.T) {
 	var e EWMA
 	for i := 0; i < 50; i++ {

@@ -109,7 +109,7 @@ func New(cfg Config) (*Service, error) {
 		opts: append(opts, cfg.ProcessorOptions...),
 		sc: &scoring{scorer: cfg.Scorer, alpha: s.Fraud.EWMAAlpha, cooldown: s.Fraud.Cooldown.Duration,
 			windows: newWindows(s.Fraud), cfg: s.Fraud, metrics: m, now: cfg.Now},
-		alerts: newAlertStore(s.Fraud.MaxAlerts, m),
+		alerts: newAlertStore(s.Fraud.MaxAlerts, m, cfg.Logger),
 		ready:  make(chan struct{}),
 	}, nil
 }
