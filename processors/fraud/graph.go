@@ -37,18 +37,6 @@ func NewNames(prefix string) Names {
 		Customers: goka.Group(prefix + "fraud.customers"), Stores: goka.Group(prefix + "fraud.stores")}
 }
 
-// jsonCodec is the goka codec of a table row.
-type jsonCodec[T any] struct{}
-
-func (jsonCodec[T]) Encode(v any) ([]byte, error) { return json.Marshal(v) }
-func (jsonCodec[T]) Decode(b []byte) (any, error) {
-	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("fraud: decode table row: %w", err)
-	}
-	return v, nil
-}
-
 // deadLetter is a message on the DLQ: the shape the engine's processors
 // use, so one consumer reads both.
 type deadLetter struct {
@@ -116,7 +104,7 @@ func newCustomersGraph(p processor) *goka.GroupGraph {
 		goka.Output(p.names.Refunds, new(codec.Bytes)),
 		goka.Output(p.names.Alerts, new(codec.Bytes)),
 		goka.Output(p.names.DLQ, new(codec.Bytes)),
-		goka.Persist(jsonCodec[customerState]{}),
+		goka.Persist(customerCodec{}),
 	)
 }
 
@@ -174,7 +162,7 @@ func newStoresGraph(p processor) *goka.GroupGraph {
 		goka.Input(p.names.Refunds, new(codec.Bytes), func(ctx goka.Context, msg any) { s.process(ctx, msg.([]byte)) }),
 		goka.Output(p.names.Alerts, new(codec.Bytes)),
 		goka.Output(p.names.DLQ, new(codec.Bytes)),
-		goka.Persist(jsonCodec[storeState]{}),
+		goka.Persist(storeCodec{}),
 	)
 }
 

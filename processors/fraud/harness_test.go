@@ -184,3 +184,11 @@ func decodeAlert(t *testing.T, b []byte) Alert {
 	}
 	return a
 }
+
+func mustMetrics(tb testing.TB) *Metrics {
+	m, err := newMetrics(prometheus.NewRegistry())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
