@@ -144,7 +144,7 @@ func (s *Service) Run(ctx context.Context) error {
 	g.Go(func() error { return wrap("alert store", s.alerts.run(gctx, s.settings.Kafka, s.names)) })
 	g.Go(func() error {
 		for _, p := range []*goka.Processor{cust, stores} {
-			if err := p.WaitForReadyContext(gctx); err != nil {
+			if !waitRunning(gctx, p) {
 				return nil // stopping
 			}
 		}
@@ -152,6 +152,22 @@ func (s *Service) Run(ctx context.Context) error {
 		return nil
 	})
 	return g.Wait()
+}
+
+// waitRunning waits until p runs all its partitions; false when ctx ended.
+// goka's WaitForReadyContext waits on the partition processors it saw when
+// called, and one replaced by a rebalance never becomes ready: so each try
+// is short and takes a fresh look.
+func waitRunning(ctx context.Context, p *goka.Processor) bool {
+	for ctx.Err() == nil {
+		try, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := p.WaitForReadyContext(try)
+		cancel()
+		if err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // WaitReady returns once both processors have joined their group and
@@ -180,6 +196,11 @@ func (s *Service) waitForTopics(ctx context.Context) error {
 	for {
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := ensureTopics(tctx, adm, s.names, k.Partitions, k.Replication)
+		if err == nil {
+			// A broker may not list a topic it just created for a moment;
+			// goka reads the partitions when its processors are built.
+			err = topicsLed(tctx, s.producer, s.names, k.Partitions)
+		}
 		cancel()
 		switch {
 		case err == nil:

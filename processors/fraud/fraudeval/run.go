@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -133,6 +135,9 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	stop()
 	if err := <-svcErr; err != nil {
 		return nil, err
+	}
+	if broker != "kfake" {
+		deleteRun(cfg.Brokers, cfg.Prefix, cfg.Logger)
 	}
 	r := report(stream, alerts.all(), sent, rec, settings.Fraud)
 	r.Broker, r.Stream, r.Rate, r.ProduceSeconds = broker, cfg.Stream, cfg.Rate, produced.Seconds()
@@ -275,4 +280,33 @@ func (l *alertLog) all() []received {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]received(nil), l.got...)
+}
+
+// deleteRun removes the run's topics and groups from a shared broker; a
+// failure is only logged (the prefix is the run's own).
+func deleteRun(brokers []string, prefix string, log *slog.Logger) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	topics, err := adm.ListTopics(ctx)
+	var names []string
+	for name := range topics {
+		if strings.HasPrefix(name, prefix) {
+			names = append(names, name)
+		}
+	}
+	if err == nil {
+		_, err = adm.DeleteTopics(ctx, names...)
+	}
+	if err == nil {
+		_, err = adm.DeleteGroups(ctx, prefix+"fraud.customers", prefix+"fraud.stores")
+	}
+	if err != nil {
+		log.Warn("fraud-eval: could not delete the run's topics and groups", "prefix", prefix, "err", err)
+	}
 }
