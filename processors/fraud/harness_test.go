@@ -70,8 +70,12 @@ func deleteTopics(t *testing.T, brokers []string, n Names) {
 	for topic := range n.topics() {
 		names = append(names, topic)
 	}
-	if _, err := kadm.NewClient(cl).DeleteTopics(ctx, names...); err != nil {
+	adm := kadm.NewClient(cl)
+	if _, err := adm.DeleteTopics(ctx, names...); err != nil {
 		t.Logf("delete the test's topics: %v", err)
+	}
+	if _, err := adm.DeleteGroups(ctx, string(n.Customers), string(n.Stores)); err != nil {
+		t.Logf("delete the test's groups: %v", err)
 	}
 }
 

@@ -83,6 +83,8 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		}
 		defer c.Close()
 		cfg.Brokers, broker = c.ListenAddrs(), "kfake"
+	} else {
+		defer deleteRun(cfg.Brokers, cfg.Prefix, cfg.Logger) // after the service stopped (defers run last in, first out)
 	}
 	if cfg.DataDir == "" {
 		dir, err := os.MkdirTemp("", "fraudeval-")
@@ -103,9 +105,12 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	svcErr := make(chan error, 1)
-	go func() { svcErr <- svc.Run(runCtx) }()
+	svcErr, svcDone := make(chan error, 1), make(chan struct{})
+	go func() {
+		svcErr <- svc.Run(runCtx)
+		close(svcDone)
+	}()
+	defer func() { stop(); <-svcDone }() // tables closed before the directory or the topics go
 
 	alerts := newAlertLog()
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(string(svc.Names().Alerts)),
@@ -135,9 +140,6 @@ func Run(ctx context.Context, cfg RunConfig) (*Report, error) {
 	stop()
 	if err := <-svcErr; err != nil {
 		return nil, err
-	}
-	if broker != "kfake" {
-		deleteRun(cfg.Brokers, cfg.Prefix, cfg.Logger)
 	}
 	r := report(stream, alerts.all(), sent, rec, settings.Fraud)
 	r.Broker, r.Stream, r.Rate, r.ProduceSeconds = broker, cfg.Stream, cfg.Rate, produced.Seconds()
