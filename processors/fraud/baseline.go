@@ -14,9 +14,9 @@ const maxZ = 100
 // weighted mean and variance of its past values (Finch 2009, "Incremental
 // calculation of weighted mean and variance").
 type EWMA struct {
-	Mean float64 `json:"m"`
-	Var  float64 `json:"v"`
-	N    int     `json:"n"` // values seen
+	Mean float64
+	Var  float64
+	N    int // values seen
 }
 
 // Update adds x with weight alpha.

@@ -1,6 +1,7 @@
 package fraud
 
 import (
+	"slices"
 	"time"
 
 	"github.com/stocksync/stocksync/config"
@@ -17,22 +18,26 @@ const (
 const (
 	maxRecords  = 2000 // per list (returns, loyalty, sales, refunds)
 	maxEventIDs = 50   // event ids carried by one alert
+	// maxSeen bounds the ids kept for dedupe per row: past it the oldest
+	// tenth is forgotten (a flood of ids cannot grow a row without limit;
+	// a duplicate that old has left every window but the sales one).
+	maxSeen = 20000
 )
 
-// customerState is a customer's row in the customers table.
+// customerState is a customer's row in the customers table (codec.go).
 type customerState struct {
 	// Seen are the ids applied (event id → event time, unix ms), kept as
 	// long as the longest window: a duplicate is dropped, not counted.
-	Seen    map[string]int64 `json:"seen"`
-	Returns []returnRec      `json:"returns,omitempty"`
-	Loyalty []loyaltyRec     `json:"loyalty,omitempty"`
-	Sales   []saleRec        `json:"sales,omitempty"`
+	Seen    map[string]int64
+	Returns []returnRec
+	Loyalty []loyaltyRec
+	Sales   []saleRec
 	// Own is the EWMA baseline per feature.
-	Own map[string]*EWMA `json:"own,omitempty"`
+	Own map[string]*EWMA
 	// Alerted is the event time (unix ms) each rule last alerted.
-	Alerted map[string]int64 `json:"alerted,omitempty"`
+	Alerted map[string]int64
 	// Newest is the newest event time seen (unix ms): windows end there.
-	Newest int64 `json:"newest"`
+	Newest int64
 }
 
 // init makes the maps a decoded row may lack (empty ones are omitted).
@@ -49,26 +54,26 @@ func (s *customerState) init() {
 }
 
 type returnRec struct {
-	ID        string  `json:"id"`
-	TS        int64   `json:"ts"`
-	Amount    float64 `json:"amount"`
-	Unmatched bool    `json:"unmatched,omitempty"`
+	ID        string
+	TS        int64
+	Amount    float64
+	Unmatched bool
 }
 
 type loyaltyRec struct {
-	ID         string `json:"id"`
-	TS         int64  `json:"ts"`
-	Redemption bool   `json:"redemption,omitempty"`
-	Points     int64  `json:"points"`
+	ID         string
+	TS         int64
+	Redemption bool
+	Points     int64
 }
 
 // saleRec is a sold line a return can match; Qty is what is left to
 // return.
 type saleRec struct {
-	Receipt string `json:"receipt"`
-	SKU     string `json:"sku"`
-	Qty     int64  `json:"qty"`
-	TS      int64  `json:"ts"`
+	Receipt string
+	SKU     string
+	Qty     int64
+	TS      int64
 }
 
 // windows are the spans of the features, from config.Fraud.
@@ -95,7 +100,7 @@ const (
 	rerouted  outcome = "rerouted"  // arrived on a partition its key does not hash to
 )
 
-// admit records the event's id and reports whether it is new and recent
+// admitID records an event's id and says whether it is new and recent
 // enough to apply.
 func admitID(seen map[string]int64, newest *int64, id string, ts int64, keep time.Duration) outcome {
 	if _, ok := seen[id]; ok {
@@ -105,6 +110,9 @@ func admitID(seen map[string]int64, newest *int64, id string, ts int64, keep tim
 		return stale
 	}
 	seen[id] = ts
+	if len(seen) > maxSeen {
+		forgetOldest(seen, maxSeen/10)
+	}
 	if ts > *newest {
 		*newest = ts
 		cut := ts - keep.Milliseconds()
@@ -243,4 +251,19 @@ func lastIDs(ids []string, trigger string) []string {
 		out = out[len(out)-(maxEventIDs-1):]
 	}
 	return append(out, trigger)
+}
+
+// forgetOldest deletes the n oldest ids of seen.
+func forgetOldest(seen map[string]int64, n int) {
+	ts := make([]int64, 0, len(seen))
+	for _, t := range seen {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	cut := ts[min(n, len(ts)-1)]
+	for id, t := range seen {
+		if t < cut {
+			delete(seen, id)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stocksync/stocksync/config"
 )
@@ -102,5 +103,21 @@ func TestRuleScorer(t *testing.T) {
 				t.Errorf("score %g, want %g", got[0].Score, tt.score)
 			}
 		})
+	}
+}
+
+func TestSeenIsBounded(t *testing.T) {
+	seen := map[string]int64{}
+	var newest int64
+	for i := 0; i < maxSeen+5; i++ {
+		if o := admitID(seen, &newest, fmt.Sprint("id-", i), int64(i), time.Hour); o != applied {
+			t.Fatalf("id %d: %s", i, o)
+		}
+	}
+	if len(seen) > maxSeen {
+		t.Fatalf("%d ids kept, want at most %d", len(seen), maxSeen)
+	}
+	if o := admitID(seen, &newest, fmt.Sprint("id-", maxSeen+4), int64(maxSeen+4), time.Hour); o != duplicate {
+		t.Fatalf("the newest id again: %s, want duplicate", o)
 	}
 }

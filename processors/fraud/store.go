@@ -4,17 +4,17 @@ import (
 	"github.com/stocksync/stocksync/config"
 )
 
-// storeState is a store's row in the stores table: its recent refunds, by
+// storeState is a store's row in the stores table (codec.go): its recent refunds, by
 // which cashier, and each cashier's own baselines.
 type storeState struct {
-	Seen    map[string]int64 `json:"seen"`
-	Refunds []refundRec      `json:"refunds,omitempty"`
+	Seen    map[string]int64
+	Refunds []refundRec
 	// Own is the EWMA baseline per cashier and feature.
-	Own map[string]map[string]*EWMA `json:"own,omitempty"`
+	Own map[string]map[string]*EWMA
 	// Alerted is the event time (unix ms) each cashier/rule last alerted,
 	// keyed "<cashier>\x00<rule>".
-	Alerted map[string]int64 `json:"alerted,omitempty"`
-	Newest  int64            `json:"newest"`
+	Alerted map[string]int64
+	Newest  int64
 }
 
 // init makes the maps a decoded row may lack (empty ones are omitted).
@@ -31,9 +31,9 @@ func (s *storeState) init() {
 }
 
 type refundRec struct {
-	ID      string `json:"id"`
-	TS      int64  `json:"ts"`
-	Cashier string `json:"cashier"`
+	ID      string
+	TS      int64
+	Cashier string
 }
 
 // apply adds the refund (a return re-keyed by store) and returns its
