@@ -50,8 +50,11 @@ bench: ## short benchmarks, then stocksync vs PostgreSQL vs Redis, short run (be
 	$(GO) test -run=NONE -bench=. -benchtime=1x ./state/ ./stock/
 	bench/run.sh short
 
+fraud-eval: ## anti-fraud evaluation (docs/fraud.md): SIZE=small|full (default small, the CI stream), BROKERS=host:port for a real broker (default kfake); report and plot in bench/results/fraud/
+	$(GO) run ./cmd/stocksync-fraud-eval --size $(or $(SIZE),small) $(if $(BROKERS),--brokers $(BROKERS)) --out bench/results/fraud
+
 helm-lint: ## lint the Helm chart, check the alert rules (promtool) and the Grafana dashboard
 	@# helm into .cache/bin if missing (go install with GOBIN), then lint --strict and template with default and production-like values
 	GO=$(GO) deploy/check.sh helm
 
-.PHONY: help build run test test-short test-kafka kafka-up kafka-down kafka-reset lint fmt bench helm-lint
+.PHONY: help build run test test-short test-kafka kafka-up kafka-down kafka-reset lint fmt bench fraud-eval helm-lint

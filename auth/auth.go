@@ -22,10 +22,19 @@ const (
 	StockWrite  Scope = "stock:write"  // snapshots and adjustments
 	OrdersWrite Scope = "orders:write" // reserve, confirm, release, ship
 	OpsAdmin    Scope = "ops:admin"    // switching a channel between auto and manual
+	// FraudWrite sends returns and loyalty events (POST /v1/returns,
+	// /v1/loyalty): the tills' and the loyalty system's scope.
+	FraudWrite Scope = "fraud:write"
+	// FraudReview reads anti-fraud alerts and labels them fraud or legit:
+	// the analysts' scope. Alerts name customers, so stock:read does not
+	// cover them.
+	FraudReview Scope = "fraud:review"
 )
 
 // Scopes lists every scope, in the order above.
-func Scopes() []Scope { return []Scope{StockRead, StockWrite, OrdersWrite, OpsAdmin} }
+func Scopes() []Scope {
+	return []Scope{StockRead, StockWrite, OrdersWrite, OpsAdmin, FraudWrite, FraudReview}
+}
 
 // Known reports whether s is one of Scopes.
 func (s Scope) Known() bool { return slices.Contains(Scopes(), s) }

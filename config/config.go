@@ -25,7 +25,8 @@ type Config struct {
 	Engine    Engine     `yaml:"engine"`
 	Locations []Location `yaml:"locations"`
 	Channels  []Channel  `yaml:"channels"`
-	WMS       []WMS      `yaml:"wms"` // movements topics of warehouse systems; default none
+	WMS       []WMS      `yaml:"wms"`   // movements topics of warehouse systems; default none
+	Fraud     Fraud      `yaml:"fraud"` // anti-fraud; off by default
 }
 
 // Kafka says where the brokers are and how the topics are laid out.
@@ -192,6 +193,7 @@ func (c *Config) Defaults() {
 	if c.Engine.WriteTimeout.Duration == 0 {
 		c.Engine.WriteTimeout.Duration = 5 * time.Second
 	}
+	c.Fraud.Defaults()
 	for i := range c.Channels {
 		if c.Channels[i].Share == 0 {
 			c.Channels[i].Share = 1
@@ -229,6 +231,7 @@ func (c *Config) Validate() error {
 	if c.Engine.WriteTimeout.Duration < 100*time.Millisecond {
 		bad("engine.write_timeout", "%s is below 100ms", c.Engine.WriteTimeout)
 	}
+	c.Fraud.validate(bad)
 	if len(c.Locations) == 0 {
 		bad("locations", "name at least one location")
 	}

@@ -119,6 +119,9 @@ type Config struct {
 	// seeds its demo catalogue). Its error is the 503's message. Default
 	// none.
 	ReadyGate func() error
+	// Fraud serves the anti-fraud routes (fraud:write, fraud:review).
+	// Default nil: they answer 404, anti-fraud is off.
+	Fraud Fraud
 }
 
 const (
@@ -144,6 +147,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = defaultMaxInFlight
+	}
+	if c.Fraud == nil {
+		c.Fraud = fraudOff{}
 	}
 	return c
 }
@@ -265,6 +271,12 @@ func New(cfg Config) (http.Handler, error) {
 		r.Post("/v1/channels/{name}/mode", a.setMode)
 		r.Post("/v1/channels/{name}/push", a.pushNow)
 		r.Post("/v1/channels/{name}/dlq/replay", a.replayDLQ)
+		// fraud:write
+		r.Post("/v1/returns", cfg.Fraud.PostReturns)
+		r.Post("/v1/loyalty", cfg.Fraud.PostLoyalty)
+		// fraud:review
+		r.Get("/v1/fraud/alerts", cfg.Fraud.GetAlerts)
+		r.Post("/v1/fraud/alerts/{id}/label", cfg.Fraud.PostLabel)
 	})
 	return r, nil
 }

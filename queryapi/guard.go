@@ -20,8 +20,14 @@ import (
 //	POST /v1/imports                     stock:write
 //	POST /v1/orders/...                  orders:write
 //	POST /v1/channels/{name}/...         ops:admin (mode, push, dlq/replay)
+//	POST /v1/returns, /v1/loyalty        fraud:write
+//	GET, POST /v1/fraud/...              fraud:review (alerts name customers: not stock:read)
 func scopeFor(method, pattern string) (auth.Scope, bool) {
 	switch {
+	case (method == http.MethodGet || method == http.MethodPost) && strings.HasPrefix(pattern, "/v1/fraud/"):
+		return auth.FraudReview, true
+	case method == http.MethodPost && (pattern == "/v1/returns" || pattern == "/v1/loyalty"):
+		return auth.FraudWrite, true
 	case method == http.MethodGet && strings.HasPrefix(pattern, "/v1/"):
 		return auth.StockRead, true
 	case (method == http.MethodPut || method == http.MethodPost) && strings.HasPrefix(pattern, "/v1/stock/"):

@@ -21,6 +21,8 @@ const (
 	tokAdmin  = "ops-0123456789abcdef"
 	tokAll    = "everything-0123456789abcdef"
 	tokSlow   = "slow-0123456789abcdef"
+	tokTills  = "tills-0123456789abcdef"   // fraud:write
+	tokFraud  = "analyst-0123456789abcdef" // fraud:review
 )
 
 func testKeyring(t *testing.T) *auth.Keyring {
@@ -30,6 +32,8 @@ func testKeyring(t *testing.T) *auth.Keyring {
 		{Token: tokStock, Name: "erp", Scopes: []auth.Scope{auth.StockWrite}},
 		{Token: tokOrders, Name: "checkout", Scopes: []auth.Scope{auth.OrdersWrite}},
 		{Token: tokAdmin, Name: "ops", Scopes: []auth.Scope{auth.OpsAdmin}},
+		{Token: tokTills, Name: "tills", Scopes: []auth.Scope{auth.FraudWrite}},
+		{Token: tokFraud, Name: "analyst", Scopes: []auth.Scope{auth.FraudReview}},
 		{Token: tokAll, Name: "all", Scopes: auth.Scopes()},
 		{Token: tokSlow, Name: "slow", Scopes: auth.Scopes(), RatePerS: 0.1},
 	})
@@ -123,7 +127,8 @@ func TestAuth(t *testing.T) {
 		{"POST", "/v1/orders/o-1/release", "", auth.OrdersWrite, 200},
 		{"POST", "/v1/orders/o-1/ship", "", auth.OrdersWrite, 200},
 	}
-	holder := map[auth.Scope]string{auth.StockRead: tokRead, auth.StockWrite: tokStock, auth.OrdersWrite: tokOrders, auth.OpsAdmin: tokAdmin}
+	holder := map[auth.Scope]string{auth.StockRead: tokRead, auth.StockWrite: tokStock, auth.OrdersWrite: tokOrders, auth.OpsAdmin: tokAdmin,
+		auth.FraudWrite: tokTills, auth.FraudReview: tokFraud}
 	const bearer = `Bearer realm="stocksync"`
 	for _, rt := range routes {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {

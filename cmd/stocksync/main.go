@@ -32,6 +32,7 @@ import (
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/internal/buildinfo"
+	"github.com/stocksync/stocksync/processors/fraud"
 	"github.com/stocksync/stocksync/queryapi"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/stocksync/stocksync/wms"
@@ -117,9 +118,17 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	if err != nil {
 		return err
 	}
+	var antiFraud *fraud.Service // nil unless fraud.enabled
+	var fraudRoutes queryapi.Fraud
+	if settings.Fraud.Enabled {
+		if antiFraud, err = fraud.New(fraud.Config{Settings: settings, Registry: reg, Logger: log}); err != nil {
+			return err
+		}
+		fraudRoutes = antiFraud
+	}
 	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log,
 		WriteTimeout: settings.Engine.WriteTimeout.Duration, Auth: keyring, Open: keyring == nil,
-		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight, ReadyGate: readyGate})
+		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight, ReadyGate: readyGate, Fraud: fraudRoutes})
 	if err != nil {
 		return err
 	}
@@ -132,10 +141,17 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	// need it to decide, so it stops only after the HTTP server drained.
 	engineCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 5) // engine, HTTP server, WMS, anti-fraud: none may block on it
 	go func() { errc <- eng.Run(engineCtx) }()
 	go lag.Run(engineCtx)
 	wmsDone := startWMS(engineCtx, log, settings, reg, errc)
+	fraudDone := make(chan struct{}) // closed once anti-fraud closed its tables
+	go func() {
+		defer close(fraudDone)
+		if err := antiFraud.Run(engineCtx); err != nil {
+			errc <- err
+		}
+	}()
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -162,6 +178,7 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 		runErr = <-errc
 	}
 	<-wmsDone
+	<-fraudDone
 	return runErr
 }
 

@@ -142,6 +142,34 @@ document.getElementById("token-form").onsubmit = (ev) => {
   tick();
 };
 
+// refreshFraud lists the newest alerts; the section stays hidden when
+// anti-fraud is off (404) or the token lacks fraud:review (403).
+async function refreshFraud() {
+  const headers = token ? { "Authorization": "Bearer " + token } : {};
+  const res = await fetch("/v1/fraud/alerts?limit=50", { headers });
+  const section = document.getElementById("fraud-section");
+  section.hidden = !res.ok;
+  if (!res.ok) return;
+  const body = document.querySelector("#fraud tbody");
+  body.replaceChildren();
+  for (const a of await res.json()) {
+    const row = body.insertRow();
+    cell(row, new Date(a.ts).toLocaleString());
+    cell(row, a.entity_type + " " + a.entity_id);
+    cell(row, a.score.toFixed(1));
+    cell(row, a.reasons.map(r => `${r.rule} (${+r.value.toFixed(2)}, ${+r.population.median.toFixed(2)})`).join(", "));
+    cell(row, String(a.event_ids.length));
+    const label = row.insertCell();
+    if (a.label) { label.textContent = a.label; continue; }
+    for (const l of ["fraud", "legit"]) {
+      const b = document.createElement("button");
+      b.textContent = l;
+      b.onclick = () => api("POST", "/v1/fraud/alerts/" + encodeURIComponent(a.id) + "/label", { label: l }).then(refreshFraud).catch(showError);
+      label.append(b, " ");
+    }
+  }
+}
+
 function esc(s) { return String(s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c])); }
 
 async function tick() {
@@ -149,6 +177,7 @@ async function tick() {
     await refreshReady();
     await refreshChannels();
     await refreshPending();
+    await refreshFraud();
   } catch (e) { showError(e); }
 }
 
