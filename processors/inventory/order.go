@@ -17,6 +17,7 @@ type State string
 // Order states.
 const (
 	Reserved  State = "reserved"
+	Rejected  State = "rejected" // refused; kept so a repeat gets the same answer
 	Confirmed State = "confirmed"
 	Released  State = "released"
 	Expired   State = "expired"
@@ -24,7 +25,7 @@ const (
 )
 
 // final reports whether no command changes the order any more.
-func (s State) final() bool { return s == Released || s == Shipped || s == Expired }
+func (s State) final() bool { return s == Released || s == Shipped || s == Expired || s == Rejected }
 
 // order is the value of an order's key at its route partition.
 type order struct {
@@ -87,8 +88,11 @@ func (o *order) placed() []contract.Line {
 
 func (o *order) view() contract.OrderView {
 	v := contract.OrderView{OrderID: o.ID, State: string(o.State), Channel: o.Channel, Lines: o.placed()}
-	if o.State == Reserved {
+	switch o.State {
+	case Reserved:
 		v.ExpiresAt = time.UnixMilli(o.ExpiresAt).UTC().Format(time.RFC3339Nano)
+	case Rejected:
+		v.Error = o.Answer.Error
 	}
 	return v
 }

@@ -150,20 +150,23 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 			return nil
 		}
 	}
-	if cmd.Channel != "" && !p.cfg.Catalog.HasChannel(cmd.Channel) {
-		p.refuse(c, cmd, contract.Reason{Type: contract.ErrUnknownChannel, Message: fmt.Sprintf("channel %q is not configured", cmd.Channel)})
-		return nil
-	}
 	now := p.cfg.Now()
 	o = &order{ID: cmd.OrderID, State: Reserved, Route: cmd.Lines[0].SKU, Channel: cmd.Channel, TTLS: cmd.TTLS, Digest: dig,
 		ExpiresAt: now.Add(time.Duration(cmd.TTLS) * time.Second).UnixMilli()}
+	for _, l := range cmd.Lines {
+		o.Lines = append(o.Lines, orderLine{SKU: l.SKU, Qty: l.Qty, Requested: l.Location})
+	}
+	if cmd.Channel != "" && !p.cfg.Catalog.HasChannel(cmd.Channel) {
+		p.reject(c, home, o, cmd, contract.Reason{Type: contract.ErrUnknownChannel, Message: fmt.Sprintf("channel %q is not configured", cmd.Channel)}, now)
+		return nil
+	}
 	// Decide every line on a copy of its ledger; keep the copies only if
 	// all of them hold.
 	copies := make([]*stock.SKU, len(cmd.Lines))
 	for i, l := range cmd.Lines {
 		if l.Location != "" && !p.cfg.Catalog.Known(l.Location) {
-			p.refuse(c, cmd, contract.Reason{Type: contract.ErrUnknownLocation, SKU: l.SKU, Location: l.Location,
-				Message: fmt.Sprintf("location %q is not configured", l.Location)})
+			p.reject(c, home, o, cmd, contract.Reason{Type: contract.ErrUnknownLocation, SKU: l.SKU, Location: l.Location,
+				Message: fmt.Sprintf("location %q is not configured", l.Location)}, now)
 			return nil
 		}
 		e, err := p.ledger(c, l.SKU)
@@ -184,10 +187,10 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 				avail := reply.Available
 				reason.Available, reason.Message = &avail, "not enough stock to reserve"
 			}
-			p.refuse(c, cmd, reason)
+			p.reject(c, home, o, cmd, reason, now)
 			return nil
 		}
-		o.Lines = append(o.Lines, orderLine{SKU: l.SKU, Qty: l.Qty, Requested: l.Location, Location: reply.Location})
+		o.Lines[i].Location = reply.Location
 	}
 	for i, l := range cmd.Lines {
 		e := p.cur.skus[l.SKU]
@@ -206,6 +209,19 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 	p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "accepted").Inc()
 	p.answer(c, &o.Answer)
 	return nil
+}
+
+// reject refuses a reserve and keeps the refusal: a repeat of it (a retry,
+// a duplicate delivery) gets the same answer rather than a new decision
+// nobody waits for. It holds nothing, so no directory entry is written: the
+// id may be reused with another body routed elsewhere.
+func (p *Processor) reject(c *txloop.Cycle, home int32, o *order, cmd contract.OrderCommand, reason contract.Reason, now time.Time) {
+	o.State = Rejected
+	o.Answer = contract.OrderResult{OrderID: o.ID, RequestID: cmd.RequestID, Type: contract.Reserve, Status: contract.StatusRejected, Error: &reason}
+	p.finished(home, o, now)
+	c.Put(home, orderKey(o.ID), o.encode())
+	p.know(home, o.ID)
+	p.refuse(c, cmd, reason)
 }
 
 // step applies confirm, release or ship to every line of an order.
@@ -240,6 +256,10 @@ func (p *Processor) step(c *txloop.Cycle, home int32, o *order, cmd contract.Ord
 	case !contains(ru.from, o.State) && o.State == Expired:
 		p.refuse(c, cmd, contract.Reason{Type: contract.ErrExpired, State: string(o.State),
 			Message: fmt.Sprintf("cannot %s: the reservation expired and its stock was released", cmd.Type)})
+		return nil
+	case o.State == Rejected && cmd.Type == contract.Release:
+		// Nothing is held: a release of a refused order is recorded as done.
+		p.answer(c, &result)
 		return nil
 	case !contains(ru.from, o.State):
 		p.refuse(c, cmd, contract.Reason{Type: contract.ErrInvalidTransition, State: string(o.State),
