@@ -93,10 +93,11 @@ func (f *feeder) stock(ctx context.Context, i int, sku string) *Read {
 // order reads an order on instance i; nil when it cannot be read.
 func (f *feeder) order(ctx context.Context, i int, id string) *contract.OrderView {
 	var v contract.OrderView
+	asked := time.Now() // the state read held at some time after this: a late expiry is judged from here
 	if err := f.do(ctx, http.MethodGet, f.bases[i]+"/v1/orders/"+url.PathEscape(id), nil, &v); err != nil {
 		return nil
 	}
-	f.h.addOrderRead(id, OrderRead{Instance: i, At: time.Now(), View: &v})
+	f.h.addOrderRead(id, OrderRead{Instance: i, At: asked, View: &v})
 	return &v
 }
 

@@ -48,7 +48,7 @@ type Read struct {
 // OrderRead is one GET /v1/orders/{id} on one instance.
 type OrderRead struct {
 	Instance int                 `json:"instance"`
-	At       time.Time           `json:"at"`
+	At       time.Time           `json:"at"` // when it was asked
 	View     *contract.OrderView `json:"view,omitempty"`
 }
 

@@ -225,9 +225,31 @@ func (l *load) conflictWorker(stop context.Context) {
 		wg.Go(func() { l.send(l.routes[r1], a) })
 		wg.Go(func() { l.send(l.routes[r2], b) })
 		wg.Wait()
+		l.lateConflict(rng)
 		select {
 		case <-stop.Done():
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// lateConflict re-sends a reserve of an order decided earlier (within the
+// last minute, so across a fault), with another body: the answer must be a
+// refusal, never a replayed answer of the first body.
+func (l *load) lateConflict(rng *rand.Rand) {
+	l.h.mu.Lock()
+	var past []*Attempt
+	for _, a := range l.h.Attempts {
+		if a.Op == contract.Reserve && a.Result != nil && time.Since(a.Answered) < time.Minute && time.Since(a.Answered) > 5*time.Second {
+			past = append(past, a)
+		}
+	}
+	l.h.mu.Unlock()
+	if len(past) == 0 {
+		return
+	}
+	cmd := past[rng.IntN(len(past))].Body
+	cmd.Lines = slices.Clone(cmd.Lines)
+	cmd.Lines[0].Qty = cmd.Lines[0].Qty%3 + 1
+	l.send(l.routes[rng.IntN(len(l.routes))], cmd)
 }
