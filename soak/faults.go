@@ -32,7 +32,7 @@ type Fault struct {
 }
 
 // Fault kinds, in the order they rotate.
-var faultKinds = []string{"kill", "stop", "broker", "disk", "latency"}
+var faultKinds = []string{"kill", "broker", "stop", "disk", "latency"}
 
 // holdFor is how long a stop, a full disk or added latency lasts.
 const holdFor = 20 * time.Second
@@ -132,7 +132,7 @@ func fillDisk(ctx context.Context, dir string) string {
 	}
 	buf := make([]byte, 1<<20) // 1 MiB
 	var wrote int
-	for wrote < 1<<10 { // at most 1 GiB: the tmpfs is far smaller
+	for wrote < 2<<10 { // at most 2 GiB: the tmpfs is 1 GiB
 		if _, err = f.Write(buf); err != nil {
 			break
 		}

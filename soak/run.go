@@ -195,13 +195,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
-// mountTmpfs mounts a small tmpfs at dir for the full-disk fault; it
+// mountTmpfs mounts a tmpfs of 1 GiB at dir (the engine preallocates about 12 MiB of WAL per Pebble store, some 430 MiB in all) for the full-disk fault; it
 // returns why it could not, or "".
 func mountTmpfs(dir string) string {
 	if os.Geteuid() != 0 {
 		return "not root: mounting a tmpfs needs root"
 	}
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", dir).CombinedOutput()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1g", "tmpfs", dir).CombinedOutput()
 	if err != nil {
 		return fmt.Sprintf("mount -t tmpfs refused: %v: %s", err, strings.TrimSpace(string(out)))
 	}
