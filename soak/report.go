@@ -156,6 +156,9 @@ func (r *Report) markdown(cfg *Config) string {
 	fmt.Fprintf(&b, "Load: %d orders, %d order command attempts (%d decided, %d without an answer), "+
 		"latency of decided attempts p50 %s, p99 %s; %d adjusts and snapshots; %d stock reads.\n\n",
 		r.Orders, r.Attempts, r.Decided, r.Errors, r.P50, r.P99, r.Feeds, r.Reads)
+	b.WriteString("The load is closed-loop: 6 order workers each wait for their answer (retrying on another route after a timeout or 503), " +
+		"one conflict worker, one feed worker, a clock writer and a reader per instance. A worker stuck on an order whose partition is " +
+		"unavailable stops sending, so a pause below is an upper bound for the partitions the fault did not touch.\n\n")
 	b.WriteString("![answers per second and faults](soak.png)\n\n## Checks\n\n| check | verdict | checked | violations |\n|---|---|---|---|\n")
 	for _, c := range r.Checks {
 		v := "pass"
