@@ -14,17 +14,30 @@ import (
 
 // Check is the verdict of one property over the whole history.
 type Check struct {
-	Name       string   `json:"name"`
-	Pass       bool     `json:"pass"`
-	Checked    int      `json:"checked"`    // how many things were looked at
-	Violations int      `json:"violations"` // how many broke the property
-	Examples   []string `json:"examples,omitempty"`
-	Notes      []string `json:"notes,omitempty"`
+	Name       string `json:"name"`
+	Pass       bool   `json:"pass"`
+	Checked    int    `json:"checked"`    // how many things were looked at
+	Violations int    `json:"violations"` // how many broke the property
+	// Kinds counts the violations by kind; Examples holds a few of each.
+	Kinds    map[string]int `json:"kinds,omitempty"`
+	Examples []string       `json:"examples,omitempty"`
+	Notes    []string       `json:"notes,omitempty"`
 }
 
-func (c *Check) fail(format string, args ...any) {
+func (c *Check) fail(format string, args ...any) { c.failKind("", format, args...) }
+
+// failKind counts a violation of a kind; up to 4 examples of each kind
+// are kept, so a frequent kind does not hide a rare one.
+func (c *Check) failKind(kind, format string, args ...any) {
 	c.Violations++
-	if len(c.Examples) < 12 {
+	if kind == "" {
+		kind = "other"
+	}
+	if c.Kinds == nil {
+		c.Kinds = map[string]int{}
+	}
+	c.Kinds[kind]++
+	if c.Kinds[kind] <= 4 {
 		c.Examples = append(c.Examples, fmt.Sprintf(format, args...))
 	}
 }
@@ -240,10 +253,10 @@ func (c *checker) conservation() Check {
 			key := sku + "/" + loc
 			lv, _ := locOf(v, loc)
 			if lv.Reserved != 0 {
-				ck.fail("%s: %d units still reserved after every TTL passed", key, lv.Reserved)
+				ck.failKind("units reserved after every TTL", "%s: %d units still reserved after every TTL passed", key, lv.Reserved)
 			}
 			if lv.Committed != committed[key] {
-				ck.fail("%s: committed %d, the confirmed orders hold %d", key, lv.Committed, committed[key])
+				ck.failKind("committed units no confirmed order holds", "%s: committed %d, the confirmed orders hold %d", key, lv.Committed, committed[key])
 			}
 			// Candidate bases: the newest sure snapshot, and any maybe-applied one after it.
 			ss := snaps[key]
@@ -325,7 +338,7 @@ func (c *checker) effectiveOnce() Check {
 			key := a.Op + " " + lineKey(a.Body.Lines, true)
 			if d, ok := decided[key]; ok {
 				if d.Status != r.Status || lineKey(d.Lines, true) != lineKey(r.Lines, true) {
-					ck.fail("%s: %s answered %s %s, then %s %s (via %s at %s)", id, a.Op, d.Status, lineKey(d.Lines, true), r.Status, lineKey(r.Lines, true), a.Via, clock(a.Answered))
+					ck.failKind("one command answered two ways", "%s: %s answered %s %s, then %s %s (via %s at %s)", id, a.Op, d.Status, lineKey(d.Lines, true), r.Status, lineKey(r.Lines, true), a.Via, clock(a.Answered))
 				}
 			} else {
 				decided[key] = r
@@ -339,7 +352,7 @@ func (c *checker) effectiveOnce() Check {
 				contract.StatusConfirmed: {contract.StatusConfirmed, contract.StatusShipped, contract.StatusReleased},
 			}[r.Status]
 			if want != nil && !slices.Contains(want, v.State) {
-				ck.fail("%s: answered %s to %s, but the order ends %s", id, r.Status, a.Op, v.State)
+				ck.failKind("an answered transition lost", "%s: answered %s to %s, but the order ends %s", id, r.Status, a.Op, v.State)
 			}
 		}
 	}
@@ -370,7 +383,7 @@ func (c *checker) ownAnswers() Check {
 		if v != nil && v.State != contract.StatusRejected && v.State != "pending" {
 			kept = lineKey(v.Lines, false)
 			if !bodies[kept] {
-				ck.fail("%s: the order holds %s, which no reserve sent", id, kept)
+				ck.failKind("the order holds lines no reserve sent", "%s: the order holds %s, which no reserve sent", id, kept)
 			}
 		}
 		byBody := map[string][]*Attempt{}
@@ -381,7 +394,7 @@ func (c *checker) ownAnswers() Check {
 			ck.Checked++
 			if a.RequestID != "" {
 				if b := ids[a.RequestID]; b != nil && (b.OrderID != a.OrderID || b.Op != a.Op || lineKey(b.Body.Lines, true) != lineKey(a.Body.Lines, true)) {
-					ck.fail("request id %s answers %s %s and %s %s", a.RequestID, b.Op, b.OrderID, a.Op, a.OrderID)
+					ck.failKind("one request id answering two requests", "request id %s answers %s %s and %s %s", a.RequestID, b.Op, b.OrderID, a.Op, a.OrderID)
 				}
 				ids[a.RequestID] = a
 			}
@@ -392,7 +405,7 @@ func (c *checker) ownAnswers() Check {
 			byBody[sent] = append(byBody[sent], a)
 			if a.Result.Status == contract.StatusReserved {
 				if got := lineKey(a.Result.Lines, false); got != sent {
-					ck.fail("%s: reserve of %s (via %s at %s) answered reserved with %s", id, sent, a.Via, clock(a.Sent), got)
+					ck.failKind("reserved with another body's lines", "%s: reserve of %s (via %s at %s) answered reserved with %s", id, sent, a.Via, clock(a.Sent), got)
 				}
 				for i, l := range a.Body.Lines {
 					if l.Location != "" && i < len(a.Result.Lines) && a.Result.Lines[i].SKU == l.SKU && a.Result.Lines[i].Location != l.Location {
@@ -400,7 +413,7 @@ func (c *checker) ownAnswers() Check {
 					}
 				}
 				if v != nil && kept != sent {
-					ck.fail("%s: reserve of %s (via %s) answered reserved, but the order holds %q (state %s)", id, sent, a.Via, kept, v.State)
+					ck.failKind("answered reserved, the order holds another body", "%s: reserve of %s (via %s) answered reserved, but the order holds %q (state %s)", id, sent, a.Via, kept, v.State)
 				}
 			}
 		}
@@ -410,7 +423,7 @@ func (c *checker) ownAnswers() Check {
 				for _, a := range as {
 					got = append(got, a.Result.Status+"/"+errType(a.Result)+" via "+a.Via)
 				}
-				ck.fail("%s: the reserve of %s became the reservation (%s), yet its caller was answered %s", id, kept, v.State, strings.Join(got, ", "))
+				ck.failKind("the accepted reserve answered as refused", "%s: the reserve of %s became the reservation (%s), yet its caller was answered %s", id, kept, v.State, strings.Join(got, ", "))
 			}
 		}
 	}
@@ -439,7 +452,7 @@ func (c *checker) reservationsEnd() Check {
 			}
 		}
 		if v := c.fin.Orders[id]; v != nil && stateRank(v.State) < 2 && v.State != contract.StatusRejected {
-			ck.fail("%s: still %s at the end", id, v.State)
+			ck.failKind("an order still reserved at the end", "%s: still %s at the end", id, v.State)
 		}
 		if exp.IsZero() {
 			continue

@@ -3,6 +3,7 @@ package soak
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -172,6 +173,9 @@ func (r *Report) markdown(cfg *Config) string {
 			continue
 		}
 		fmt.Fprintf(&b, "\n### %s\n\n", c.Name)
+		for _, k := range slices.Sorted(maps.Keys(c.Kinds)) {
+			fmt.Fprintf(&b, "- %d × %s\n", c.Kinds[k], k)
+		}
 		for _, n := range c.Notes {
 			fmt.Fprintf(&b, "- note: %s\n", n)
 		}

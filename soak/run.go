@@ -153,8 +153,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	wg.Go(func() { l.expiryWatcher(stop) })
 	f := &faulter{cfg: &cfg, broker: b, insts: insts, hc: hc, diskIdx: diskIdx, diskSkip: diskSkip, log: log.Info}
 	var faults []Fault
-	for k := 0; ; k++ {
-		next := start.Add(time.Duration(k+1) * cfg.FaultEvery)
+	for k, slot := 0, 1; ; k, slot = k+1, slot+1 {
+		next := start.Add(time.Duration(slot) * cfg.FaultEvery)
+		for next.Before(time.Now()) { // a fault that outlasted its slot (a slow restart) pushes the next one to a later slot
+			slot++
+			next = start.Add(time.Duration(slot) * cfg.FaultEvery)
+		}
 		if next.After(start.Add(cfg.Duration - 10*time.Second)) { // no fault in the last 10 s
 			break
 		}
