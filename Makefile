@@ -53,8 +53,14 @@ bench: ## short benchmarks, then stocksync vs PostgreSQL vs Redis, short run (be
 fraud-eval: ## anti-fraud evaluation (docs/fraud.md): SIZE=small|full (default small, the CI stream), BROKERS=host:port for a real broker (default kfake); report and plot in bench/results/fraud/
 	$(GO) run ./cmd/stocksync-fraud-eval --size $(or $(SIZE),small) $(if $(BROKERS),--brokers $(BROKERS)) --out bench/results/fraud
 
+soak: ## 10 minutes of mixed load and a fault every 30 s on 3 instances and their own broker (127.0.0.1:19392), checked; report in docs/soak.md
+	$(GO) run ./cmd/stocksync-soak -duration 10m
+
+soak-ci: ## the soak for CI: 2 minutes; report in a temporary directory, not docs/
+	@d=$$(mktemp -d); $(GO) run ./cmd/stocksync-soak -duration 2m -report $$d/soak.md -json $$d/soak.json -plot $$d/soak.png; rc=$$?; cat $$d/soak.md; exit $$rc
+
 helm-lint: ## lint the Helm chart, check the alert rules (promtool) and the Grafana dashboard
 	@# helm into .cache/bin if missing (go install with GOBIN), then lint --strict and template with default and production-like values
 	GO=$(GO) deploy/check.sh helm
 
-.PHONY: help build run test test-short test-kafka kafka-up kafka-down kafka-reset lint fmt bench fraud-eval helm-lint
+.PHONY: help build run test test-short test-kafka kafka-up kafka-down kafka-reset lint fmt bench fraud-eval soak soak-ci helm-lint
