@@ -6,21 +6,21 @@ import (
 	"image/color"
 	"math"
 
-	"github.com/stocksync/stocksync/bench"
+	"github.com/stocksync/stocksync/internal/pngplot"
 )
 
-// WritePlot draws the report as a PNG with bench's renderer: on the left
+// WritePlot draws the report as a PNG with the repo's PNG renderer (internal/pngplot): on the left
 // precision and recall per pattern, on the right the alert latency by
 // percentile.
 func WritePlot(path string, r *Report) error {
 	const w, h = 1200, 520
-	c := bench.NewCanvas(w, h)
+	c := pngplot.New(w, h)
 	black, grid := color.RGBA{0, 0, 0, 255}, color.RGBA{225, 225, 225, 255}
 	c.Text(20, 14, 2, black, fmt.Sprintf("STOCKSYNC FRAUD-EVAL ON %s: %d EVENTS, %d ALERTS", r.Broker, r.Events, r.Alerts))
 
 	// Left: bars.
 	x0, y0, x1, y1 := 70, 70, 560, 440
-	c.Frame(x0, y0, x1, y1)
+	c.Frame(pngplot.Panel{X0: x0, Y0: y0, X1: x1, Y1: y1})
 	for k := 0; k <= 4; k++ {
 		y := y1 - (y1-y0)*k/4
 		c.HLine(x0, x1, y, grid)
@@ -33,7 +33,7 @@ func WritePlot(path string, r *Report) error {
 		bw := slot / 3
 		for j, v := range []float64{p.Precision, p.Recall} {
 			top := y1 - int(math.Round(v*float64(y1-y0)))
-			c.Rect(image.Rect(bx+j*bw, top, bx+(j+1)*bw-4, y1), bench.Palette(j))
+			pngplot.Fill(c.Img, image.Rect(bx+j*bw, top, bx+(j+1)*bw-4, y1), pngplot.Palette[j%len(pngplot.Palette)])
 		}
 		c.Text(x0+i*slot+4, y1+10, 1, black, string(p.Pattern))
 		c.Text(x0+i*slot+4, y1+22, 1, black, fmt.Sprintf("P %.2f R %.2f", p.Precision, p.Recall))
@@ -41,7 +41,7 @@ func WritePlot(path string, r *Report) error {
 
 	// Right: latency by percentile, linear in ms.
 	x0, x1 = 660, 1170
-	c.Frame(x0, y0, x1, y1)
+	c.Frame(pngplot.Panel{X0: x0, Y0: y0, X1: x1, Y1: y1})
 	top := 10.0
 	if n := len(r.Latencies); n > 0 {
 		top = math.Max(top, r.Latencies[n-1]*1000)
@@ -62,7 +62,7 @@ func WritePlot(path string, r *Report) error {
 		v := r.Latencies[min(n-1, int(q*float64(n)))] * 1000
 		x, y := x0+int(q*float64(x1-x0)), y1-int(v/top*float64(y1-y0))
 		if px >= 0 {
-			c.Line(px, py, x, y, bench.Palette(2))
+			c.Line(px, py, x, y, pngplot.Palette[2])
 		}
 		px, py = x, y
 	}
