@@ -466,7 +466,9 @@ func (c *checker) reservationsEnd() Check {
 		}
 		if worst > 0 {
 			late = append(late, worst)
-			if during := c.faultAt(exp); during != "" {
+			// The expiry is due within expiryGrace of exp: a fault that
+			// began in that window is the one that delayed it.
+			if during := c.faultWithin(exp, exp.Add(expiryGrace)); during != "" {
 				duringFault++
 				if len(ck.Notes) < 12 {
 					ck.Notes = append(ck.Notes, fmt.Sprintf("%s: still reserved %s after its expiry %s%s", id, worst.Round(time.Millisecond), clock(exp), during))
@@ -497,6 +499,17 @@ const faultSettle = 15 * time.Second
 func (c *checker) faultAt(t time.Time) string {
 	for _, f := range c.faults {
 		if f.Skipped == "" && !t.Before(f.Start) && !t.After(f.End.Add(faultSettle)) {
+			return fmt.Sprintf(" (during %s of %s)", f.Kind, f.Target)
+		}
+	}
+	return ""
+}
+
+// faultWithin names a fault in progress (or lifted less than faultSettle
+// before) at some time in [from, to], if any.
+func (c *checker) faultWithin(from, to time.Time) string {
+	for _, f := range c.faults {
+		if f.Skipped == "" && !to.Before(f.Start) && !from.After(f.End.Add(faultSettle)) {
 			return fmt.Sprintf(" (during %s of %s)", f.Kind, f.Target)
 		}
 	}

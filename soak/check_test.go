@@ -112,3 +112,30 @@ func TestChecker(t *testing.T) {
 		})
 	}
 }
+
+// An expiry is due within expiryGrace of its time: a fault that begins in
+// that second delays it, and the delay is the fault's, not a defect (a 10
+// minute soak had one at 1 ms before a SIGSTOP counted as a violation).
+func TestFaultWithinTheExpiryWindow(t *testing.T) {
+	stop := Fault{Kind: "stop", Target: "instance 1", Start: at(10), End: at(30)}
+	c := newChecker(newHistory(), final{}, nil, nil, []Fault{stop})
+	tests := []struct {
+		name   string
+		expiry time.Time
+		during bool
+	}{
+		{name: "1 ms before the fault began", expiry: at(9.999), during: true},
+		{name: "during the fault", expiry: at(20), during: true},
+		{name: "within the settling time after it lifted", expiry: at(30 + faultSettle.Seconds() - 1), during: true},
+		{name: "2 s before the fault began", expiry: at(8), during: false},
+		{name: "long after it lifted", expiry: at(30 + faultSettle.Seconds() + 5), during: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := c.faultWithin(tc.expiry, tc.expiry.Add(expiryGrace)) != ""
+			if got != tc.during {
+				t.Errorf("an expiry at %s with a stop from %s to %s: during a fault = %v, want %v", clock(tc.expiry), clock(stop.Start), clock(stop.End), got, tc.during)
+			}
+		})
+	}
+}
