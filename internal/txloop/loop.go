@@ -274,16 +274,18 @@ func (l *Loop) produceChangelog(ctx context.Context, c *Cycle) *changelogOffsets
 func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	parts := partitionsOf(m)
+	var parts []int32 // new here: paused until restored
+	for _, p := range partitionsOf(m) {
+		if l.stores[p] == nil && l.restoring[p] == nil {
+			parts = append(parts, p)
+		}
+	}
 	pause := map[string][]int32{}
 	for _, t := range l.cfg.Inputs {
 		pause[t] = parts
 	}
 	cl.PauseFetchPartitions(pause)
 	for _, p := range parts {
-		if l.stores[p] != nil || l.restoring[p] != nil {
-			continue
-		}
 		ctx, cancel := context.WithCancel(context.Background())
 		l.restoring[p] = cancel
 		go func() {
