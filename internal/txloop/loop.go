@@ -202,15 +202,27 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	if err := l.session.Begin(); err != nil {
 		return fmt.Errorf("txloop: begin a transaction: %w", err)
 	}
-	for _, r := range c.out {
-		l.session.Produce(ctx, r, nil)
-	}
-	offsets := l.produceChangelog(ctx, c)
+	// Every record's outcome is checked before the commit: a record that
+	// failed (a topic not yet known to a broker that just started, a
+	// message too large) must abort the transaction, or its input offsets
+	// would commit without it.
 	// A cycle that began finishes even when ctx ends meanwhile (shutdown):
-	// cancelling End would leave the transaction to time out.
+	// its records are produced and its transaction ended on a context that
+	// outlives the stop (franz-go fails a record whose context ends, and a
+	// cancelled End leaves the transaction to time out).
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.TransactionTimeout)
 	defer cancel()
-	committed, err := l.session.End(ectx, kgo.TryCommit)
+	failed := &produceErr{}
+	for _, r := range c.out {
+		l.session.Produce(ectx, r, failed.promise)
+	}
+	offsets := l.produceChangelog(ectx, c, failed)
+	try := kgo.TryCommit
+	if err := l.session.Client().Flush(ectx); err != nil || failed.get() != nil {
+		l.log.Warn("txloop: a record of the cycle failed; aborting its transaction", "records", len(recs), "err", errors.Join(err, failed.get()))
+		try = kgo.TryAbort
+	}
+	committed, err := l.session.End(ectx, try)
 	if err != nil {
 		return fmt.Errorf("txloop: ending a transaction: %w", err)
 	}
@@ -236,6 +248,29 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	return nil
 }
 
+// produceErr keeps the first error of a cycle's records.
+type produceErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (p *produceErr) promise(r *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = fmt.Errorf("produce to %s[%d]: %w", r.Topic, r.Partition, err)
+	}
+}
+
+func (p *produceErr) get() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
 // changelogOffsets collects, per partition, the offset of the last
 // changelog record a cycle wrote.
 type changelogOffsets struct {
@@ -249,14 +284,15 @@ func (o *changelogOffsets) get(p int32) int64 {
 	return o.by[p]
 }
 
-func (l *Loop) produceChangelog(ctx context.Context, c *Cycle) *changelogOffsets {
+func (l *Loop) produceChangelog(ctx context.Context, c *Cycle, failed *produceErr) *changelogOffsets {
 	offsets := &changelogOffsets{by: map[int32]int64{}}
 	for p, keys := range c.dirty {
 		for k, v := range keys {
 			r := &kgo.Record{Topic: l.cfg.Changelog, Partition: p, Key: []byte(k), Value: v}
 			l.session.Produce(ctx, r, func(r *kgo.Record, err error) {
 				if err != nil {
-					return // the transaction then aborts
+					failed.promise(r, err)
+					return
 				}
 				offsets.mu.Lock()
 				if r.Offset > offsets.by[r.Partition] {
