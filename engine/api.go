@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -90,23 +89,7 @@ func (e *Engine) Stock(ctx context.Context, sku string) (contract.StockView, err
 	return e.view(sku, s), nil
 }
 
-func (e *Engine) view(sku string, s *stock.SKU) contract.StockView {
-	v := contract.StockView{SKU: sku, Locations: make([]contract.LocationView, 0, len(s.Locations)), Channels: map[string]int64{}}
-	for i := range s.Locations {
-		l := &s.Locations[i]
-		v.Locations = append(v.Locations, contract.LocationView{Location: l.Name, OnHand: l.OnHand,
-			Reserved: l.Reserved, Committed: l.Committed, Available: l.Available()})
-		v.OnHand += l.OnHand
-		v.Reserved += l.Reserved
-		v.Committed += l.Committed
-		v.Available += max(l.Available(), 0)
-		v.Shortage = v.Shortage || l.Short() > 0
-	}
-	for _, name := range e.catalog.Channels() {
-		v.Channels[name] = e.catalog.ChannelAvailable(name, s)
-	}
-	return v
-}
+func (e *Engine) view(sku string, s *stock.SKU) contract.StockView { return e.catalog.View(sku, s) }
 
 // Order answers GET /v1/orders/{order_id} from the local orders table.
 func (e *Engine) Order(ctx context.Context, orderID string) (contract.OrderView, error) {
@@ -161,7 +144,7 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 	if err != nil && !errors.Is(err, contract.ErrUnavailable) {
 		return contract.FeedAnswer{}, err
 	}
-	if applied(before, msg) {
+	if before.Applied(msg) {
 		return contract.FeedAnswer{Status: "applied", Ignored: true, Stock: e.viewOf(msg.SKU, before)}, nil
 	}
 	value, err := json.Marshal(msg)
@@ -181,32 +164,11 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 		case <-ctx.Done():
 			return contract.FeedAnswer{Status: "accepted"}, nil
 		case <-tick.C:
-			if s, err := e.ledger(msg.SKU); err == nil && applied(s, msg) {
+			if s, err := e.ledger(msg.SKU); err == nil && s.Applied(msg) {
 				return contract.FeedAnswer{Status: "applied", Stock: e.viewOf(msg.SKU, s)}, nil
 			}
 		}
 	}
-}
-
-// applied reports whether the ledger already reflects msg: a snapshot of
-// this version or newer from its source, or this adjust id.
-func applied(s *stock.SKU, msg contract.FeedMessage) bool {
-	if s == nil {
-		return false
-	}
-	if msg.Type == contract.Adjust {
-		return slices.Contains(s.Adjusts, msg.ID)
-	}
-	l := s.Location(msg.Location)
-	if l == nil {
-		return false
-	}
-	for _, v := range l.Versions {
-		if v.Source == msg.Source && v.Version >= msg.Version {
-			return true
-		}
-	}
-	return false
 }
 
 func (e *Engine) viewOf(sku string, s *stock.SKU) *contract.StockView {

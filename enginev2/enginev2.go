@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -236,23 +235,7 @@ func (e *Engine) Stock(_ context.Context, sku string) (contract.StockView, error
 	return e.view(sku, s), nil
 }
 
-func (e *Engine) view(sku string, s *stock.SKU) contract.StockView {
-	v := contract.StockView{SKU: sku, Locations: make([]contract.LocationView, 0, len(s.Locations)), Channels: map[string]int64{}}
-	for i := range s.Locations {
-		l := &s.Locations[i]
-		v.Locations = append(v.Locations, contract.LocationView{Location: l.Name, OnHand: l.OnHand,
-			Reserved: l.Reserved, Committed: l.Committed, Available: l.Available()})
-		v.OnHand += l.OnHand
-		v.Reserved += l.Reserved
-		v.Committed += l.Committed
-		v.Available += max(l.Available(), 0)
-		v.Shortage = v.Shortage || l.Short() > 0
-	}
-	for _, name := range e.catalog.Channels() {
-		v.Channels[name] = e.catalog.ChannelAvailable(name, s)
-	}
-	return v
-}
+func (e *Engine) view(sku string, s *stock.SKU) contract.StockView { return e.catalog.View(sku, s) }
 
 // Order answers GET /v1/orders/{id}.
 func (e *Engine) Order(_ context.Context, id string) (contract.OrderView, error) {
@@ -296,7 +279,7 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 		return contract.FeedAnswer{}, &contract.InvalidError{Field: "location",
 			Reason: fmt.Sprintf("%q is not configured (known: %s)", msg.Location, strings.Join(e.catalog.Locations(), ", "))}
 	}
-	if before, err := e.ledger(msg.SKU); err == nil && applied(before, msg) {
+	if before, err := e.ledger(msg.SKU); err == nil && before.Applied(msg) {
 		v := e.view(msg.SKU, before)
 		return contract.FeedAnswer{Status: "applied", Ignored: true, Stock: &v}, nil
 	}
@@ -313,31 +296,12 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 		case <-ctx.Done():
 			return contract.FeedAnswer{Status: "accepted"}, nil
 		case <-tick.C:
-			if s, err := e.ledger(msg.SKU); err == nil && applied(s, msg) {
+			if s, err := e.ledger(msg.SKU); err == nil && s.Applied(msg) {
 				v := e.view(msg.SKU, s)
 				return contract.FeedAnswer{Status: "applied", Stock: &v}, nil
 			}
 		}
 	}
-}
-
-func applied(s *stock.SKU, msg contract.FeedMessage) bool {
-	if s == nil {
-		return false
-	}
-	if msg.Type == contract.Adjust {
-		return slices.Contains(s.Adjusts, msg.ID)
-	}
-	l := s.Location(msg.Location)
-	if l == nil {
-		return false
-	}
-	for _, v := range l.Versions {
-		if v.Source == msg.Source && v.Version >= msg.Version {
-			return true
-		}
-	}
-	return false
 }
 
 // Locations lists the configured locations.
