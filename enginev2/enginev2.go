@@ -114,7 +114,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.loop, err = txloop.New(txloop.Config{Brokers: s.Kafka.Brokers, Group: string(e.names.Engine),
 		TransactionalID: e.names.Prefix + "engine-" + cfg.InstanceID,
-		Inputs:          []string{string(e.names.OrderCommands), string(e.names.StockFeed)},
+		Inputs:          []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)},
 		Changelog:       string(e.names.EngineTable()), Partitions: s.Kafka.Partitions,
 		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger, Opts: security})
 	if err != nil {

@@ -31,6 +31,10 @@ type Names struct {
 	// channels group: the pushers run outside goka's callbacks. (goka's own
 	// "-loop" name is reserved for Loop.)
 	SinkVerdicts goka.Stream
+	// EngineMessages, keyed so each lands at the engine partition it is
+	// for: holds, claims and settlements of orders across partitions, and
+	// their answers (docs/design.md, "Orders across partitions").
+	EngineMessages goka.Stream
 
 	// Groups; each group's table is goka.GroupTable(group).
 	Inventory goka.Group // key SKU
@@ -62,6 +66,7 @@ func New(prefix string) Names {
 		DLQ:            s("dlq"),
 		ChannelControl: s("channels.control"),
 		SinkVerdicts:   s("sink.verdicts"),
+		EngineMessages: s("engine.messages"),
 		Inventory:      goka.Group(prefix + "inventory"),
 		Orders:         goka.Group(prefix + "orders"),
 		Channels:       goka.Group(prefix + "channels"),
@@ -84,7 +89,7 @@ func (n Names) ChannelsTable() goka.Table { return goka.GroupTable(n.Channels) }
 // Streams lists every stream topic of a deployment, for creation and checks.
 func (n Names) Streams() []goka.Stream {
 	return []goka.Stream{n.OrderCommands, n.OrderResults, n.StockFeed, n.ChannelStock,
-		n.StockCommands, n.StockReplies, n.StockChanges, n.StockShortages, n.DLQ, n.SinkVerdicts}
+		n.StockCommands, n.StockReplies, n.StockChanges, n.StockShortages, n.DLQ, n.SinkVerdicts, n.EngineMessages}
 }
 
 // Tables lists every table (compacted changelog) topic, the control topic

@@ -79,10 +79,16 @@ type Loop struct {
 
 	mu        sync.Mutex
 	stores    map[int32]*state.Partition // ready partitions
-	restoring map[int32]context.CancelFunc
+	restoring map[int32]*restoreJob
 }
 
+// restoreJob is one restore of a partition; a partition revoked and
+// assigned again while its first restore winds down gets a new job, and
+// only the current job's result counts.
+type restoreJob struct{ cancel context.CancelFunc }
+
 type restored struct {
+	job       *restoreJob
 	partition int32
 	store     *state.Partition
 	err       error
@@ -107,7 +113,7 @@ func New(cfg Config) (*Loop, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Loop{cfg: cfg, log: cfg.Logger, stores: map[int32]*state.Partition{}, restoring: map[int32]context.CancelFunc{}}, nil
+	return &Loop{cfg: cfg, log: cfg.Logger, stores: map[int32]*state.Partition{}, restoring: map[int32]*restoreJob{}}, nil
 }
 
 // Status counts the partitions owned here that are ready and those still
@@ -137,6 +143,11 @@ func (l *Loop) Run(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.BlockRebalanceOnPoll(),
+		// Partition p of every input must belong to the same member: the
+		// store of partition p serves them all. The range balancer gives
+		// co-partitioned topics the same assignment; the cooperative-sticky
+		// default balances each topic on its own and does not.
+		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group reads everything: nothing accepted is skipped
 		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(partitioner{manual: map[string]bool{l.cfg.Changelog: true}}),
@@ -150,8 +161,8 @@ func (l *Loop) Run(ctx context.Context) error {
 	l.session = s
 	defer func() {
 		l.mu.Lock()
-		for p, cancel := range l.restoring {
-			cancel()
+		for p, job := range l.restoring {
+			job.cancel()
 			delete(l.restoring, p)
 		}
 		l.mu.Unlock()
@@ -323,12 +334,13 @@ func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32)
 	cl.PauseFetchPartitions(pause)
 	for _, p := range parts {
 		ctx, cancel := context.WithCancel(context.Background())
-		l.restoring[p] = cancel
+		job := &restoreJob{cancel: cancel}
+		l.restoring[p] = job
 		go func() {
 			for pause := 100 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
 				st, err := l.restore(ctx, p)
 				if err == nil || ctx.Err() != nil {
-					l.ready(restored{partition: p, store: st, err: err})
+					l.ready(restored{job: job, partition: p, store: st, err: err})
 					return
 				}
 				l.log.Warn("txloop: restoring a partition failed; trying again", "partition", p, "in", pause, "err", err)
@@ -347,14 +359,13 @@ func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32)
 func (l *Loop) ready(r restored) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	cancel, ok := l.restoring[r.partition]
-	if !ok { // revoked meanwhile
+	if l.restoring[r.partition] != r.job { // revoked meanwhile (and maybe assigned again: another job restores it now)
 		if r.store != nil {
 			_ = r.store.Close()
 		}
 		return
 	}
-	cancel()
+	r.job.cancel()
 	delete(l.restoring, r.partition)
 	if r.err != nil {
 		return // cancelled: the partition left meanwhile
@@ -373,8 +384,8 @@ func (l *Loop) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, p := range partitionsOf(m) {
-		if cancel, ok := l.restoring[p]; ok {
-			cancel()
+		if job, ok := l.restoring[p]; ok {
+			job.cancel()
 			delete(l.restoring, p)
 		}
 		if st := l.stores[p]; st != nil {

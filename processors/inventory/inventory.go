@@ -45,6 +45,11 @@ type Config struct {
 	// stays to answer repeats and lookups before it leaves the table as a
 	// tombstone; default 24h.
 	Retention time.Duration
+	// HoldGrace is how long past its order's expiry a hold on a line
+	// partition waits for the order's own settlement before it ends by
+	// itself (an orphan: its order was lost); default 5m. Long, since a
+	// settlement may wait for its partition's next owner.
+	HoldGrace time.Duration
 }
 
 // Processor implements txloop.Handler.
@@ -53,6 +58,7 @@ type Processor struct {
 	log       *slog.Logger
 	expiry    map[int32]*expiryQueue // reservations by expiry, per owned partition
 	retention map[int32]*expiryQueue // finished orders by when they leave, per owned partition
+	holds     map[int32]*expiryQueue // holds for orders routed elsewhere, by when they end on their own
 	cur       cycleState
 	// known holds, per owned partition, every order id with a key there (an
 	// order or a directory entry): most reserves are of new ids, and a
@@ -102,8 +108,11 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.Retention == 0 {
 		cfg.Retention = 24 * time.Hour
 	}
+	if cfg.HoldGrace == 0 {
+		cfg.HoldGrace = 5 * time.Minute
+	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("processor", "inventory"), expiry: map[int32]*expiryQueue{},
-		retention: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14),
+		retention: map[int32]*expiryQueue{}, holds: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14),
 		known: map[int32]*bloom.BloomFilter{}, ledgers: map[string]*stock.SKU{}, committed: map[string]*stock.SKU{}}
 	p.reset()
 	return p, nil
@@ -124,6 +133,8 @@ func (p *Processor) Process(c *txloop.Cycle, recs []*kgo.Record) error {
 			err = p.command(c, r)
 		case string(p.cfg.Names.StockFeed):
 			err = p.feed(c, r)
+		case string(p.cfg.Names.EngineMessages):
+			err = p.message(c, r)
 		default:
 			p.deadLetter(c, r, "not an input of the engine")
 		}
@@ -134,26 +145,23 @@ func (p *Processor) Process(c *txloop.Cycle, recs []*kgo.Record) error {
 	return nil
 }
 
-// Tick expires what is due and writes back what the cycle changed.
+// Tick ends what is due (reservations past their expiry, finished orders
+// past their retention, orphan holds) and writes back what the cycle
+// changed.
 func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 	defer p.reset()
-	for part, q := range p.expiry {
-		if !c.Owned(part) {
-			continue
-		}
-		for _, id := range q.due(now.UnixMilli()) {
-			if err := p.expire(c, part, id, now); err != nil {
-				return err
+	for _, d := range []struct {
+		queues map[int32]*expiryQueue
+		end    func(*txloop.Cycle, int32, string, time.Time) error
+	}{{p.expiry, p.expire}, {p.retention, p.forget}, {p.holds, p.endOrphan}} {
+		for part, q := range d.queues {
+			if !c.Owned(part) {
+				continue
 			}
-		}
-	}
-	for part, q := range p.retention {
-		if !c.Owned(part) {
-			continue
-		}
-		for _, id := range q.due(now.UnixMilli()) {
-			if err := p.forget(c, part, id, now); err != nil {
-				return err
+			for _, id := range q.due(now.UnixMilli()) {
+				if err := d.end(c, part, id, now); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -171,10 +179,7 @@ func (p *Processor) forget(c *txloop.Cycle, home int32, id string, now time.Time
 		return err
 	}
 	c.Put(home, orderKey(id), nil)
-	if d := p.partition(id); d != home && c.Owned(d) {
-		c.Put(d, dirKey(id), nil)
-	}
-	return nil
+	return p.unclaim(c, home, o)
 }
 
 // finished records that an order reached a final state now.
@@ -186,7 +191,7 @@ func (p *Processor) finished(home int32, o *order, now time.Time) {
 // Ready rebuilds the partition's expiry and retention queues from its
 // orders.
 func (p *Processor) Ready(part int32, st *state.Partition) {
-	exp, ret := &expiryQueue{}, &expiryQueue{}
+	exp, ret, holds := &expiryQueue{}, &expiryQueue{}, &expiryQueue{}
 	known := bloom.NewWithEstimates(knownCapacity, 0.01)
 	_ = st.Scan([]byte(dirPrefix), func(k, _ []byte) bool {
 		known.AddString(string(k[len(dirPrefix):]))
@@ -197,7 +202,7 @@ func (p *Processor) Ready(part int32, st *state.Partition) {
 		o, err := decodeOrder(v)
 		switch {
 		case err != nil:
-		case o.State == Reserved:
+		case o.State == Reserved || o.State == Pending:
 			exp.push(o.ID, o.ExpiresAt)
 		case o.State.final():
 			ret.push(o.ID, o.FinishedAt+p.cfg.Retention.Milliseconds())
@@ -207,7 +212,17 @@ func (p *Processor) Ready(part int32, st *state.Partition) {
 	if err != nil {
 		p.log.Error("reading the orders of a restored partition; their expiry waits for the next restore", "partition", part, "err", err)
 	}
-	p.expiry[part], p.retention[part], p.known[part] = exp, ret, known
+	err = st.Scan([]byte(holdPrefix), func(k, v []byte) bool {
+		var h hold
+		if json.Unmarshal(v, &h) == nil && !h.Confirmed {
+			holds.push(string(k[len(holdPrefix):]), h.Until)
+		}
+		return true
+	})
+	if err != nil {
+		p.log.Error("reading the holds of a restored partition; orphans among them end at the next restore", "partition", part, "err", err)
+	}
+	p.expiry[part], p.retention[part], p.holds[part], p.known[part] = exp, ret, holds, known
 	p.seedPushers(part, st)
 }
 
@@ -215,6 +230,7 @@ func (p *Processor) Ready(part int32, st *state.Partition) {
 func (p *Processor) Gone(part int32) {
 	delete(p.expiry, part)
 	delete(p.retention, part)
+	delete(p.holds, part)
 	delete(p.known, part)
 	clear(p.ledgers) // a partition that comes back may have been changed elsewhere
 	for _, pu := range p.cfg.Pushers {

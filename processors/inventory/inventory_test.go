@@ -20,23 +20,41 @@ import (
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/internal/txloop"
 	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/state"
 	"github.com/stocksync/stocksync/stock"
 	"github.com/stocksync/stocksync/topology"
 )
 
 const partitions = 4
 
-// world is one engine instance (the processor on txloop) on a Kafka, with a
-// Go Kafka client and a feed producer.
+// world is engine instances (the processor on txloop, in one group) on a
+// Kafka, with a Go Kafka client and a feed producer.
 type world struct {
-	t     *testing.T
-	names topology.Names
-	loop  *txloop.Loop
-	cl    *kgo.Client
-	k     *client.Kafka
+	t         *testing.T
+	names     topology.Names
+	brokers   []string
+	retention time.Duration
+	cl        *kgo.Client
+	k         *client.Kafka
+
+	mu        sync.Mutex
+	instances map[int]*instance
 }
 
+type instance struct {
+	loop *txloop.Loop
+	stop func()
+}
+
+// newWorld starts one instance, which owns every partition.
 func newWorld(t *testing.T, retention time.Duration) *world {
+	w := newCluster(t, retention)
+	w.start(0)
+	return w
+}
+
+// newCluster prepares the topics and the clients; start adds instances.
+func newCluster(t *testing.T, retention time.Duration) *world {
 	var brokers []string
 	if v := os.Getenv("STOCKSYNC_TEST_BROKERS"); v != "" {
 		brokers = strings.Split(v, ",")
@@ -68,32 +86,72 @@ func newWorld(t *testing.T, retention time.Duration) *world {
 	if _, err := adm.CreateTopics(ctx, partitions, 1, map[string]*string{"cleanup.policy": &compact}, string(names.EngineTable())); err != nil {
 		t.Fatal(err)
 	}
-	cat := stock.NewCatalog([]string{"msk-wh-1", "spb-store-1"}, []stock.ChannelRule{{Name: "web", Locations: []string{"msk-wh-1", "spb-store-1"}, Share: 1}})
-	proc, err := New(Config{Names: names, Partitions: partitions, Catalog: cat, Metrics: processors.NewMetrics(prometheus.NewRegistry()),
-		Logger: slog.New(slog.DiscardHandler), Retention: retention})
-	if err != nil {
-		t.Fatal(err)
-	}
-	loop, err := txloop.New(txloop.Config{Brokers: brokers, Group: string(names.Engine), TransactionalID: names.Prefix + "engine-test",
-		Inputs: []string{string(names.OrderCommands), string(names.StockFeed)}, Changelog: string(names.EngineTable()),
-		Partitions: partitions, Dir: t.TempDir(), Handler: proc, TickInterval: 50 * time.Millisecond, Logger: testLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := loop.Run(ctx); err != nil {
-			t.Errorf("loop: %v", err)
-		}
-	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	k, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: brokers, TopicPrefix: names.Prefix, Timeout: 30 * time.Second,
+	k, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: brokers, TopicPrefix: names.Prefix, Timeout: 60 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
-	return &world{t: t, names: names, loop: loop, cl: cl, k: k}
+	w := &world{t: t, names: names, brokers: brokers, retention: retention, cl: cl, k: k, instances: map[int]*instance{}}
+	t.Cleanup(func() {
+		for i := range w.instances {
+			w.stop(i)
+		}
+	})
+	return w
+}
+
+// start runs instance i on a fresh data directory: a new instance, or one
+// rebuilt from the changelog.
+func (w *world) start(i int) {
+	t := w.t
+	cat := stock.NewCatalog([]string{"msk-wh-1", "spb-store-1"}, []stock.ChannelRule{{Name: "web", Locations: []string{"msk-wh-1", "spb-store-1"}, Share: 1}})
+	proc, err := New(Config{Names: w.names, Partitions: partitions, Catalog: cat, Metrics: processors.NewMetrics(prometheus.NewRegistry()),
+		Logger: testLogger(), Retention: w.retention, HoldGrace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop, err := txloop.New(txloop.Config{Brokers: w.brokers, Group: string(w.names.Engine), TransactionalID: fmt.Sprintf("%sengine-test-%d", w.names.Prefix, i),
+		Inputs:    []string{string(w.names.OrderCommands), string(w.names.StockFeed), string(w.names.EngineMessages)},
+		Changelog: string(w.names.EngineTable()), Partitions: partitions, Dir: t.TempDir(), Handler: proc,
+		TickInterval: 50 * time.Millisecond, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := loop.Run(ctx); err != nil {
+			t.Errorf("instance %d: %v", i, err)
+		}
+	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.instances[i] = &instance{loop: loop, stop: func() { cancel(); wg.Wait() }}
+}
+
+// stop ends instance i; its partitions move to the others.
+func (w *world) stop(i int) {
+	w.mu.Lock()
+	in := w.instances[i]
+	delete(w.instances, i)
+	w.mu.Unlock()
+	if in != nil {
+		in.stop()
+	}
+}
+
+// store is a partition's store at the instance serving it, nil if none
+// does right now.
+func (w *world) store(part int32) *state.Partition {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, in := range w.instances {
+		if st := in.loop.Store(part); st != nil {
+			return st
+		}
+	}
+	return nil
 }
 
 func (w *world) snapshot(sku, loc string, onHand int64) {
@@ -106,8 +164,8 @@ func (w *world) snapshot(sku, loc string, onHand int64) {
 // ledger reads a SKU's committed ledger from its partition's store.
 func (w *world) ledger(sku string) *stock.SKU {
 	w.t.Helper()
-	for range 400 {
-		if st := w.loop.Store(topology.PartitionOf(sku, partitions)); st != nil {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		if st := w.store(topology.PartitionOf(sku, partitions)); st != nil {
 			v, err := st.Get([]byte(sku))
 			if err != nil {
 				w.t.Fatal(err)
@@ -122,7 +180,7 @@ func (w *world) ledger(sku string) *stock.SKU {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	w.t.Fatalf("SKU %s never showed in its store", sku)
+	w.t.Fatalf("SKU %s never showed in its store within a minute", sku)
 	return nil
 }
 
@@ -236,7 +294,7 @@ func TestFinishedOrdersLeave(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for _, id := range ids {
 		for {
-			v, err := FindOrder(w.loop.Store, partitions, id)
+			v, err := FindOrder(w.store, partitions, id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -248,11 +306,43 @@ func TestFinishedOrdersLeave(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if d, _ := w.loop.Store(topology.PartitionOf(id, partitions)).Get([]byte(dirKey(id))); d != nil {
+		if d, _ := w.store(topology.PartitionOf(id, partitions)).Get([]byte(dirKey(id))); d != nil {
 			t.Errorf("order %s left, but its directory entry stayed: %s", id, d)
 		}
 	}
 	if a := w.ledger("A").Location("msk-wh-1"); a.OnHand != 10 || a.Reserved != 0 {
 		t.Errorf("A after three released orders: %+v; want 10 on hand, none reserved", *a)
+	}
+}
+
+// TestOrphanHoldEnds: a hold whose order never settles it (its home lost
+// the order) ends by itself, its order's expiry plus the grace later.
+func TestOrphanHoldEnds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	w := newWorld(t, 0)
+	w.snapshot("A", "msk-wh-1", 10)
+	w.ledger("A")
+	m := message{Kind: msgHold, Order: "ghost", Route: "Z", Step: contract.Reserve, Lines: []orderLine{{SKU: "A", Qty: 2}},
+		ExpiresAt: time.Now().Add(time.Second).UnixMilli()}
+	if err := w.cl.ProduceSync(context.Background(), &kgo.Record{Topic: string(w.names.EngineMessages), Key: []byte("A"), Value: mustJSON(m)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for w.ledger("A").Reservation("ghost") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the hold never took effect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for w.ledger("A").Reservation("ghost") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("an orphan hold of 1 s (+1 s grace) was still held 20 s later")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a := w.ledger("A").Location("msk-wh-1"); a.Reserved != 0 || a.OnHand != 10 {
+		t.Errorf("A after the orphan ended: %+v; want 10 on hand, none reserved", *a)
 	}
 }

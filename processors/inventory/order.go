@@ -16,6 +16,7 @@ type State string
 
 // Order states.
 const (
+	Pending   State = "pending" // a reserve waiting for other partitions' holds and its id's claim
 	Reserved  State = "reserved"
 	Rejected  State = "rejected" // refused; kept so a repeat gets the same answer
 	Confirmed State = "confirmed"
@@ -43,6 +44,20 @@ type order struct {
 	// Answer is the reserve's answer, stored with the first request's id:
 	// a repeat of the reserve gets it with its own.
 	Answer contract.OrderResult `json:"answer"`
+	// Waiting is set while the order waits for other partitions: a
+	// reserve's holds and claim, or a step's settlements.
+	Waiting *waiting `json:"waiting,omitempty"`
+	// Claimed: the order id's partition (another than the route's) holds
+	// the id for this body, so a rejection gives it back.
+	Claimed bool `json:"claimed,omitempty"`
+}
+
+// waiting is a step an order waits on other partitions for.
+type waiting struct {
+	Step     string           `json:"step"`     // reserve, confirm, release or ship
+	Answers  int              `json:"answers"`  // still to come
+	Requests []string         `json:"requests"` // the request ids to answer once decided
+	Failure  *contract.Reason `json:"failure,omitempty"`
 }
 
 type orderLine struct {

@@ -3,6 +3,7 @@ package inventory
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -111,7 +112,9 @@ func (p *Processor) loadDir(c *txloop.Cycle, part int32, id string) (*dirEntry, 
 	return e, nil
 }
 
-// reserve decides a reserve at its route partition, every line or none.
+// reserve decides a reserve at its route partition, every line or none: in
+// this cycle when every partition it touches is owned here, else by holds
+// and a claim sent to the other partitions (messages.go).
 func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderCommand) error {
 	o, err := p.loadOrder(c, home, cmd.OrderID)
 	if err != nil {
@@ -125,28 +128,28 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 			return nil
 		}
 		p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "duplicate").Inc()
+		if o.State == Pending { // answered with the first once decided
+			o.Waiting.Requests = append(o.Waiting.Requests, cmd.RequestID)
+			c.Put(home, orderKey(o.ID), o.encode())
+			return nil
+		}
 		again := o.Answer
 		again.RequestID = cmd.RequestID
 		p.answer(c, &again)
 		return nil
 	}
 	d := p.partition(cmd.OrderID)
-	if d != home && c.Owned(d) {
-		e, err := p.loadDir(c, d, cmd.OrderID)
+	local := d == home || c.Owned(d)
+	for _, l := range cmd.Lines {
+		local = local && c.Owned(p.partition(l.SKU))
+	}
+	if local && d != home {
+		e, err := p.claimant(c, d, cmd.OrderID)
 		if err != nil {
 			return err
 		}
-		if e == nil { // an order that lives at the id's own partition has no entry: it is its own
-			if other, err := p.loadOrder(c, d, cmd.OrderID); err != nil {
-				return err
-			} else if other != nil {
-				e = &dirEntry{Route: other.Route, Digest: other.Digest, Accepted: other.accepted()}
-			}
-		}
-		if e != nil {
-			// The id was taken by another body, decided at another route.
-			p.refuse(c, cmd, contract.Reason{Type: contract.ErrConflict, Accepted: e.Accepted,
-				Message: "this order id was already used for a different reserve (see accepted); use a new order id"})
+		if e != nil { // the id was taken by another body, decided at another route
+			p.refuse(c, cmd, conflict(e.Accepted))
 			return nil
 		}
 	}
@@ -160,48 +163,29 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 		p.reject(c, home, o, cmd, contract.Reason{Type: contract.ErrUnknownChannel, Message: fmt.Sprintf("channel %q is not configured", cmd.Channel)}, now)
 		return nil
 	}
-	// Decide every line on a copy of its ledger; keep the copies only if
-	// all of them hold.
-	copies := make([]*stock.SKU, len(cmd.Lines))
-	for i, l := range cmd.Lines {
+	for _, l := range cmd.Lines {
 		if l.Location != "" && !p.cfg.Catalog.Known(l.Location) {
 			p.reject(c, home, o, cmd, contract.Reason{Type: contract.ErrUnknownLocation, SKU: l.SKU, Location: l.Location,
 				Message: fmt.Sprintf("location %q is not configured", l.Location)}, now)
 			return nil
 		}
-		e, err := p.ledger(c, l.SKU)
-		if errors.Is(err, errRemote) {
-			p.refuse(c, cmd, contract.Reason{Type: contract.ErrPending, SKU: l.SKU,
-				Message: "this line's stock is owned by another instance, and orders across instances are not decided yet in this build"})
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		copies[i] = e.ledger.Clone()
-		reply, _ := copies[i].Reserve(stock.Command{Type: stock.CmdReserve, OrderID: cmd.OrderID, SKU: l.SKU, Qty: l.Qty,
-			Location: l.Location, Channel: cmd.Channel, ExpiresAt: o.ExpiresAt, At: now.UnixMilli()}, p.cfg.Catalog)
-		if !reply.OK {
-			reason := contract.Reason{Type: reply.Error, SKU: l.SKU, Requested: l.Qty, Location: reply.Location}
-			if reply.Error == contract.ErrInsufficientStock {
-				avail := reply.Available
-				reason.Available, reason.Message = &avail, "not enough stock to reserve"
-			}
-			p.reject(c, home, o, cmd, reason, now)
-			return nil
-		}
-		o.Lines[i].Location = reply.Location
 	}
-	for i, l := range cmd.Lines {
-		e := p.cur.skus[l.SKU]
-		e.ledger = copies[i]
-		e.touch(contract.Reserve, now.UnixMilli())
+	if !local {
+		return p.reserveAcross(c, home, o, cmd, now)
 	}
-	o.Answer = contract.OrderResult{OrderID: o.ID, RequestID: cmd.RequestID, Type: contract.Reserve, Status: contract.StatusReserved,
-		Lines: o.placed(), ExpiresAt: time.UnixMilli(o.ExpiresAt).UTC().Format(time.RFC3339Nano)}
+	placed, reason, err := p.place(c, o.ID, o.Channel, o.Lines, o.ExpiresAt, now)
+	if err != nil {
+		return err
+	}
+	if reason != nil {
+		p.reject(c, home, o, cmd, *reason, now)
+		return nil
+	}
+	o.Lines = placed
+	o.Answer = reservedAnswer(o, cmd.RequestID)
 	c.Put(home, orderKey(o.ID), o.encode())
 	p.know(home, o.ID)
-	if d != home && c.Owned(d) {
+	if d != home {
 		c.Put(d, dirKey(o.ID), mustJSON(dirEntry{Route: o.Route, Digest: dig, Accepted: o.accepted()}))
 		p.know(d, o.ID)
 	}
@@ -209,6 +193,65 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 	p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "accepted").Inc()
 	p.answer(c, &o.Answer)
 	return nil
+}
+
+func reservedAnswer(o *order, requestID string) contract.OrderResult {
+	return contract.OrderResult{OrderID: o.ID, RequestID: requestID, Type: contract.Reserve, Status: contract.StatusReserved,
+		Lines: o.placed(), ExpiresAt: time.UnixMilli(o.ExpiresAt).UTC().Format(time.RFC3339Nano)}
+}
+
+func conflict(accepted *contract.AcceptedOrder) contract.Reason {
+	return contract.Reason{Type: contract.ErrConflict, Accepted: accepted,
+		Message: "this order id was already used for a different reserve (see accepted); use a new order id"}
+}
+
+// claimant is what holds an order id at its own partition d, owned here: its
+// directory entry, or an order routed there; nil when the id is free.
+func (p *Processor) claimant(c *txloop.Cycle, d int32, id string) (*dirEntry, error) {
+	e, err := p.loadDir(c, d, id)
+	if err != nil || e != nil {
+		return e, err
+	}
+	// An order that lives at the id's own partition has no entry: it is its
+	// own. A refused one holds nothing, the id included.
+	o, err := p.loadOrder(c, d, id)
+	if err != nil || o == nil || o.State == Rejected {
+		return nil, err
+	}
+	return &dirEntry{Route: o.Route, Digest: o.Digest, Accepted: o.accepted()}, nil
+}
+
+// place reserves lines, all on partitions owned here, on copies of their
+// ledgers and keeps the copies only if every line holds. It returns the
+// lines as placed, or the reason the first short line gives.
+func (p *Processor) place(c *txloop.Cycle, id, channel string, lines []orderLine, expiresAt int64, now time.Time) ([]orderLine, *contract.Reason, error) {
+	copies := make([]*stock.SKU, len(lines))
+	placed := make([]orderLine, len(lines))
+	for i, l := range lines {
+		e, err := p.ledger(c, l.SKU)
+		if err != nil {
+			return nil, nil, err
+		}
+		copies[i] = e.ledger.Clone()
+		reply, _ := copies[i].Reserve(stock.Command{Type: stock.CmdReserve, OrderID: id, SKU: l.SKU, Qty: l.Qty,
+			Location: l.Requested, Channel: channel, ExpiresAt: expiresAt, At: now.UnixMilli()}, p.cfg.Catalog)
+		if !reply.OK {
+			reason := contract.Reason{Type: reply.Error, SKU: l.SKU, Requested: l.Qty, Location: reply.Location}
+			if reply.Error == contract.ErrInsufficientStock {
+				avail := reply.Available
+				reason.Available, reason.Message = &avail, "not enough stock to reserve"
+			}
+			return nil, &reason, nil
+		}
+		placed[i] = l
+		placed[i].Location = reply.Location
+	}
+	for i, l := range lines {
+		e := p.cur.skus[l.SKU]
+		e.ledger = copies[i]
+		e.touch(contract.Reserve, now.UnixMilli())
+	}
+	return placed, nil, nil
 }
 
 // reject refuses a reserve and keeps the refusal: a repeat of it (a retry,
@@ -224,9 +267,42 @@ func (p *Processor) reject(c *txloop.Cycle, home int32, o *order, cmd contract.O
 	p.refuse(c, cmd, reason)
 }
 
-// step applies confirm, release or ship to every line of an order.
+// stepRule is what a step does to an order.
+type stepRule struct {
+	from   []State
+	to     State
+	status string
+}
+
+var steps = map[string]stepRule{
+	contract.Confirm: {from: []State{Reserved}, to: Confirmed, status: contract.StatusConfirmed},
+	contract.Release: {from: []State{Reserved, Confirmed, Expired}, to: Released, status: contract.StatusReleased},
+	contract.Ship:    {from: []State{Confirmed}, to: Shipped, status: contract.StatusShipped},
+}
+
+// ledgerOps apply a step to one line's ledger.
+var ledgerOps = map[string]func(*stock.SKU, stock.Command) stock.Effect{
+	contract.Confirm: (*stock.SKU).Confirm,
+	contract.Release: (*stock.SKU).Release,
+	contract.Ship:    (*stock.SKU).Ship,
+	contract.Expire:  (*stock.SKU).Expire,
+}
+
+// step applies confirm, release or ship to every line of an order: the
+// lines at its route partition in this cycle, the others by settlements it
+// answers once every partition has applied them.
 func (p *Processor) step(c *txloop.Cycle, home int32, o *order, cmd contract.OrderCommand) error {
 	now := p.cfg.Now()
+	if w := o.Waiting; w != nil {
+		if w.Step == cmd.Type { // answered with the first
+			w.Requests = append(w.Requests, cmd.RequestID)
+			c.Put(home, orderKey(o.ID), o.encode())
+			return nil
+		}
+		p.refuse(c, cmd, contract.Reason{Type: contract.ErrPending, State: string(o.State),
+			Message: fmt.Sprintf("cannot %s yet: the order's %s is still being applied on its other partitions; retry", cmd.Type, w.Step)})
+		return nil
+	}
 	if o.State == Reserved && now.UnixMilli() >= o.ExpiresAt {
 		if err := p.expire(c, home, o.ID, now); err != nil {
 			return err
@@ -235,75 +311,137 @@ func (p *Processor) step(c *txloop.Cycle, home int32, o *order, cmd contract.Ord
 			return nil
 		}
 	}
-	type rule struct {
-		from   []State
-		to     State
-		status string
-		apply  func(*stock.SKU, stock.Command) stock.Effect
-	}
-	rules := map[string]rule{
-		contract.Confirm: {from: []State{Reserved}, to: Confirmed, status: contract.StatusConfirmed, apply: (*stock.SKU).Confirm},
-		contract.Release: {from: []State{Reserved, Confirmed, Expired}, to: Released, status: contract.StatusReleased, apply: (*stock.SKU).Release},
-		contract.Ship:    {from: []State{Confirmed}, to: Shipped, status: contract.StatusShipped, apply: (*stock.SKU).Ship},
-	}
-	ru := rules[cmd.Type]
-	result := contract.OrderResult{OrderID: o.ID, RequestID: cmd.RequestID, Type: cmd.Type, Status: ru.status, Lines: o.placed()}
+	ru := steps[cmd.Type]
 	switch {
 	case o.State == ru.to:
 		p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "duplicate").Inc()
-		p.answer(c, &result)
+		p.answer(c, stepAnswer(o, cmd.Type, cmd.RequestID))
 		return nil
-	case !contains(ru.from, o.State) && o.State == Expired:
+	case !slices.Contains(ru.from, o.State) && o.State == Expired:
 		p.refuse(c, cmd, contract.Reason{Type: contract.ErrExpired, State: string(o.State),
 			Message: fmt.Sprintf("cannot %s: the reservation expired and its stock was released", cmd.Type)})
 		return nil
 	case o.State == Rejected && cmd.Type == contract.Release:
 		// Nothing is held: a release of a refused order is recorded as done.
-		p.answer(c, &result)
+		p.answer(c, stepAnswer(o, cmd.Type, cmd.RequestID))
 		return nil
-	case !contains(ru.from, o.State):
+	case !slices.Contains(ru.from, o.State):
 		p.refuse(c, cmd, contract.Reason{Type: contract.ErrInvalidTransition, State: string(o.State),
 			Message: fmt.Sprintf("cannot %s an order that is %s", cmd.Type, o.State)})
 		return nil
 	}
 	if o.State != Expired { // an expired order holds nothing: its release changes no stock
-		for _, l := range o.Lines {
-			e, err := p.ledger(c, l.SKU)
-			if err != nil {
-				return err
-			}
-			ru.apply(e.ledger, stock.Command{Type: cmd.Type, OrderID: o.ID, SKU: l.SKU, Qty: l.Qty, Location: l.Location})
-			e.touch(cmd.Type, now.UnixMilli())
+		sent, err := p.settleLines(c, home, o, cmd.Type, true, now)
+		if err != nil {
+			return err
+		}
+		if sent > 0 {
+			o.Waiting = &waiting{Step: cmd.Type, Answers: sent, Requests: []string{cmd.RequestID}}
+			c.Put(home, orderKey(o.ID), o.encode())
+			return nil
 		}
 	}
-	o.State = ru.to
+	p.stepped(c, home, o, cmd.Type, []string{cmd.RequestID}, now)
+	return nil
+}
+
+// stepped moves an order whose lines all applied a step to its next state,
+// and answers the requests that asked for it.
+func (p *Processor) stepped(c *txloop.Cycle, home int32, o *order, step string, requests []string, now time.Time) {
+	o.State = steps[step].to
 	if o.State.final() {
 		p.finished(home, o, now)
 	}
 	c.Put(home, orderKey(o.ID), o.encode())
-	p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "accepted").Inc()
-	p.answer(c, &result)
-	return nil
+	p.cfg.Metrics.Commands.WithLabelValues(step, "accepted").Inc()
+	for _, id := range requests {
+		p.answer(c, stepAnswer(o, step, id))
+	}
 }
 
-// expire ends a reservation past its expiry: its units go back.
-func (p *Processor) expire(c *txloop.Cycle, home int32, id string, now time.Time) error {
-	o, err := p.loadOrder(c, home, id)
-	if err != nil || o == nil || o.State != Reserved || o.ExpiresAt > now.UnixMilli() {
-		return err
+func stepAnswer(o *order, step, requestID string) *contract.OrderResult {
+	return &contract.OrderResult{OrderID: o.ID, RequestID: requestID, Type: step, Status: steps[step].status, Lines: o.placed()}
+}
+
+// settleLines applies a step to an order's lines: in this cycle at its
+// route partition, by a settlement sent to each other partition. It returns
+// how many it sent; with ack, each answers once applied.
+func (p *Processor) settleLines(c *txloop.Cycle, home int32, o *order, step string, ack bool, now time.Time) (int, error) {
+	parts, byPart := p.byPartition(o.Lines)
+	sent := 0
+	for _, part := range parts {
+		if part == home {
+			if err := p.applyLines(c, step, o.ID, byPart[part], now); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		p.send(c, message{Kind: msgSettle, Order: o.ID, Route: o.Route, Step: step, Lines: byPart[part], Ack: ack})
+		sent++
 	}
-	for _, l := range o.Lines {
+	return sent, nil
+}
+
+// byPartition groups lines by their SKU's partition, partitions in order.
+func (p *Processor) byPartition(lines []orderLine) ([]int32, map[int32][]orderLine) {
+	by := map[int32][]orderLine{}
+	var parts []int32
+	for _, l := range lines {
+		part := p.partition(l.SKU)
+		if _, ok := by[part]; !ok {
+			parts = append(parts, part)
+		}
+		by[part] = append(by[part], l)
+	}
+	slices.Sort(parts)
+	return parts, by
+}
+
+// applyLines applies a step to lines whose partitions are owned here.
+func (p *Processor) applyLines(c *txloop.Cycle, step, id string, lines []orderLine, now time.Time) error {
+	op := ledgerOps[step]
+	for _, l := range lines {
 		e, err := p.ledger(c, l.SKU)
 		if err != nil {
 			return err
 		}
-		e.ledger.Expire(stock.Command{Type: stock.CmdExpire, OrderID: o.ID, SKU: l.SKU, Qty: l.Qty, Location: l.Location})
-		e.touch(contract.Expire, now.UnixMilli())
+		if eff := op(e.ledger, stock.Command{Type: step, OrderID: id, SKU: l.SKU, Qty: l.Qty, Location: l.Location}); eff.Changed {
+			e.touch(step, now.UnixMilli())
+		}
+	}
+	return nil
+}
+
+// expire ends a reservation past its expiry: its units go back. A reserve
+// still waiting for its holds ends too, refused to whoever waits for it.
+func (p *Processor) expire(c *txloop.Cycle, home int32, id string, now time.Time) error {
+	o, err := p.loadOrder(c, home, id)
+	if err != nil || o == nil || o.ExpiresAt > now.UnixMilli() {
+		return err
+	}
+	pending := o.State == Pending
+	if !pending && (o.State != Reserved || o.Waiting != nil) {
+		return nil // ended, or a step is being applied: it decides
+	}
+	if _, err := p.settleLines(c, home, o, contract.Expire, false, now); err != nil {
+		return err
 	}
 	o.State = Expired
 	p.finished(home, o, now)
-	c.Put(home, orderKey(o.ID), o.encode())
 	p.cfg.Metrics.Expiries.Inc()
+	if pending {
+		reason := contract.Reason{Type: contract.ErrExpired,
+			Message: "the reservation's TTL passed before every line's partition answered; nothing is held"}
+		o.Answer = contract.OrderResult{OrderID: o.ID, RequestID: o.Waiting.Requests[0], Type: contract.Reserve, Status: contract.StatusRejected, Error: &reason}
+		for _, r := range o.Waiting.Requests {
+			p.refuse(c, contract.OrderCommand{OrderID: o.ID, RequestID: r, Type: contract.Reserve}, reason)
+		}
+		o.Waiting = nil
+		if err := p.unclaim(c, home, o); err != nil {
+			return err
+		}
+	}
+	c.Put(home, orderKey(o.ID), o.encode())
 	p.answer(c, &contract.OrderResult{OrderID: o.ID, Type: contract.Expire, Status: contract.StatusExpired})
 	return nil
 }
@@ -340,15 +478,6 @@ func requestIDHeader(r *kgo.Record) (string, error) {
 		}
 	}
 	return "", nil
-}
-
-func contains(states []State, s State) bool {
-	for _, x := range states {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // mayKnow is false when the partition certainly has no key for the order id.
