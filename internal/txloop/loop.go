@@ -63,10 +63,20 @@ type Config struct {
 	// TransactionTimeout bounds how long a transaction of a dead member
 	// blocks its partitions for read_committed readers; default 10s.
 	TransactionTimeout time.Duration
+	// SessionTimeout is how long the group waits for a silent member
+	// before its partitions move: the failure detection of a takeover.
+	// The broker bounds it (group.min.session.timeout.ms, 6s by default);
+	// default 6s. Heartbeats go every sixth of it.
+	SessionTimeout time.Duration
 	// TickInterval is the longest a member waits for records before it runs
 	// Handler.Tick anyway; default 250ms.
 	TickInterval time.Duration
-	Logger       *slog.Logger // default slog.Default()
+	// Standby keeps every partition not owned here warm: its store follows
+	// the changelog, so a takeover only catches up the last records, and
+	// View reads any partition from this instance's own state. It costs
+	// every partition's state on every instance.
+	Standby bool
+	Logger  *slog.Logger // default slog.Default()
 	Opts         []kgo.Opt    // TLS, SASL, more options, appended last
 	Handler      Handler      // required
 }
@@ -80,6 +90,22 @@ type Loop struct {
 	mu        sync.Mutex
 	stores    map[int32]*state.Partition // ready partitions
 	restoring map[int32]*restoreJob
+	standby   map[int32]*standby // warm stores of partitions not owned here (Config.Standby)
+	closed    bool               // the member stopped: no new standby
+}
+
+// standby is a store following its changelog while another member owns the
+// partition; stop hands the store back once the follower returned.
+type standby struct {
+	st     *state.Partition
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (s *standby) stop() *state.Partition {
+	s.cancel()
+	<-s.done
+	return s.st
 }
 
 // restoreJob is one restore of a partition; a partition revoked and
@@ -107,13 +133,17 @@ func New(cfg Config) (*Loop, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.SessionTimeout == 0 {
+		cfg.SessionTimeout = 6 * time.Second
+	}
 	if cfg.TickInterval == 0 {
 		cfg.TickInterval = 250 * time.Millisecond
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Loop{cfg: cfg, log: cfg.Logger, stores: map[int32]*state.Partition{}, restoring: map[int32]*restoreJob{}}, nil
+	return &Loop{cfg: cfg, log: cfg.Logger, stores: map[int32]*state.Partition{}, restoring: map[int32]*restoreJob{},
+		standby: map[int32]*standby{}}, nil
 }
 
 // Status counts the partitions owned here that are ready and those still
@@ -131,6 +161,21 @@ func (l *Loop) Store(partition int32) *state.Partition {
 	return l.stores[partition]
 }
 
+// View is the store of any partition this instance keeps: owned and ready,
+// or a warm standby (Config.Standby; a standby trails its owner by the
+// time a fetch takes). Nil when neither.
+func (l *Loop) View(partition int32) *state.Partition {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.stores[partition]; st != nil {
+		return st
+	}
+	if s := l.standby[partition]; s != nil {
+		return s.st
+	}
+	return nil
+}
+
 // Run is the member's life: join, restore, decide cycle after cycle, until
 // ctx ends or the producer fails for good.
 func (l *Loop) Run(ctx context.Context) error {
@@ -140,6 +185,8 @@ func (l *Loop) Run(ctx context.Context) error {
 		kgo.ConsumeTopics(l.cfg.Inputs...),
 		kgo.TransactionalID(l.cfg.TransactionalID),
 		kgo.TransactionTimeout(l.cfg.TransactionTimeout),
+		kgo.SessionTimeout(l.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(max(l.cfg.SessionTimeout/6, 100*time.Millisecond)),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
 		kgo.BlockRebalanceOnPoll(),
@@ -159,6 +206,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		return fmt.Errorf("txloop: %w", err)
 	}
 	l.session = s
+	if l.cfg.Standby {
+		go l.warmAll(ctx)
+	}
 	defer func() {
 		l.mu.Lock()
 		for p, job := range l.restoring {
@@ -336,9 +386,21 @@ func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32)
 		ctx, cancel := context.WithCancel(context.Background())
 		job := &restoreJob{cancel: cancel}
 		l.restoring[p] = job
+		warm := l.standby[p]
+		delete(l.standby, p)
 		go func() {
+			var st *state.Partition
+			if warm != nil {
+				st = warm.stop() // its follower has returned: the store is this job's alone
+			}
 			for pause := 100 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
-				st, err := l.restore(ctx, p)
+				var err error
+				if st == nil {
+					st, err = state.OpenPartition(l.storeDir(p), state.PartitionOptions{})
+				}
+				if err == nil {
+					err = l.follow(ctx, p, st, true)
+				}
 				if err == nil || ctx.Err() != nil {
 					l.ready(restored{job: job, partition: p, store: st, err: err})
 					return
@@ -350,6 +412,60 @@ func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32)
 				}
 			}
 		}()
+	}
+}
+
+// warmAll opens the store of every partition not owned here and follows
+// its changelog (Config.Standby).
+func (l *Loop) warmAll(ctx context.Context) {
+	for p := range l.cfg.Partitions {
+		l.mu.Lock()
+		if ctx.Err() != nil || l.closed {
+			l.mu.Unlock()
+			return
+		}
+		if l.stores[p] == nil && l.restoring[p] == nil && l.standby[p] == nil {
+			st, err := state.OpenPartition(l.storeDir(p), state.PartitionOptions{})
+			if err != nil {
+				l.log.Warn("txloop: opening a standby store failed; the partition is restored in full if assigned", "partition", p, "err", err)
+			} else {
+				l.follow1(p, st)
+			}
+		}
+		l.mu.Unlock()
+	}
+}
+
+// follow1 keeps st warm as partition p's standby; call with l.mu held.
+func (l *Loop) follow1(p int32, st *state.Partition) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &standby{st: st, cancel: cancel, done: make(chan struct{})}
+	l.standby[p] = s
+	go func() {
+		defer close(s.done)
+		for pause := 100 * time.Millisecond; ctx.Err() == nil; pause = min(2*pause, 5*time.Second) {
+			err := l.follow(ctx, p, st, false)
+			if ctx.Err() != nil {
+				return
+			}
+			l.log.Warn("txloop: a standby store stopped following its changelog; trying again", "partition", p, "in", pause, "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(pause):
+			}
+		}
+	}()
+}
+
+// release closes a store that is no longer owned here, or keeps it warm as
+// a standby; call with l.mu held.
+func (l *Loop) release(p int32, st *state.Partition) {
+	if l.cfg.Standby && !l.closed {
+		l.follow1(p, st)
+		return
+	}
+	if err := st.Close(); err != nil {
+		l.log.Warn("txloop: closing the store of a partition that left", "partition", p, "err", err)
 	}
 }
 
@@ -367,8 +483,11 @@ func (l *Loop) ready(r restored) {
 	}
 	r.job.cancel()
 	delete(l.restoring, r.partition)
-	if r.err != nil {
-		return // cancelled: the partition left meanwhile
+	if r.err != nil { // cancelled: the partition left meanwhile
+		if r.store != nil {
+			l.release(r.partition, r.store)
+		}
+		return
 	}
 	l.stores[r.partition] = r.store
 	l.cfg.Handler.Ready(r.partition, r.store)
@@ -391,9 +510,7 @@ func (l *Loop) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 		if st := l.stores[p]; st != nil {
 			delete(l.stores, p)
 			l.cfg.Handler.Gone(p)
-			if err := st.Close(); err != nil {
-				l.log.Warn("txloop: closing the store of a partition that left", "partition", p, "err", err)
-			}
+			l.release(p, st)
 		}
 	}
 }
@@ -401,10 +518,15 @@ func (l *Loop) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 func (l *Loop) closeAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.closed = true
 	for p, st := range l.stores {
 		l.cfg.Handler.Gone(p)
 		_ = st.Close()
 		delete(l.stores, p)
+	}
+	for p, s := range l.standby {
+		_ = s.stop().Close()
+		delete(l.standby, p)
 	}
 }
 

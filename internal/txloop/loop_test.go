@@ -61,11 +61,18 @@ func brokersForTest(t *testing.T) []string {
 
 // TestExactlyOnceAcrossRebalances counts increments through members that
 // join and leave mid-stream: every key's outputs must be 1..n exactly once,
-// and the stores and the changelog must agree on n.
+// and the stores and the changelog must agree on n. With standby stores,
+// the members take partitions over from stores that followed the
+// changelog while another member owned them.
 func TestExactlyOnceAcrossRebalances(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
 	}
+	t.Run("restored", func(t *testing.T) { exactlyOnce(t, false) })
+	t.Run("standby", func(t *testing.T) { exactlyOnce(t, true) })
+}
+
+func exactlyOnce(t *testing.T, standby bool) {
 	brokers := brokersForTest(t)
 	prefix := fmt.Sprintf("txl-%d.", time.Now().UnixNano())
 	in, out, changelog := prefix+"in", prefix+"out", prefix+"table"
@@ -85,13 +92,13 @@ func TestExactlyOnceAcrossRebalances(t *testing.T) {
 		t.Fatal(err)
 	}
 	dirs := map[string]string{}
-	member := func(name string) (stop func()) {
+	member := func(name string) (stop func(), l *Loop) {
 		if dirs[name] == "" {
 			dirs[name] = t.TempDir()
 		}
-		l, err := New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + name, Inputs: []string{in},
+		l, err = New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + name, Inputs: []string{in},
 			Changelog: changelog, Partitions: 4, Dir: dirs[name], Handler: counter{out: out},
-			TransactionTimeout: 5 * time.Second, Logger: testLogger(), Opts: kgoLogOpts()})
+			TransactionTimeout: 5 * time.Second, Standby: standby, Logger: testLogger(), Opts: kgoLogOpts()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +109,7 @@ func TestExactlyOnceAcrossRebalances(t *testing.T) {
 				t.Errorf("member %s: %v", name, err)
 			}
 		})
-		return func() { mcancel(); wg.Wait() }
+		return func() { mcancel(); wg.Wait() }, l
 	}
 	const keys = 12
 	sent := map[string]int{}
@@ -115,19 +122,35 @@ func TestExactlyOnceAcrossRebalances(t *testing.T) {
 			}
 		}
 	}
-	stopA := member("a")
+	stopA, a := member("a")
 	send(120)
-	stopB := member("b")
+	stopB, _ := member("b")
 	send(120)
+	if standby { // every partition readable on a, owned or warm
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			n := 0
+			for p := range int32(4) {
+				if a.View(p) != nil {
+					n++
+				}
+			}
+			if n == 4 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("member a keeps %d of 4 partitions a minute after b joined; want all, owned or warm", n)
+			}
+		}
+	}
 	stopA()
 	send(120)
-	stopC := member("c")
+	stopC, _ := member("c")
 	send(120)
 	stopB()
 	stopC()
 	// A restart on the same data directory restores from where its stores
 	// were, the rest from the changelog.
-	stopA = member("a")
+	stopA, _ = member("a")
 	send(120)
 	defer stopA()
 

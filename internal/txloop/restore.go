@@ -15,20 +15,14 @@ import (
 // one batch while restoring.
 const restoreBatchBytes = 1 << 20
 
-// restore opens partition p's store and applies the changelog from the
-// store's offset until the store has every committed record and no
+// follow applies partition p's changelog to st from st's offset. Restoring
+// (until = true), it returns once st has every committed record and no
 // transaction is open on the partition (an open one may be a paused former
 // owner's: its records must be known aborted or committed before this
-// member decides anything).
-func (l *Loop) restore(ctx context.Context, p int32) (*state.Partition, error) {
-	st, err := state.OpenPartition(l.storeDir(p), state.PartitionOptions{})
-	if err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*state.Partition, error) {
-		_ = st.Close()
-		return nil, fmt.Errorf("restore %s[%d]: %w", l.cfg.Changelog, p, err)
-	}
+// member decides anything). As a warm standby (until = false), it follows
+// until ctx ends. It never closes st.
+func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, until bool) error {
+	fail := func(err error) error { return fmt.Errorf("restore %s[%d]: %w", l.cfg.Changelog, p, err) }
 	from, err := st.ChangelogOffset()
 	if err != nil {
 		return fail(err)
@@ -50,14 +44,16 @@ func (l *Loop) restore(ctx context.Context, p int32) (*state.Partition, error) {
 	next := from + 1
 	began, applied := time.Now(), 0
 	for {
-		done, err := caughtUp(ctx, adm, l.cfg.Changelog, p, next)
-		if err != nil {
-			return fail(err)
-		}
-		if done {
-			l.log.Info("txloop: partition restored", "topic", l.cfg.Changelog, "partition", p, "records", applied,
-				"took", time.Since(began).Round(time.Millisecond))
-			return st, nil
+		if until {
+			done, err := caughtUp(ctx, adm, l.cfg.Changelog, p, next)
+			if err != nil {
+				return fail(err)
+			}
+			if done {
+				l.log.Info("txloop: partition restored", "topic", l.cfg.Changelog, "partition", p, "records", applied,
+					"took", time.Since(began).Round(time.Millisecond))
+				return nil
+			}
 		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		fetches := cl.PollFetches(pctx)

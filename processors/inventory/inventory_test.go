@@ -114,7 +114,7 @@ func (w *world) start(i int) {
 	loop, err := txloop.New(txloop.Config{Brokers: w.brokers, Group: string(w.names.Engine), TransactionalID: fmt.Sprintf("%sengine-test-%d", w.names.Prefix, i),
 		Inputs:    []string{string(w.names.OrderCommands), string(w.names.StockFeed), string(w.names.EngineMessages)},
 		Changelog: string(w.names.EngineTable()), Partitions: partitions, Dir: t.TempDir(), Handler: proc,
-		TickInterval: 50 * time.Millisecond, Logger: testLogger()})
+		TickInterval: 50 * time.Millisecond, Standby: true, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
