@@ -371,6 +371,9 @@ func (l *Loop) produceChangelog(ctx context.Context, c *Cycle, failed *produceEr
 func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
 	var parts []int32 // new here: paused until restored
 	for _, p := range partitionsOf(m) {
 		if l.stores[p] == nil && l.restoring[p] == nil {
@@ -475,9 +478,13 @@ func (l *Loop) release(p int32, st *state.Partition) {
 func (l *Loop) ready(r restored) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.restoring[r.partition] != r.job { // revoked meanwhile (and maybe assigned again: another job restores it now)
-		if r.store != nil {
+	if l.restoring[r.partition] != r.job || l.closed { // revoked meanwhile, or the member stopped
+		switch {
+		case r.store == nil:
+		case l.restoring[r.partition] != nil || l.closed: // assigned again: another job restores it now
 			_ = r.store.Close()
+		default:
+			l.release(r.partition, r.store)
 		}
 		return
 	}
@@ -519,6 +526,10 @@ func (l *Loop) closeAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
+	for p, job := range l.restoring { // assigned while the session closed
+		job.cancel()
+		delete(l.restoring, p)
+	}
 	for p, st := range l.stores {
 		l.cfg.Handler.Gone(p)
 		_ = st.Close()
