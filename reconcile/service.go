@@ -138,7 +138,7 @@ func (s *Service) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(2 * time.Second):
+			case <-time.After(500 * time.Millisecond):
 			}
 		}
 		defer s.store.close()
@@ -179,7 +179,7 @@ func (s *Service) Get(id string) (Run, error) {
 	return *r, nil
 }
 
-// newID names a run by its start: ids sort by time.
+// newID names a run by its start.
 func newID(at time.Time) string {
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)

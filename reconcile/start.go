@@ -56,13 +56,14 @@ func (s *Service) Start(ctx context.Context, in Input) (Run, error) {
 		s.busy.Unlock()
 		return Run{}, err
 	}
+	started := run.Summary() // before the run goes on changing run
 	runCtx := *s.ctx.Load()
 	go func() {
 		defer s.busy.Unlock()
 		err := s.execute(runCtx, run, rows, in.Peers)
 		s.end(runCtx, run, err)
 	}()
-	return run.Summary(), nil
+	return started, nil
 }
 
 // readExport reads the export into sorted rows and the run that will compare them.

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,9 +70,15 @@ func (s *store) open(ctx context.Context, k config.Kafka) error {
 		cl.Close()
 		return fmt.Errorf("reconcile: create topic %s (is kafka.replication right for the cluster?): %w", s.topic, err)
 	}
-	ends, err := adm.ListEndOffsets(ctx, s.topic)
-	if err == nil {
-		err = ends.Error()
+	var ends kadm.ListedOffsets
+	for attempt := 0; attempt < 20; attempt++ { // a topic just created takes a moment to be served
+		if ends, err = adm.ListEndOffsets(ctx, s.topic); err == nil {
+			err = ends.Error()
+		}
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
 		cl.Close()
@@ -215,7 +222,7 @@ func (s *store) get(id string) (*Run, bool) {
 	return r.clone(), true
 }
 
-// sorted returns the runs kept, newest first (ids sort by start time).
+// sorted returns the runs kept, newest first.
 func (s *store) sorted() []*Run {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -223,6 +230,6 @@ func (s *store) sorted() []*Run {
 	for _, r := range s.runs {
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b *Run) int { return strings.Compare(b.ID, a.ID) })
+	slices.SortFunc(out, func(a, b *Run) int { return cmp.Or(b.StartedAt.Compare(a.StartedAt), strings.Compare(b.ID, a.ID)) })
 	return out
 }
