@@ -218,6 +218,23 @@ func testReconcile(t *testing.T, e *env) {
 		t.Errorf("metrics after the third run: %d\n%s", code, strings.Join(ours, "\n"))
 	}
 
+	// Without the API (stocksync reconcile --config): the inventory table
+	// read from its changelog at one cut; the run is kept where the
+	// instance shows it, and the engine applies the fix.
+	erp["R-030"] = 97
+	direct, err := reconcile.Direct(context.Background(), e.settings(t.TempDir()), reconcile.File{Path: writeExport("erp-3.csv")}, nil)
+	if err != nil || direct.FixedN != 1 || direct.InSync != skus-1 || direct.Fixed[0].SKU != "R-030" {
+		t.Fatalf("reconcile --config: %v %s", err, js(direct.Counts))
+	}
+	eventually(t, 20*time.Second, "the --config run's fix applied", func() (bool, string) {
+		got := onHand("R-030")
+		return got == 97, fmt.Sprint(got)
+	})
+	eventually(t, 20*time.Second, "the --config run shown by the instance", func() (bool, string) {
+		code, data := in.do(http.MethodGet, "/v1/reconciliations/"+direct.ID, nil)
+		return code == http.StatusOK && decode[reconcile.Run](t, "run", data).FixedN == 1, fmt.Sprintf("%d %s", code, data)
+	})
+
 	// Restarted, the instance reads the runs back with their decisions.
 	stopFlow()
 	wg.Wait()
