@@ -25,6 +25,9 @@ func (s *Service) Decide(ctx context.Context, d Decision) (Row, error) {
 	if !ok {
 		return Row{}, fmt.Errorf("%w: no run %q is kept", ErrNotFound, d.Run)
 	}
+	if run.Status == Running {
+		return Row{}, fmt.Errorf("%w: run %s is still going; decide once it is done", ErrDecided, d.Run)
+	}
 	i := -1
 	for k, r := range run.Reported {
 		if r.SKU == d.SKU && r.Location == d.Location {

@@ -8,7 +8,7 @@ var (
 	// ErrBusy is returned by Start while another run of this instance is going.
 	ErrBusy = errors.New("reconcile: another run is going on this instance")
 	// ErrDecided is returned when a reported row was applied and is
-	// dismissed, or the other way round.
+	// dismissed, or the other way round, or its run is still going.
 	ErrDecided = errors.New("reconcile: the row is already decided")
 	// ErrNothingToApply is returned for a reported row without a drift to
 	// apply (a duplicate, an unknown location): dismiss it.

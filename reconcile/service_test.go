@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -224,5 +226,46 @@ func TestRunsSurviveRestart(t *testing.T) {
 	got, err := other.Get(run.ID)
 	if err != nil || got.Status != Done || got.ReportedN != 1 || got.Dismissed != 1 || got.Reported[0].Decision != Dismissed {
 		t.Fatalf("read back: %+v %v", got, err)
+	}
+}
+
+// TestScheduledRun: a slot runs the configured file once under the slot's
+// id, with the file's modification time as the rows' version; the same
+// slot again (another instance, a restart) starts nothing.
+func TestScheduledRun(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "stock.csv")
+	if err := os.WriteFile(file, []byte("sku,location,on_hand\nA,msk-1,100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Unix(1764547200, 0)
+	if err := os.Chtimes(file, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	eng := newFakeEngine()
+	eng.set("A", "msk-1", 100, 0, 0) // version 1 from erp: the file's 1764547200 is newer
+	s, err := New(Config{Engine: eng, Instance: "test", Registry: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
+		Settings: config.Reconcile{Schedule: config.ReconcileSchedule{Every: config.Duration{Duration: time.Hour}, File: file}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-s.started
+	slot := time.Date(2026, 12, 1, 13, 0, 0, 0, time.UTC)
+	if err := s.runFile(ctx, slot); err != nil {
+		t.Fatal(err)
+	}
+	var run Run
+	for deadline := time.Now().Add(10 * time.Second); run.Status != Done && time.Now().Before(deadline); {
+		run, _ = s.Get("rc-20261201T130000Z-schedule")
+		time.Sleep(5 * time.Millisecond)
+	}
+	if run.Trigger != TriggerSchedule || run.InSync != 1 || run.Stale != 0 {
+		t.Fatalf("scheduled run: %+v", run)
+	}
+	if err := s.runFile(ctx, slot); err != nil || len(s.List(10)) != 1 {
+		t.Fatalf("the same slot again: %v, %d runs", err, len(s.List(10)))
 	}
 }
