@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/reconcile"
 )
 
@@ -17,7 +18,7 @@ import (
 // the test server's fake engine (A: 10 on hand at msk-1).
 func withRecon(t *testing.T) func(*Config) {
 	return func(c *Config) {
-		s, err := reconcile.New(reconcile.Config{Engine: c.Engine.(*fakeEngine), Instance: "t", Registry: prometheus.NewRegistry(),
+		s, err := reconcile.New(reconcile.Config{Engine: c.Engine, Instance: "t", Registry: prometheus.NewRegistry(),
 			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
@@ -105,4 +106,52 @@ func mustRun(t *testing.T, body string) reconcile.Run {
 		t.Fatalf("not a run: %v: %s", err, body)
 	}
 	return r
+}
+
+// ownedElsewhere is the fake engine of an instance that owns no SKU "Z".
+type ownedElsewhere struct {
+	*fakeEngine
+	owner string
+}
+
+func (o ownedElsewhere) Stock(ctx context.Context, sku string) (contract.StockView, error) {
+	if sku == "Z" {
+		return contract.StockView{}, &contract.NotOwnerError{Key: sku, Owner: o.owner}
+	}
+	return o.fakeEngine.Stock(ctx, sku)
+}
+
+func (o ownedElsewhere) SubmitFeed(ctx context.Context, m contract.FeedMessage) (contract.FeedAnswer, error) {
+	if m.SKU == "Z" {
+		return contract.FeedAnswer{}, &contract.NotOwnerError{Key: m.SKU, Owner: o.owner}
+	}
+	return o.fakeEngine.SubmitFeed(ctx, m)
+}
+
+// TestReconcileAsksTheOwner: a SKU another instance owns is read from it
+// and fixed through it, with the caller's token.
+func TestReconcileAsksTheOwner(t *testing.T) {
+	owner := newTestServer(t, withAuth(t))
+	owner.engine.set(func(e *fakeEngine) {
+		e.stock["Z"] = contract.StockView{SKU: "Z", Locations: []contract.LocationView{{Location: "msk-1", OnHand: 100}}}
+	})
+	ts := newTestServer(t, withAuth(t), func(c *Config) { c.Engine = ownedElsewhere{fakeEngine: c.Engine.(*fakeEngine), owner: owner.URL} }, withRecon(t))
+	got := ts.doAuth(t, "Bearer "+tokAll, "POST", "/v1/reconciliations", "sku,location,on_hand\nZ,msk-1,102\n")
+	if got.status != 202 {
+		t.Fatalf("POST: %d %s", got.status, got.body)
+	}
+	loc := got.header.Get("Location")
+	var run reconcile.Run
+	for deadline := time.Now().Add(10 * time.Second); run.Status == "" || run.Status == reconcile.Running; {
+		if time.Now().After(deadline) {
+			t.Fatalf("run: %+v", run)
+		}
+		run = mustRun(t, ts.doAuth(t, "Bearer "+tokAll, "GET", loc, "").body)
+	}
+	if run.Status != reconcile.Done || run.FixedN != 1 {
+		t.Fatalf("run: %+v", run)
+	}
+	if f := owner.engine.lastFeed(); f.SKU != "Z" || f.Delta != 2 || f.Reason != "reconcile" {
+		t.Errorf("the owner got %+v", f)
+	}
 }
