@@ -92,7 +92,7 @@ func (r *Remote) Reconcile(ctx context.Context, f File) (Run, error) {
 			reader := progressbar.NewReader(file, bar)
 			body = &reader
 		}
-		err := r.call(ctx, http.MethodPost, base+"?"+q.Encode(), body, http.StatusAccepted, &run)
+		err := r.call(ctx, http.MethodPost, base+"?"+q.Encode(), body, contentType[f.Format], http.StatusAccepted, &run)
 		var unavailable *unavailableError
 		if !errors.As(err, &unavailable) || attempt == 30 {
 			if err != nil {
@@ -119,7 +119,7 @@ func (r *Remote) Reconcile(ctx context.Context, f File) (Run, error) {
 			return run, fmt.Errorf("reconcile: stopped waiting for run %s (it goes on: GET %s/%s): %w", run.ID, base, run.ID, ctx.Err())
 		case <-time.After(poll):
 		}
-		if err := r.call(ctx, http.MethodGet, base+"/"+url.PathEscape(run.ID), nil, http.StatusOK, &run); err != nil {
+		if err := r.call(ctx, http.MethodGet, base+"/"+url.PathEscape(run.ID), nil, "", http.StatusOK, &run); err != nil {
 			return run, err
 		}
 	}
@@ -129,8 +129,12 @@ func (r *Remote) Reconcile(ctx context.Context, f File) (Run, error) {
 	return run, nil
 }
 
-// call sends one request and decodes an answer of status want into out.
-func (r *Remote) call(ctx context.Context, method, u string, body io.Reader, want int, out any) error {
+// contentType is the media type of an export's format.
+var contentType = map[string]string{imports.CSV: "text/csv", imports.JSONL: "application/x-ndjson"}
+
+// call sends one request (a body of type ct) and decodes an answer of
+// status want into out.
+func (r *Remote) call(ctx context.Context, method, u string, body io.Reader, ct string, want int, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
@@ -138,8 +142,8 @@ func (r *Remote) call(ctx context.Context, method, u string, body io.Reader, wan
 	if r.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+r.Token)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "text/csv")
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
 	}
 	hc := r.Client
 	if hc == nil {
