@@ -23,6 +23,7 @@ import (
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/marketplace/mock"
 	"github.com/stocksync/stocksync/queryapi"
+	"github.com/stocksync/stocksync/reconcile"
 )
 
 // EngineSettings is examples/stocksync.yaml (its locations and channels)
@@ -113,8 +114,14 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 	if err != nil {
 		return err
 	}
+	recons, err := reconcile.New(reconcile.Config{Engine: eng, Kafka: &s.Kafka, Settings: s.Reconcile,
+		Instance: fmt.Sprintf("bench-%d", os.Getpid()), Registry: cfg.Registry, Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
 	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: cfg.Registry, Gatherer: cfg.Registry, Logger: cfg.Logger,
-		WriteTimeout: s.Engine.WriteTimeout.Duration, Open: true, RatePerS: s.HTTP.RatePerS, MaxInFlight: s.HTTP.MaxInFlight})
+		WriteTimeout: s.Engine.WriteTimeout.Duration, Open: true, RatePerS: s.HTTP.RatePerS, MaxInFlight: s.HTTP.MaxInFlight,
+		Reconciliations: recons})
 	if err != nil {
 		return err
 	}
@@ -139,8 +146,15 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- eng.Run(ctx) }()
+	reconDone := make(chan struct{})
+	go func() {
+		defer close(reconDone)
+		if err := recons.Run(ctx); err != nil {
+			errc <- err
+		}
+	}()
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -161,6 +175,7 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 	if runErr == nil {
 		runErr = <-errc
 	}
+	<-reconDone
 	return runErr
 }
 

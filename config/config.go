@@ -25,8 +25,9 @@ type Config struct {
 	Engine    Engine     `yaml:"engine"`
 	Locations []Location `yaml:"locations"`
 	Channels  []Channel  `yaml:"channels"`
-	WMS       []WMS      `yaml:"wms"`   // movements topics of warehouse systems; default none
-	Fraud     Fraud      `yaml:"fraud"` // anti-fraud; off by default
+	WMS       []WMS      `yaml:"wms"`       // movements topics of warehouse systems; default none
+	Fraud     Fraud      `yaml:"fraud"`     // anti-fraud; off by default
+	Reconcile Reconcile  `yaml:"reconcile"` // drift between an ERP export and the engine; thresholds, schedule
 }
 
 // Kafka says where the brokers are and how the topics are laid out.
@@ -194,6 +195,7 @@ func (c *Config) Defaults() {
 		c.Engine.WriteTimeout.Duration = 5 * time.Second
 	}
 	c.Fraud.Defaults()
+	c.Reconcile.Defaults()
 	for i := range c.Channels {
 		if c.Channels[i].Share == 0 {
 			c.Channels[i].Share = 1
@@ -232,6 +234,7 @@ func (c *Config) Validate() error {
 		bad("engine.write_timeout", "%s is below 100ms", c.Engine.WriteTimeout)
 	}
 	c.Fraud.validate(bad)
+	c.Reconcile.validate(bad)
 	if len(c.Locations) == 0 {
 		bad("locations", "name at least one location")
 	}

@@ -52,7 +52,7 @@ func TestParseNamesUnknownKeysWithTheirPaths(t *testing.T) {
 		want []string // each a line of the error
 	}{
 		{name: "top level", yaml: "kafka: {brokers: [x:1]}\nlocatoins: []\n",
-			want: []string{"locatoins: unknown key (known: kafka, http, data_dir, engine, locations, channels, wms, fraud), line 2"}},
+			want: []string{"locatoins: unknown key (known: kafka, http, data_dir, engine, locations, channels, wms, fraud, reconcile), line 2"}},
 		{name: "nested", yaml: "kafka:\n  brokers: [x:1]\n  partitionz: 4\nlocations: [{name: a, kind: store}]\n",
 			want: []string{"kafka.partitionz: unknown key (known: brokers, topic_prefix, partitions, replication, tls, sasl), line 3"}},
 		{name: "in a list, every one at once", yaml: "kafka: {brokers: [x:1], tls: {enable: true}}\n" +

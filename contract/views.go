@@ -26,6 +26,10 @@ type LocationView struct {
 	Reserved  int64  `json:"reserved"`
 	Committed int64  `json:"committed"`
 	Available int64  `json:"available"`
+	// Versions is the last snapshot version applied at the location from
+	// each source (reconciliation tells a stale export by it); absent
+	// before the first snapshot.
+	Versions map[string]int64 `json:"versions,omitempty"`
 }
 
 // OrderView is the answer of GET /v1/orders/{order_id}.

@@ -1,4 +1,4 @@
-package imports
+package imports_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/imports"
 	"github.com/stocksync/stocksync/queryapi"
 )
 
@@ -61,12 +62,12 @@ func TestImportOverHTTP(t *testing.T) {
 	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sender, err := NewHTTPSender(srv.URL, "", srv.Client())
+	sender, err := imports.NewHTTPSender(srv.URL, "", srv.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := Run(context.Background(), Config{File: file, Version: 5, Sender: sender, BatchRows: 2})
-	if !errors.Is(err, ErrBadRows) {
+	sum, err := imports.Run(context.Background(), imports.Config{File: file, Version: 5, Sender: sender, BatchRows: 2})
+	if !errors.Is(err, imports.ErrBadRows) {
 		t.Fatalf("Run: %v, want ErrBadRows", err)
 	}
 	got := map[int64]string{}

@@ -35,12 +35,18 @@ type rowSource interface {
 
 // snapshot builds the feed message of a row and validates it with the
 // contract's own rules, so the file is refused exactly where Kafka would.
-func snapshot(sku, location string, onHand, version int64, source string) (contract.FeedMessage, string) {
+// A row without a version is bad unless anyVersion (a reconciliation
+// compares it whatever the engine's version).
+func snapshot(sku, location string, onHand, version int64, source string, anyVersion bool) (contract.FeedMessage, string) {
 	msg := contract.FeedMessage{Type: contract.Snapshot, SKU: sku, Location: location, OnHand: &onHand, Source: source, Version: version}
+	check := msg
 	if version == 0 {
-		return msg, "no version: give the row a version or run with --version"
+		if !anyVersion {
+			return msg, "no version: give the row a version or run with --version"
+		}
+		check.Version = 1 // only the version may be missing
 	}
-	if err := msg.Validate(); err != nil {
+	if err := check.Validate(); err != nil {
 		return msg, strings.TrimPrefix(err.Error(), "contract: ")
 	}
 	return msg, ""
@@ -54,6 +60,7 @@ type csvRows struct {
 	col      map[string]int
 	source   string
 	version  int64
+	anyVer   bool // rows without a version are good (Scan for a reconciliation)
 }
 
 // readCSVHeader reads the header line and maps the columns it needs.
@@ -67,11 +74,17 @@ func readCSVHeader(r io.Reader) (map[string]int, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: header: %v", ErrFormat, err)
 	}
+	col, err := headerColumns(head)
+	return col, cr.InputOffset(), err
+}
+
+// headerColumns maps the column names of a CSV header to their index.
+func headerColumns(head []string) (map[string]int, error) {
 	col := map[string]int{}
 	for i, name := range head {
 		name = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
 		if _, dup := col[name]; dup && name != "" {
-			return nil, 0, fmt.Errorf("%w: header names column %q twice", ErrFormat, name)
+			return nil, fmt.Errorf("%w: header names column %q twice", ErrFormat, name)
 		}
 		col[name] = i
 	}
@@ -82,10 +95,10 @@ func readCSVHeader(r io.Reader) (map[string]int, int64, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, 0, fmt.Errorf("%w: header %q lacks %s (want sku,location,on_hand and optionally version)",
+		return nil, fmt.Errorf("%w: header %q lacks %s (want sku,location,on_hand and optionally version)",
 			ErrFormat, strings.Join(head, ","), strings.Join(missing, ","))
 	}
-	return col, cr.InputOffset(), nil
+	return col, nil
 }
 
 func newCSVRows(r io.Reader, base, baseLine int64, col map[string]int, source string, version int64) *csvRows {
@@ -136,7 +149,7 @@ func (c *csvRows) next() (Row, error) {
 			return row, nil
 		}
 	}
-	row.Msg, row.Bad = snapshot(sku, loc, onHand, version, c.source)
+	row.Msg, row.Bad = snapshot(sku, loc, onHand, version, c.source, c.anyVer)
 	return row, nil
 }
 
@@ -147,6 +160,7 @@ type jsonRows struct {
 	line    int64
 	source  string
 	version int64
+	anyVer  bool // rows without a version are good (Scan for a reconciliation)
 }
 
 // jsonRow is a line of a JSONL export. Other fields are ignored: exports
@@ -191,7 +205,7 @@ func (j *jsonRows) next() (Row, error) {
 		if version == 0 {
 			version = j.version
 		}
-		row.Msg, row.Bad = snapshot(v.SKU, v.Location, *v.OnHand, version, j.source)
+		row.Msg, row.Bad = snapshot(v.SKU, v.Location, *v.OnHand, version, j.source, j.anyVer)
 		return row, nil
 	}
 }
@@ -235,3 +249,41 @@ func lineOrNil(buf []byte, long bool) []byte {
 	}
 	return buf
 }
+
+// Scanner reads the rows of an export from a stream (an HTTP body, a file
+// from its start), checked as an import checks them; a reconciliation
+// reads its export with it.
+type Scanner struct{ rows rowSource }
+
+// NewScanner reads the CSV header (for CSV) and returns a scanner of the
+// rows after it. Rows without a version take version; with version 0 they
+// keep 0 and are good (a reconciliation does not need one).
+func NewScanner(r io.Reader, format, source string, version int64) (*Scanner, error) {
+	switch format {
+	case JSONL:
+		j := newJSONRows(r, 0, 0, source, version)
+		j.anyVer = true
+		return &Scanner{rows: j}, nil
+	case CSV:
+	default:
+		return nil, fmt.Errorf("imports: format %q is not one of csv, jsonl", format)
+	}
+	c := newCSVRows(r, 0, 0, nil, source, version)
+	c.anyVer = true
+	c.r.ReuseRecord = false
+	head, err := c.r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: the export is empty, it needs the header sku,location,on_hand", ErrFormat)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrFormat, err)
+	}
+	if c.col, err = headerColumns(head); err != nil {
+		return nil, err
+	}
+	c.r.ReuseRecord = true
+	return &Scanner{rows: c}, nil
+}
+
+// Next returns the next row, good or bad (Row.Bad); io.EOF at the end.
+func (s *Scanner) Next() (Row, error) { return s.rows.next() }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -31,6 +32,7 @@ import (
 	"github.com/stocksync/stocksync/examples"
 	"github.com/stocksync/stocksync/marketplace/mock"
 	"github.com/stocksync/stocksync/queryapi"
+	"github.com/stocksync/stocksync/reconcile"
 	"github.com/stocksync/stocksync/topology"
 )
 
@@ -204,8 +206,13 @@ func (e *env) start(dataDir string) *instance {
 	if err != nil {
 		e.t.Fatalf("engine.New: %v", err)
 	}
+	recons, err := reconcile.New(reconcile.Config{Engine: eng, Kafka: &settings.Kafka, Settings: settings.Reconcile,
+		Instance: in.name, Registry: reg, Logger: log})
+	if err != nil {
+		e.t.Fatalf("reconcile.New: %v", err)
+	}
 	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log,
-		WriteTimeout: settings.Engine.WriteTimeout.Duration, Open: true})
+		WriteTimeout: settings.Engine.WriteTimeout.Duration, Open: true, Reconciliations: recons})
 	if err != nil {
 		e.t.Fatalf("queryapi.New: %v", err)
 	}
@@ -214,7 +221,14 @@ func (e *env) start(dataDir string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
 	began := time.Now()
-	go func() { in.done <- eng.Run(ctx) }()
+	go func() {
+		rctx, rstop := context.WithCancel(ctx)
+		recDone := make(chan error, 1)
+		go func() { recDone <- recons.Run(rctx) }()
+		err := eng.Run(ctx)
+		rstop()
+		in.done <- errors.Join(err, <-recDone)
+	}()
 	e.t.Cleanup(in.Stop)
 	in.waitReady(began)
 	return in

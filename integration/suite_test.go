@@ -20,6 +20,7 @@ var scenarios = []scenario{
 	{"table_topics_compacted", "topics", testTableTopics},
 	{"kcat_third_party_client", "kcat", testKcat},
 	{"erp_import_and_wms_movements", "src", testSources},
+	{"reconcile_fixes_small_drift_once_reports_large", "recon", testReconcile},
 }
 
 // TestStocksync runs every scenario on kfake, then on the real broker of

@@ -122,6 +122,9 @@ type Config struct {
 	// Fraud serves the anti-fraud routes (fraud:write, fraud:review).
 	// Default nil: they answer 404, anti-fraud is off.
 	Fraud Fraud
+	// Reconciliations serves /v1/reconciliations. Default nil: its routes
+	// answer 503 (the list is empty).
+	Reconciliations Reconciliations
 }
 
 const (
@@ -150,6 +153,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Fraud == nil {
 		c.Fraud = fraudOff{}
+	}
+	if c.Reconciliations == nil {
+		c.Reconciliations = reconOff{}
 	}
 	return c
 }
@@ -202,6 +208,7 @@ type api struct {
 	peers        *http.Client // forwards requests to the instance that owns a key
 	readyGate    func() error // nil: the engine alone decides readiness
 	feed         FeedBatcher  // POST /v1/imports; nil: answered 503
+	recon        Reconciliations
 }
 
 // New returns the API's handler. It fails if cfg is invalid or the metrics
@@ -220,7 +227,8 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	a := &api{engine: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, writeTimeout: cfg.WriteTimeout,
-		peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second}, readyGate: cfg.ReadyGate, feed: cfg.Imports}
+		peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second}, readyGate: cfg.ReadyGate, feed: cfg.Imports,
+		recon: cfg.Reconciliations}
 	if a.feed == nil {
 		a.feed, _ = cfg.Engine.(FeedBatcher)
 	}
@@ -277,6 +285,7 @@ func New(cfg Config) (http.Handler, error) {
 		// fraud:review
 		r.Get("/v1/fraud/alerts", cfg.Fraud.GetAlerts)
 		r.Post("/v1/fraud/alerts/{id}/label", cfg.Fraud.PostLabel)
+		a.reconRoutes(r)
 	})
 	return r, nil
 }

@@ -25,6 +25,7 @@ const (
 	ErrorForbidden        ErrorType = "forbidden"          // 403: the token's scopes do not cover the route (auth issue)
 	ErrorNotFound         ErrorType = "not_found"          // 404: unknown SKU, order or route
 	ErrorMethodNotAllowed ErrorType = "method_not_allowed" // 405: the route exists, the method does not
+	ErrorConflict         ErrorType = "conflict"           // 409: the state forbids it (a reconciliation going, a row decided)
 	ErrorTooLarge         ErrorType = "too_large"          // 413: body over Config.MaxBodyBytes
 	ErrorRateLimited      ErrorType = "rate_limited"       // 429: over the token's rate (auth issue)
 	ErrorInternal         ErrorType = "internal"           // 500: a bug; logged with the request id

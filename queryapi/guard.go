@@ -18,6 +18,8 @@ import (
 //	GET  /v1/...                         stock:read (stock, orders, locations, channels)
 //	PUT, POST /v1/stock/...              stock:write
 //	POST /v1/imports                     stock:write
+//	POST /v1/reconciliations             stock:write
+//	POST /v1/reconciliations/{id}/...    ops:admin (apply, dismiss)
 //	POST /v1/orders/...                  orders:write
 //	POST /v1/channels/{name}/...         ops:admin (mode, push, dlq/replay)
 //	POST /v1/returns, /v1/loyalty        fraud:write
@@ -32,8 +34,10 @@ func scopeFor(method, pattern string) (auth.Scope, bool) {
 		return auth.StockRead, true
 	case (method == http.MethodPut || method == http.MethodPost) && strings.HasPrefix(pattern, "/v1/stock/"):
 		return auth.StockWrite, true
-	case method == http.MethodPost && pattern == "/v1/imports":
+	case method == http.MethodPost && (pattern == "/v1/imports" || pattern == "/v1/reconciliations"):
 		return auth.StockWrite, true
+	case method == http.MethodPost && (pattern == "/v1/reconciliations/{id}/apply" || pattern == "/v1/reconciliations/{id}/dismiss"):
+		return auth.OpsAdmin, true
 	case method == http.MethodPost && strings.HasPrefix(pattern, "/v1/orders/"):
 		return auth.OrdersWrite, true
 	case method == http.MethodPost && (pattern == "/v1/channels/{name}/mode" ||

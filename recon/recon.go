@@ -41,10 +41,10 @@ type ExportRow struct {
 // only within both; MaxRel 1 turns the relative one off.
 type Thresholds struct {
 	// MaxAbs is the largest |drift| in units fixed automatically; default 5.
-	MaxAbs int64
+	MaxAbs int64 `json:"max_abs"`
 	// MaxRel is the largest |drift| as a share of the larger of the ERP's
 	// and the engine's on_hand, fixed automatically; default 0.1.
-	MaxRel float64
+	MaxRel float64 `json:"max_rel"`
 }
 
 // Config is one run.

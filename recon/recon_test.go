@@ -116,7 +116,10 @@ func TestReconcileThenRerun(t *testing.T) {
 	}
 	want := Report{RunID: "r1", Rows: 8, InSync: 0, Drifted: 7, Fixed: 4, Reported: 3, Stale: 1, DriftedUnits: 2 + 2 + 50 + 1 + 1} // a duplicate or unknown location is reported without drift
 	reported := rep.ReportedRows
-	rep.DriftRate, rep.ReportedRows = 0, nil
+	if len(rep.FixedRows) != 4 {
+		t.Errorf("fixed rows %+v, want 4", rep.FixedRows)
+	}
+	rep.DriftRate, rep.ReportedRows, rep.FixedRows = 0, nil, nil
 	if !reflect.DeepEqual(rep, want) {
 		t.Fatalf("report\n got %+v\nwant %+v", rep, want)
 	}

@@ -23,6 +23,7 @@ type Report struct {
 	DriftedUnits int64     `json:"drifted_units"` // Σ |drift|
 	DriftRate    float64   `json:"drift_rate"`
 	ReportedRows []Outcome `json:"reported_rows"`
+	FixedRows    []Outcome `json:"fixed_rows"`
 }
 
 // Add counts one outcome.
@@ -37,6 +38,7 @@ func (r *Report) Add(o Outcome) {
 		r.InFlight++
 	case Fixed:
 		r.Fixed++
+		r.FixedRows = append(r.FixedRows, o)
 	case Reported:
 		r.Reported++
 		r.ReportedRows = append(r.ReportedRows, o)
@@ -54,8 +56,27 @@ func (r *Report) Add(o Outcome) {
 // the report and the fixes to send. A row of the export outside
 // cfg.Locations, or listed twice, is reported.
 func Reconcile(cfg Config, engine []EngineRow, export []ExportRow) (Report, []contract.FeedMessage, error) {
-	if err := cfg.Fill(); err != nil {
+	outcomes, err := Outcomes(cfg, engine, export)
+	if err != nil {
 		return Report{}, nil, err
+	}
+	rep := Report{RunID: cfg.RunID, ReportedRows: []Outcome{}, FixedRows: []Outcome{}}
+	var fixes []contract.FeedMessage
+	for _, o := range outcomes {
+		rep.Add(o)
+		if o.Fix != nil {
+			fixes = append(fixes, *o.Fix)
+		}
+	}
+	return rep, fixes, nil
+}
+
+// Outcomes is the verdict on every row of both sides (in any order), by
+// SKU and location: Compare of each pair, and a row of the export outside
+// cfg.Locations, or listed twice, reported.
+func Outcomes(cfg Config, engine []EngineRow, export []ExportRow) ([]Outcome, error) {
+	if err := cfg.Fill(); err != nil {
+		return nil, err
 	}
 	scope := map[string]bool{}
 	for _, l := range cfg.Locations {
@@ -72,14 +93,7 @@ func Reconcile(cfg Config, engine []EngineRow, export []ExportRow) (Report, []co
 		return cmp.Or(cmp.Compare(a.SKU, b.SKU), cmp.Compare(a.Location, b.Location))
 	})
 
-	rep := Report{RunID: cfg.RunID, ReportedRows: []Outcome{}}
-	var fixes []contract.FeedMessage
-	add := func(o Outcome) {
-		rep.Add(o)
-		if o.Fix != nil {
-			fixes = append(fixes, *o.Fix)
-		}
-	}
+	var out []Outcome
 	i, j := 0, 0
 	for i < len(e) || j < len(x) {
 		var ek, xk [2]string
@@ -91,26 +105,26 @@ func Reconcile(cfg Config, engine []EngineRow, export []ExportRow) (Report, []co
 		}
 		switch {
 		case j < len(x) && j > 0 && xk == key(x[j-1].SKU, x[j-1].Location):
-			add(Outcome{SKU: x[j].SKU, Location: x[j].Location, ERP: x[j].OnHand, Class: Reported, Reason: Duplicate})
+			out = append(out, Outcome{SKU: x[j].SKU, Location: x[j].Location, ERP: x[j].OnHand, Class: Reported, Reason: Duplicate})
 			j++
 		case j < len(x) && !in(x[j].Location):
-			add(Outcome{SKU: x[j].SKU, Location: x[j].Location, ERP: x[j].OnHand, Class: Reported, Reason: UnknownLocation})
+			out = append(out, Outcome{SKU: x[j].SKU, Location: x[j].Location, ERP: x[j].OnHand, Class: Reported, Reason: UnknownLocation})
 			j++
 		case i < len(e) && !in(e[i].Location):
 			i++ // not covered by this export
 		case j >= len(x) || (i < len(e) && cmpKey(ek, xk) < 0):
-			add(Compare(&cfg, &e[i], nil))
+			out = append(out, Compare(&cfg, &e[i], nil))
 			i++
 		case i >= len(e) || cmpKey(xk, ek) < 0:
-			add(Compare(&cfg, nil, &x[j]))
+			out = append(out, Compare(&cfg, nil, &x[j]))
 			j++
 		default:
-			add(Compare(&cfg, &e[i], &x[j]))
+			out = append(out, Compare(&cfg, &e[i], &x[j]))
 			i++
 			j++
 		}
 	}
-	return rep, fixes, nil
+	return out, nil
 }
 
 func cmpKey(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) }

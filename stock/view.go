@@ -12,8 +12,15 @@ func (c *Catalog) View(sku string, s *SKU) contract.StockView {
 	v := contract.StockView{SKU: sku, Locations: make([]contract.LocationView, 0, len(s.Locations)), Channels: map[string]int64{}}
 	for i := range s.Locations {
 		l := &s.Locations[i]
-		v.Locations = append(v.Locations, contract.LocationView{Location: l.Name, OnHand: l.OnHand,
-			Reserved: l.Reserved, Committed: l.Committed, Available: l.Available()})
+		lv := contract.LocationView{Location: l.Name, OnHand: l.OnHand,
+			Reserved: l.Reserved, Committed: l.Committed, Available: l.Available()}
+		for _, sv := range l.Versions {
+			if lv.Versions == nil {
+				lv.Versions = make(map[string]int64, len(l.Versions))
+			}
+			lv.Versions[sv.Source] = sv.Version
+		}
+		v.Locations = append(v.Locations, lv)
 		v.OnHand += l.OnHand
 		v.Reserved += l.Reserved
 		v.Committed += l.Committed

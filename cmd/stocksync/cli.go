@@ -64,6 +64,8 @@ func runMain(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		err = runAdmin(ctx, getenv, stdout, args[1:])
 	case "import":
 		err = runImport(ctx, getenv, stderr, args[1:])
+	case "reconcile":
+		err = runReconcile(ctx, getenv, stdout, stderr, args[1:])
 	default:
 		fmt.Fprintf(stderr, "stocksync: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -74,6 +76,9 @@ func runMain(ctx context.Context, args []string, getenv env, stdout, stderr io.W
 		return 0
 	case errors.Is(err, imports.ErrBadRows):
 		return exitBadRows // the bad rows were listed; the good ones were sent
+	case errors.Is(err, errDriftReported):
+		fmt.Fprintf(stderr, "stocksync: %v\n", err)
+		return exitDriftReported
 	case errors.As(err, &fe) && errors.Is(fe.err, flag.ErrHelp):
 		fe.usage(stdout)
 		return 0

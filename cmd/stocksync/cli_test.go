@@ -51,6 +51,10 @@ func TestCommandLine(t *testing.T) {
 		{name: "unknown config key, file from the environment", env: map[string]string{"STOCKSYNC_CONFIG": badConfig},
 			args: []string{"admin"}, code: 1,
 			stderr: "stocksync: config " + badConfig + ": kafka.partitionz: unknown key (known: brokers, topic_prefix, partitions, replication, tls, sasl), line 3\n"},
+		{name: "reconcile --help", args: []string{"reconcile", "--help"}, stdoutHead: "Usage: stocksync reconcile [flags]", stdout: "STOCKSYNC_TOKEN"},
+		{name: "reconcile without a file", args: []string{"reconcile"}, code: 1, stderr: "stocksync: reconcile needs --file FILE\n"},
+		{name: "reconcile through an instance and Kafka at once", args: []string{"reconcile", "--file", "x.csv", "--api", "http://h:1", "--config", "c.yaml"},
+			code: 1, stderr: "--api and --config exclude each other"},
 		{name: "bad log format", env: map[string]string{"STOCKSYNC_LOG_FORMAT": "jsn"}, args: []string{"serve"}, code: 2,
 			stderr: `stocksync: STOCKSYNC_LOG_FORMAT="jsn" is neither text nor json`},
 	}

@@ -6,6 +6,8 @@
 //	stocksync admin --config FILE [--brokers LIST]
 //	stocksync import --file F [--format csv|jsonl] [--source erp] [--version V]
 //	                 [--api URL | --config FILE] [--state-dir DIR]
+//	stocksync reconcile --file F [--format csv|jsonl] [--source erp] [--version V]
+//	                 [--locations L1,L2] [--api URL | --config FILE]
 //	stocksync version
 //
 // This is the only package that reads flags and the environment (cli.go
@@ -34,6 +36,7 @@ import (
 	"github.com/stocksync/stocksync/internal/buildinfo"
 	"github.com/stocksync/stocksync/processors/fraud"
 	"github.com/stocksync/stocksync/queryapi"
+	"github.com/stocksync/stocksync/reconcile"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/stocksync/stocksync/wms"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -58,6 +61,11 @@ Usage:
       Sends an ERP export as snapshots, through an instance or straight to
       Kafka; resumes where an interrupted run stopped. Exit status 3: some
       rows were bad (listed by line), the others were sent.
+  stocksync reconcile --file F [--format csv|jsonl] [--source erp] [--version V]
+                   [--locations L1,L2] [--api http://127.0.0.1:8080 | --config FILE]
+      Compares an ERP export with the engine: small drift is fixed as
+      adjusts, larger drift reported (docs/reconciliation.md). Waits for the
+      run and prints it. Exit status 4: drift was reported for an operator.
 
   stocksync version
       The version, revision and Go version of this binary.
@@ -71,7 +79,8 @@ Environment (a flag wins over its variable, a variable over the config file):
   STOCKSYNC_TOKENS_FILE  --tokens-file of serve
   STOCKSYNC_LOG_LEVEL    debug, info, warn or error; default info
   STOCKSYNC_LOG_FORMAT   text or json (one object a line); default text
-  STOCKSYNC_TOKEN        import's bearer token (scope stock:write) for --api
+  STOCKSYNC_TOKEN        import's and reconcile's bearer token for --api
+                         (import: stock:write; reconcile: stock:write and stock:read)
 `
 
 func main() {
@@ -126,9 +135,15 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 		}
 		fraudRoutes = antiFraud
 	}
+	recons, err := reconcile.New(reconcile.Config{Engine: eng, Kafka: &settings.Kafka, Settings: settings.Reconcile,
+		Instance: advertiseURL(settings.HTTP), Registry: reg, Logger: log})
+	if err != nil {
+		return err
+	}
 	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log,
 		WriteTimeout: settings.Engine.WriteTimeout.Duration, Auth: keyring, Open: keyring == nil,
-		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight, ReadyGate: readyGate, Fraud: fraudRoutes})
+		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight, ReadyGate: readyGate, Fraud: fraudRoutes,
+		Reconciliations: recons})
 	if err != nil {
 		return err
 	}
@@ -141,7 +156,7 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	// need it to decide, so it stops only after the HTTP server drained.
 	engineCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	errc := make(chan error, 5) // engine, HTTP server, WMS, anti-fraud: none may block on it
+	errc := make(chan error, 6) // engine, HTTP server, WMS, anti-fraud, reconciliation: none may block on it
 	go func() { errc <- eng.Run(engineCtx) }()
 	go lag.Run(engineCtx)
 	wmsDone := startWMS(engineCtx, log, settings, reg, errc)
@@ -149,6 +164,13 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	go func() {
 		defer close(fraudDone)
 		if err := antiFraud.Run(engineCtx); err != nil {
+			errc <- err
+		}
+	}()
+	reconDone := make(chan struct{}) // closed once a run going on has ended
+	go func() {
+		defer close(reconDone)
+		if err := recons.Run(engineCtx); err != nil {
 			errc <- err
 		}
 	}()
@@ -179,6 +201,7 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	}
 	<-wmsDone
 	<-fraudDone
+	<-reconDone
 	return runErr
 }
 
