@@ -62,6 +62,19 @@ type HTTP struct {
 type Engine struct {
 	SweepInterval Duration `yaml:"sweep_interval"` // how often expired reservations are released; default 1s
 	WriteTimeout  Duration `yaml:"write_timeout"`  // how long an HTTP write waits for the decision; default 5s
+	// StandbyReplicas 1 keeps, on every instance, a warm copy of every
+	// partition it does not own (the store follows the changelog): a
+	// takeover only catches up the last records, and stock and order reads
+	// are answered from the instance's own state. 0 (default) keeps only the
+	// owned partitions; reads of others are forwarded to their owner.
+	// (New engine only.)
+	StandbyReplicas int `yaml:"standby_replicas"`
+	// SessionTimeout is how long the group waits for a silent instance
+	// before its partitions move to the others (the failure detection of a
+	// takeover). The broker bounds it from below with
+	// group.min.session.timeout.ms (6s by default). Default 6s. (New engine
+	// only.)
+	SessionTimeout Duration `yaml:"session_timeout"`
 }
 
 // Location is a place that holds stock.
@@ -191,6 +204,9 @@ func (c *Config) Defaults() {
 	if c.Engine.SweepInterval.Duration == 0 {
 		c.Engine.SweepInterval.Duration = time.Second
 	}
+	if c.Engine.SessionTimeout.Duration == 0 {
+		c.Engine.SessionTimeout.Duration = 6 * time.Second
+	}
 	if c.Engine.WriteTimeout.Duration == 0 {
 		c.Engine.WriteTimeout.Duration = 5 * time.Second
 	}
@@ -229,6 +245,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Engine.SweepInterval.Duration < 10*time.Millisecond {
 		bad("engine.sweep_interval", "%s is below 10ms", c.Engine.SweepInterval)
+	}
+	if c.Engine.StandbyReplicas != 0 && c.Engine.StandbyReplicas != 1 {
+		bad("engine.standby_replicas", "%d: want 0 (owned partitions only) or 1 (a warm copy of every other partition)", c.Engine.StandbyReplicas)
+	}
+	if c.Engine.SessionTimeout.Duration < time.Second {
+		bad("engine.session_timeout", "%s is below 1s", c.Engine.SessionTimeout)
 	}
 	if c.Engine.WriteTimeout.Duration < 100*time.Millisecond {
 		bad("engine.write_timeout", "%s is below 100ms", c.Engine.WriteTimeout)

@@ -90,7 +90,7 @@ func (e *Engine) ChannelStock(_ context.Context, name, sku string) (contract.Cha
 	if _, err := e.pusher(name); err != nil {
 		return contract.ChannelStockView{}, err
 	}
-	st := e.loop.Store(topology.PartitionOf(sku, e.s.Kafka.Partitions))
+	st := e.loop.View(topology.PartitionOf(sku, e.s.Kafka.Partitions))
 	if st == nil {
 		return contract.ChannelStockView{}, fmt.Errorf("%w: SKU %q's partition is not served here (yet)", contract.ErrUnavailable, sku)
 	}

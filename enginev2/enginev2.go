@@ -116,7 +116,8 @@ func New(cfg Config) (*Engine, error) {
 		TransactionalID: e.names.Prefix + "engine-" + cfg.InstanceID,
 		Inputs:          []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)},
 		Changelog:       string(e.names.EngineTable()), Partitions: s.Kafka.Partitions,
-		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger, Opts: security})
+		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger, Opts: security,
+		Standby: s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration})
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +209,7 @@ func (e *Engine) Ready() error {
 }
 
 func (e *Engine) ledger(sku string) (*stock.SKU, error) {
-	st := e.loop.Store(topology.PartitionOf(sku, e.s.Kafka.Partitions))
+	st := e.loop.View(topology.PartitionOf(sku, e.s.Kafka.Partitions))
 	if st == nil {
 		return nil, fmt.Errorf("%w: SKU %q's partition is not served here (yet)", contract.ErrUnavailable, sku)
 	}
@@ -239,7 +240,7 @@ func (e *Engine) view(sku string, s *stock.SKU) contract.StockView { return e.ca
 
 // Order answers GET /v1/orders/{id}.
 func (e *Engine) Order(_ context.Context, id string) (contract.OrderView, error) {
-	v, err := inventory.FindOrder(e.loop.Store, e.s.Kafka.Partitions, id)
+	v, err := inventory.FindOrder(e.loop.View, e.s.Kafka.Partitions, id)
 	if err != nil {
 		return contract.OrderView{}, err
 	}
