@@ -83,6 +83,7 @@ type Stocksync struct {
 	feed  *kgo.Client
 	reg   *prometheus.Registry // in-process engine
 	child *exec.Cmd
+	args  []string // the child's, after cfg.Command[0]
 	stop  context.CancelFunc
 	done  chan error
 }
@@ -125,20 +126,10 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 		if err := os.WriteFile(file, yamlDoc, 0o644); err != nil {
 			return nil, err
 		}
-		logf, err := os.Create(filepath.Join(cfg.Dir, "engine.log"))
-		if err != nil {
+		s.args = append(cfg.Command[1:len(cfg.Command):len(cfg.Command)], "--config", file, "--http", addr)
+		if err := s.startChild(); err != nil {
 			return nil, err
 		}
-		args := append(cfg.Command[1:len(cfg.Command):len(cfg.Command)], "--config", file, "--http", addr)
-		s.child = exec.Command(cfg.Command[0], args...)
-		s.child.Stdout, s.child.Stderr = logf, logf
-		s.child.Env = append(os.Environ(), "STOCKSYNC_LOG_LEVEL=warn")
-		s.child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-		if err := s.child.Start(); err != nil {
-			logf.Close()
-			return nil, fmt.Errorf("bench: start %v: %w", cfg.Command, err)
-		}
-		go func() { s.done <- s.child.Wait(); logf.Close() }()
 	}
 	if err := s.waitReady(ctx); err != nil {
 		s.Close()
@@ -163,6 +154,59 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 		return nil, err
 	}
 	return s, nil
+}
+
+func (s *Stocksync) startChild() error {
+	logf, err := os.OpenFile(filepath.Join(s.cfg.Dir, "engine.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	s.child = exec.Command(s.cfg.Command[0], s.args...)
+	s.child.Stdout, s.child.Stderr = logf, logf
+	s.child.Env = append(os.Environ(), "STOCKSYNC_LOG_LEVEL=warn")
+	s.child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := s.child.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("bench: start %v: %w", s.cfg.Command, err)
+	}
+	done := s.done
+	go func() { done <- s.child.Wait(); logf.Close() }()
+	return nil
+}
+
+// Rebuild stops the engine's child process, removes its data directory
+// and starts it again on the same topics: the time until it is ready is a
+// cold rebuild of an instance from the changelogs. It also returns the
+// new process's peak resident memory (VmHWM) at that moment and settle
+// later, pushers and all.
+func (s *Stocksync) Rebuild(ctx context.Context, settle time.Duration) (took time.Duration, peakReady, peakSettled int64, err error) {
+	if s.child == nil {
+		return 0, 0, 0, errors.New("bench: a rebuild needs the engine in a child process (--engine self or a command)")
+	}
+	_ = s.child.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = s.child.Process.Kill()
+		<-s.done
+	}
+	if err := os.RemoveAll(filepath.Join(s.cfg.Dir, "data")); err != nil {
+		return 0, 0, 0, err
+	}
+	began := time.Now()
+	if err := s.startChild(); err != nil {
+		return 0, 0, 0, err
+	}
+	if err := s.waitReady(ctx); err != nil {
+		return 0, 0, 0, err
+	}
+	took = time.Since(began)
+	peakReady = vmHWM(s.child.Process.Pid)
+	select {
+	case <-ctx.Done():
+	case <-time.After(settle):
+	}
+	return took, peakReady, vmHWM(s.child.Process.Pid), nil
 }
 
 func (s *Stocksync) waitReady(ctx context.Context) error {

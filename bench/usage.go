@@ -180,3 +180,19 @@ func pss(pid int) int64 {
 	}
 	return 0
 }
+
+// vmHWM is a process's peak resident set size so far, in bytes (0 when
+// unknown).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if fs := strings.Fields(line); len(fs) >= 2 && fs[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(fs[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -7,6 +7,7 @@
 //	stocksync-bench engine --config FILE --http ADDR     one stocksync instance (the suite's child process)
 //	stocksync-bench kfake  --port N                      an embedded Kafka (the suite's child process)
 //	stocksync-bench hop    [--brokers LIST] [--n 500]    one Kafka hop's latency (produce → consumer sees it)
+//	stocksync-bench rebuild [--skus 1000000]             a cold rebuild of an instance from its changelogs
 package main
 
 import (
@@ -45,8 +46,10 @@ func main() {
 		err = kfake(ctx, os.Args[2:])
 	case "hop":
 		err = hop(ctx, os.Args[2:])
+	case "rebuild":
+		err = rebuild(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: run, engine, kfake or hop", os.Args[1])
+		err = fmt.Errorf("unknown command %q: run, engine, kfake, hop or rebuild", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stocksync-bench: %v\n", err)
@@ -196,5 +199,54 @@ func hop(ctx context.Context, args []string) error {
 	}
 	q := func(p float64) time.Duration { return d[min(len(d)-1, int(p*float64(len(d))))] }
 	fmt.Printf("kafka hop on %s, %d records: p50 %s  p90 %s  p99 %s  max %s\n", *brokers, len(d), q(.5), q(.9), q(.99), d[len(d)-1])
+	return nil
+}
+
+// rebuild loads a catalogue into an instance (a child process), then
+// removes the instance's data directory and starts it again: the time to
+// ready and the peak memory of that cold rebuild from the changelogs.
+func rebuild(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("rebuild", flag.ContinueOnError)
+	skus := fs.Int("skus", 1_000_000, "catalogue SKUs (× 3 locations)")
+	brokers := fs.String("brokers", "127.0.0.1:19092", "the real Kafka broker (scripts/kafka.sh up)")
+	partitions := fs.Int("partitions", 12, "partitions of stocksync's topics")
+	settle := fs.Duration("settle", 20*time.Second, "how long after ready to watch memory (the pushers take up what is pending)")
+	dir := fs.String("dir", "", "working directory for the instance's data (default a new temporary one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if *dir == "" {
+		if *dir, err = os.MkdirTemp("", "stocksync-rebuild-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(*dir)
+	}
+	s, err := bench.NewStocksync(ctx, bench.StocksyncConfig{Brokers: splitList(*brokers), Dir: *dir, Partitions: int32(*partitions),
+		Command: []string{self, "engine"}, Log: os.Stderr, ChannelsWait: time.Second})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	cat := bench.WorkloadConfig{Kind: bench.SteadyDay, SKUs: *skus}
+	catalogue, err := cat.Catalogue()
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	fmt.Fprintf(os.Stderr, "loading %d SKUs × %d locations …\n", catalogue.SKUs, len(catalogue.Locations))
+	if err := s.Load(ctx, catalogue); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "loaded in %s; removing the data directory and starting again …\n", time.Since(began).Round(time.Second))
+	took, ready, settled, err := s.Rebuild(ctx, *settle)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("| %d × %d | %d | %.1f s | %d MiB | %d MiB |\n", catalogue.SKUs, len(catalogue.Locations), *partitions,
+		took.Seconds(), ready>>20, settled>>20)
 	return nil
 }

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -48,14 +49,19 @@ func (p *Processor) channelsState(c *txloop.Cycle, part int32, sku string) (*pro
 	if st, ok := p.cur.chans[sku]; ok {
 		return st, nil
 	}
-	raw, err := c.Get(part, channelsKey(sku))
-	if err != nil {
-		return nil, err
-	}
-	st := &processors.ChannelsState{}
-	if raw != nil {
-		if st, err = processors.DecodeChannelsState(raw); err != nil {
-			return nil, fmt.Errorf("inventory: push state of SKU %q: %w", sku, err)
+	var st *processors.ChannelsState
+	if cached, ok := p.chanCache[sku]; ok {
+		st = cloneChannels(cached)
+	} else {
+		raw, err := c.Get(part, channelsKey(sku))
+		if err != nil {
+			return nil, err
+		}
+		st = &processors.ChannelsState{}
+		if raw != nil {
+			if st, err = processors.DecodeChannelsState(raw); err != nil {
+				return nil, fmt.Errorf("inventory: push state of SKU %q: %w", sku, err)
+			}
 		}
 	}
 	if st.Sinks == nil {
@@ -95,8 +101,27 @@ func (p *Processor) project(c *txloop.Cycle, sku string, e *skuEntry) error {
 			Value: mustJSON(contract.ChannelStock{Channel: ch, SKU: sku, Available: now[ch], Version: st.Version})})
 		p.offers = append(p.offers, offer{part: e.part, channel: ch, update: marketplace.Update{SKU: sku, Available: now[ch], Version: st.Version}})
 	}
-	c.Put(e.part, channelsKey(sku), st.AppendBinary(nil))
+	p.putChannels(c, e.part, sku, st)
 	return nil
+}
+
+// putChannels writes a SKU's push state; it is cached once the cycle
+// commits.
+func (p *Processor) putChannels(c *txloop.Cycle, part int32, sku string, st *processors.ChannelsState) {
+	c.Put(part, channelsKey(sku), st.AppendBinary(nil))
+	p.chanCommitted[sku] = st
+}
+
+// cloneChannels copies a cached push state for a cycle to change.
+func cloneChannels(st *processors.ChannelsState) *processors.ChannelsState {
+	out := *st
+	out.Available, out.ATS = maps.Clone(st.Available), maps.Clone(st.ATS)
+	out.Sinks = make(map[string]*processors.SinkState, len(st.Sinks))
+	for ch, s := range st.Sinks {
+		cp := *s
+		out.Sinks[ch] = &cp
+	}
+	return &out
 }
 
 // recordVerdicts writes the pushers' verdicts that came since the last
@@ -141,7 +166,7 @@ func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
 		default:
 			continue
 		}
-		c.Put(part, channelsKey(v.SKU), st.AppendBinary(nil))
+		p.putChannels(c, part, v.SKU, st)
 		p.settled = append(p.settled, v)
 	}
 	return nil

@@ -69,6 +69,11 @@ type Processor struct {
 	// writer): a cycle works on a copy and hands it back once committed.
 	ledgers   map[string]*stock.SKU
 	committed map[string]*stock.SKU // this cycle's changed ledgers, for the cache
+	// chanCache caches committed push states, decoded, as ledgers does
+	// ledgers: the pushers' acknowledgements read and write them all the
+	// time.
+	chanCache     map[string]*processors.ChannelsState
+	chanCommitted map[string]*processors.ChannelsState
 	verdicts  chan sinks.Verdict    // from the pushers, recorded by the next cycle
 	offers    []offer               // for the pushers once the cycle commits
 	settled   []sinks.Verdict       // recorded verdicts, for the pushers once the cycle commits
@@ -113,7 +118,8 @@ func New(cfg Config) (*Processor, error) {
 	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("processor", "inventory"), expiry: map[int32]*expiryQueue{},
 		retention: map[int32]*expiryQueue{}, holds: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14),
-		known: map[int32]*bloom.BloomFilter{}, ledgers: map[string]*stock.SKU{}, committed: map[string]*stock.SKU{}}
+		known: map[int32]*bloom.BloomFilter{}, ledgers: map[string]*stock.SKU{}, committed: map[string]*stock.SKU{},
+		chanCache: map[string]*processors.ChannelsState{}, chanCommitted: map[string]*processors.ChannelsState{}}
 	p.reset()
 	return p, nil
 }
@@ -233,6 +239,7 @@ func (p *Processor) Gone(part int32) {
 	delete(p.holds, part)
 	delete(p.known, part)
 	clear(p.ledgers) // a partition that comes back may have been changed elsewhere
+	clear(p.chanCache)
 	for _, pu := range p.cfg.Pushers {
 		pu.Forget(part)
 	}
@@ -241,17 +248,23 @@ func (p *Processor) Gone(part int32) {
 // Committed keeps the cycle's ledgers, now committed, and hands the new
 // channel values to the pushers.
 func (p *Processor) Committed(*txloop.Cycle) {
-	for sku, s := range p.committed {
-		if len(p.ledgers) >= maxCachedLedgers {
-			for k := range p.ledgers { // drop any one: a map's order is random enough
-				delete(p.ledgers, k)
+	keep(p.ledgers, p.committed)
+	keep(p.chanCache, p.chanCommitted)
+	p.afterCommit()
+}
+
+// keep moves a cycle's committed values into a bounded cache.
+func keep[V any](cache, committed map[string]V) {
+	for k, v := range committed {
+		if len(cache) >= maxCachedLedgers {
+			for old := range cache { // drop any one: a map's order is random enough
+				delete(cache, old)
 				break
 			}
 		}
-		p.ledgers[sku] = s
+		cache[k] = v
 	}
-	clear(p.committed)
-	p.afterCommit()
+	clear(committed)
 }
 
 // knownCapacity sizes each partition's filter of order ids (about 1.2 MB at
@@ -272,6 +285,7 @@ func (p *Processor) Aborted(c *txloop.Cycle) {
 	}
 	p.offers, p.settled = p.offers[:0], p.settled[:0]
 	clear(p.committed)
+	clear(p.chanCommitted)
 	for part := range p.expiry {
 		if st := c.Store(part); st != nil {
 			p.Ready(part, st) // both queues
