@@ -75,6 +75,13 @@ type Engine struct {
 	// group.min.session.timeout.ms (6s by default). Default 6s. (New engine
 	// only.)
 	SessionTimeout Duration `yaml:"session_timeout"`
+	// TransactionTimeout bounds how long a killed instance's open
+	// transaction keeps its partitions from the others: the coordinator
+	// aborts it then (and checks every
+	// transaction.abort.timed.out.transaction.cleanup.interval.ms, 10s by
+	// default). A cycle must commit within it. Default 10s. (New engine
+	// only.)
+	TransactionTimeout Duration `yaml:"transaction_timeout"`
 }
 
 // Location is a place that holds stock.
@@ -207,6 +214,9 @@ func (c *Config) Defaults() {
 	if c.Engine.SessionTimeout.Duration == 0 {
 		c.Engine.SessionTimeout.Duration = 6 * time.Second
 	}
+	if c.Engine.TransactionTimeout.Duration == 0 {
+		c.Engine.TransactionTimeout.Duration = 10 * time.Second
+	}
 	if c.Engine.WriteTimeout.Duration == 0 {
 		c.Engine.WriteTimeout.Duration = 5 * time.Second
 	}
@@ -251,6 +261,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Engine.SessionTimeout.Duration < time.Second {
 		bad("engine.session_timeout", "%s is below 1s", c.Engine.SessionTimeout)
+	}
+	if c.Engine.TransactionTimeout.Duration < time.Second {
+		bad("engine.transaction_timeout", "%s is below 1s", c.Engine.TransactionTimeout)
 	}
 	if c.Engine.WriteTimeout.Duration < 100*time.Millisecond {
 		bad("engine.write_timeout", "%s is below 100ms", c.Engine.WriteTimeout)

@@ -193,6 +193,11 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Takeovers in seconds (docs/operations.md, "Takeover"): a member may ask for
+# a session of 1 s, and a transaction past its timeout (a killed member's) is
+# aborted within a second. Kafka's defaults are 6 s and 10 s.
+group.min.session.timeout.ms=1000
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 
 # compaction on, with a dedupe buffer that fits a 512 MiB heap (default 128 MiB)
 log.cleaner.enable=true
