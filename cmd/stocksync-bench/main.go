@@ -15,6 +15,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -146,6 +148,9 @@ func engine(ctx context.Context, args []string) error {
 	saramaMetrics := fs.Bool("sarama-metrics", true, "false: turn off sarama's go-metrics (an experiment: what they cost)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if addr := os.Getenv("STOCKSYNC_PPROF"); addr != "" { // heap and CPU profiles of a running child: go tool pprof http://ADDR/debug/pprof/heap
+		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}
 	metrics.UseNilMetrics = !*saramaMetrics
 	s, err := config.Load(*file)

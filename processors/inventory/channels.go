@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"time"
@@ -34,14 +35,25 @@ type offer struct {
 }
 
 // Verdict hands a pusher's verdict to the processor (sinks.Config.Send); it
-// is recorded with the next cycle. It never blocks the pusher: when the
-// queue is full the verdict is dropped and the value pushed again later.
-func (p *Processor) Verdict(v sinks.Verdict) bool {
+// is recorded with the next cycle. It waits while the queue is full (the
+// pushers outrun the loop, as when a catalogue's first sync meets a
+// marketplace without limits): false only once ctx ends.
+func (p *Processor) Verdict(ctx context.Context, v sinks.Verdict) bool {
 	select {
 	case p.verdicts <- v:
 		return true
-	default:
+	case <-ctx.Done():
 		return false
+	}
+}
+
+// requeue puts back a verdict an aborted cycle had taken; the loop must
+// not wait on its own queue, so a full queue drops it and the value is
+// pushed again later.
+func (p *Processor) requeue(v sinks.Verdict) {
+	select {
+	case p.verdicts <- v:
+	default:
 	}
 }
 

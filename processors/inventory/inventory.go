@@ -281,7 +281,7 @@ const maxCachedLedgers = 200_000
 func (p *Processor) Aborted(c *txloop.Cycle) {
 	p.reset()
 	for _, v := range p.settled {
-		p.Verdict(v) // recorded again by the next cycle
+		p.requeue(v) // recorded again by the next cycle
 	}
 	p.offers, p.settled = p.offers[:0], p.settled[:0]
 	clear(p.committed)
