@@ -256,7 +256,7 @@ func (p *Processor) Committed(*txloop.Cycle) {
 // keep moves a cycle's committed values into a bounded cache.
 func keep[V any](cache, committed map[string]V) {
 	for k, v := range committed {
-		if len(cache) >= maxCachedLedgers {
+		if len(cache) >= maxCached {
 			for old := range cache { // drop any one: a map's order is random enough
 				delete(cache, old)
 				break
@@ -272,9 +272,12 @@ func keep[V any](cache, committed map[string]V) {
 // restore sizes it anew.
 const knownCapacity = 1_000_000
 
-// maxCachedLedgers bounds the decoded ledgers kept between cycles (about
-// 200 bytes each with three locations).
-const maxCachedLedgers = 200_000
+// maxCached bounds each cache of decoded values kept between cycles
+// (ledgers about 200 bytes each with three locations, push states about
+// 500 with four channels): enough for any sale's hot SKUs, while a
+// catalogue's first sync, which touches every SKU once, gains nothing from
+// more.
+const maxCached = 50_000
 
 // Aborted drops what the cycle queued: the expiry queues are rebuilt from
 // the stores, which the aborted cycle never reached.
