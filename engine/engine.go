@@ -47,6 +47,9 @@ type Config struct {
 	// Endpoints are the marketplace settings of each channel, by channel
 	// name (base URL, credentials, warehouse or campaign ids).
 	Endpoints map[string]marketplace.Config
+	// OnResult, if set, sees every order answer the instance reads from
+	// orders.results (opsui.Orders.Observe). Default none.
+	OnResult func(contract.OrderResult)
 }
 
 // Engine is one running stocksync instance.
@@ -79,6 +82,8 @@ type Engine struct {
 	control       *control
 	recompute     chan struct{} // a partition of the channels table was recovered
 	timeout       time.Duration
+	onResult      func(contract.OrderResult)
+	rebalances    *prometheus.CounterVec // stocksync_rebalances_total{group}
 }
 
 // New builds an engine; Run starts it.
@@ -112,6 +117,12 @@ func New(cfg Config) (*Engine, error) {
 		sinkMetrics: sinks.NewMetrics(cfg.Registry),
 		endpoints:   cfg.Endpoints,
 		recompute:   make(chan struct{}, 1),
+		onResult:    cfg.OnResult,
+		rebalances: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksync_rebalances_total",
+			Help: "Rebalances this instance went through, by consumer group."}, []string{"group"}),
+	}
+	if err := cfg.Registry.Register(e.rebalances); err != nil {
+		return nil, fmt.Errorf("engine: register stocksync_rebalances_total: %w", err)
 	}
 	var err error
 	if e.security, err = s.Kafka.FranzOpts(); err != nil {
@@ -225,7 +236,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	commands, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.cfg.Brokers, TopicPrefix: e.names.Prefix,
-		Timeout: e.timeout, ClientID: "stocksync-api-" + e.instanceID, Opts: e.security, Logger: e.log})
+		Timeout: e.timeout, ClientID: "stocksync-api-" + e.instanceID, Opts: e.security, Logger: e.log, OnResult: e.onResult})
 	if err != nil {
 		return fmt.Errorf("engine: listening on %s: %w", e.names.OrderResults, err)
 	}

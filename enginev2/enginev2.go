@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stocksync/stocksync/admin"
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
@@ -42,6 +43,9 @@ type Config struct {
 	InstanceID string                // names the transactional producer; keep it stable per instance; required
 	// Endpoints are the marketplace settings of each channel, by name.
 	Endpoints map[string]marketplace.Config
+	// OnResult, if set, sees every order answer the instance reads from
+	// orders.results (opsui.Orders.Observe). Default none.
+	OnResult func(contract.OrderResult)
 }
 
 // Engine is one instance.
@@ -57,6 +61,7 @@ type Engine struct {
 	timeout  time.Duration
 	pushers  map[string]*sinks.Pusher
 	modes    *modes
+	onResult func(contract.OrderResult)
 }
 
 // New builds the engine; Run starts it.
@@ -68,7 +73,8 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := cfg.Settings
-	e := &Engine{s: s, names: topology.New(s.Kafka.TopicPrefix), log: cfg.Logger, timeout: s.Engine.WriteTimeout.Duration}
+	e := &Engine{s: s, names: topology.New(s.Kafka.TopicPrefix), log: cfg.Logger, timeout: s.Engine.WriteTimeout.Duration,
+		onResult: cfg.OnResult}
 	var locs []string
 	for _, l := range s.Locations {
 		locs = append(locs, l.Name)
@@ -137,7 +143,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	security, _ := e.s.Kafka.FranzOpts()
 	k, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.s.Kafka.Brokers, TopicPrefix: e.names.Prefix, Timeout: e.timeout,
-		Opts: security, Logger: e.log})
+		Opts: security, Logger: e.log, OnResult: e.onResult})
 	if err != nil {
 		return fmt.Errorf("enginev2: %w", err)
 	}
@@ -313,4 +319,10 @@ func (e *Engine) Locations() []contract.LocationInfo {
 		out = append(out, contract.LocationInfo{Name: l.Name, Kind: l.Kind})
 	}
 	return out
+}
+
+// ConsumerGroups is the engine's one group with its inputs, for the ops
+// console's cluster view (opsui.Engine). Its rebalances are not counted.
+func (e *Engine) ConsumerGroups() []admin.GroupInputs {
+	return []admin.GroupInputs{{Group: string(e.names.Engine), Topics: []string{string(e.names.OrderCommands), string(e.names.StockFeed)}}}
 }
