@@ -261,8 +261,8 @@ func startStack(t *testing.T) *stack {
 }
 
 // loadGen reserves orders over HTTP until the test ends, 40 a second over
-// 20 SKUs (some asking more than is left, so some are refused), and
-// confirms every other one.
+// 20 SKUs of 100 units (soon refused for lack of stock, until the restock
+// every 10 s), and confirms every other one.
 type loadGen struct {
 	mu   sync.Mutex
 	last string // an order that was reserved
@@ -302,6 +302,24 @@ func (st *stack) load(t *testing.T) *loadGen {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() { // a restock every 10 s, as a flash sale's warehouse would: reserves succeed again
+		defer wg.Done()
+		for v := 2; ; v++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Second):
+			}
+			for i := range 20 {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPut, fmt.Sprintf("%s/v1/stock/LOAD-%02d/locations/msk-wh-1", st.base, i),
+					strings.NewReader(fmt.Sprintf(`{"on_hand":%d,"source":"erp","version":%d}`, 100*v, v)))
+				if res, err := http.DefaultClient.Do(req); err == nil {
+					res.Body.Close()
+				}
+			}
+		}
+	}()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	waitFor(t, "the load to reserve an order", func() bool { return l.reserved() != "" })
 	return l

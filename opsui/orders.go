@@ -19,6 +19,7 @@ import (
 // OnResult hook; it is cheap (a lock and a few map updates per answer).
 type Orders struct {
 	units    *prometheus.CounterVec
+	byStatus map[string]prometheus.Counter // units by answer status, looked up once
 	refusals *prometheus.CounterVec
 	topDesc  *prometheus.Desc
 
@@ -33,7 +34,8 @@ type Orders struct {
 
 // Event is one answer about an order, for its history.
 type Event struct {
-	At        string `json:"at"` // when this instance read it, RFC 3339
+	At        string `json:"at"` // when this instance read it, RFC 3339 (kept as unix ms until asked)
+	at        int64
 	Type      string `json:"type"`
 	Status    string `json:"status"`
 	RequestID string `json:"request_id,omitempty"`
@@ -61,8 +63,9 @@ func NewOrders(reg prometheus.Registerer) (*Orders, error) {
 		demand: newTopK(topKeys), refused: newTopK(topKeys),
 		history: map[string][]Event{}, queue: make([]string, historyOrders), perOrder: historyPerOrder,
 	}
-	for _, op := range []string{"reserved", "committed", "released", "expired", "shipped"} {
-		o.units.WithLabelValues(op)
+	o.byStatus = map[string]prometheus.Counter{}
+	for status, op := range unitOps {
+		o.byStatus[status] = o.units.WithLabelValues(op)
 	}
 	o.refusals.WithLabelValues(contract.ErrInsufficientStock)
 	for _, c := range []prometheus.Collector{o.units, o.refusals, o} {
@@ -88,14 +91,14 @@ func (o *Orders) Observe(res contract.OrderResult) {
 	for _, l := range res.Lines {
 		units += l.Qty
 	}
-	if op, ok := unitOps[res.Status]; ok && units > 0 {
-		o.units.WithLabelValues(op).Add(float64(units))
+	if c, ok := o.byStatus[res.Status]; ok && units > 0 {
+		c.Add(float64(units))
 	}
 	refused := res.Type == contract.Reserve && res.Status == contract.StatusRejected && res.Error != nil
 	if refused {
 		o.refusals.WithLabelValues(res.Error.Type).Inc()
 	}
-	ev := Event{At: time.Now().UTC().Format(time.RFC3339Nano), Type: res.Type, Status: res.Status, RequestID: res.RequestID, ExpiresAt: res.ExpiresAt}
+	ev := Event{at: time.Now().UnixMilli(), Type: res.Type, Status: res.Status, RequestID: res.RequestID, ExpiresAt: res.ExpiresAt}
 	if res.Error != nil {
 		ev.Error = res.Error.Type
 		if res.Error.Message != "" {
@@ -139,7 +142,11 @@ func (o *Orders) remember(id string, ev Event) {
 func (o *Orders) History(orderID string) []Event {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return append([]Event(nil), o.history[orderID]...)
+	out := append([]Event(nil), o.history[orderID]...)
+	for i := range out {
+		out[i].At = time.UnixMilli(out[i].at).UTC().Format(time.RFC3339Nano)
+	}
+	return out
 }
 
 // Top is the answer of GET /v1/ops/top.
@@ -198,7 +205,7 @@ func (t *topK) prune() {
 		vs = append(vs, v)
 	}
 	sort.Float64s(vs)
-	cut := vs[len(vs)/2]
+	cut := vs[(len(vs)-1)/2] // the median: the less counted half goes (ties with it too)
 	for k, v := range t.counts {
 		if v <= cut {
 			delete(t.counts, k)

@@ -82,7 +82,9 @@ func (r *Recorder) Sample(now time.Time) {
 	dt := now.Sub(r.prevAt).Seconds()
 	vals := map[string]float64{}
 	for k, v := range counters {
-		if p, ok := r.prev[k]; ok && dt > 0 {
+		// A counter first seen after the first sample was created since,
+		// at 0: all of its value is new.
+		if p := r.prev[k]; !r.prevAt.IsZero() && dt > 0 {
 			vals[k] = max(v-p, 0) / dt // a reset (restart of a part) reads as 0, not negative
 		}
 	}
