@@ -1,6 +1,11 @@
 // Package engine assembles stocksync: the topics, the goka processors on
 // Pebble tables, the expiry sweeper, and the request/reply path the HTTP API
 // uses. It is what `stocksync dev` and `stocksync serve` run.
+//
+// Metrics of its own (the processors' and sinks' are listed there),
+// registered on Config.Registry:
+//
+//	stocksync_rebalances_total{group}   counter: rebalances this instance went through, by consumer group
 package engine
 
 import (

@@ -70,7 +70,7 @@ type entry struct {
 	offered      time.Time
 	sentOK       int64 // version the marketplace accepted, awaiting the processor's ack
 	inflight     bool
-	attempts     int // every retry, for the ops page
+	attempts     int // every retry, for the ops console
 	itemFailures int // retries the marketplace blamed on this item
 	notBefore    time.Time
 	lastErr      string
