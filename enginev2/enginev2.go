@@ -321,8 +321,10 @@ func (e *Engine) Locations() []contract.LocationInfo {
 	return out
 }
 
-// ConsumerGroups is the engine's one group with its inputs, for the ops
-// console's cluster view (opsui.Engine). Its rebalances are not counted.
+// ConsumerGroups is the engine's one group with its loop's inputs (as New
+// gives them to txloop), for the ops console's cluster view (opsui.Engine).
+// Its rebalances are not counted.
 func (e *Engine) ConsumerGroups() []admin.GroupInputs {
-	return []admin.GroupInputs{{Group: string(e.names.Engine), Topics: []string{string(e.names.OrderCommands), string(e.names.StockFeed)}}}
+	return []admin.GroupInputs{{Group: string(e.names.Engine),
+		Topics: []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)}}}
 }
