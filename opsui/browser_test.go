@@ -77,6 +77,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	waitText(t, ctx, `#top-demand tbody`, "LOAD-")
 	waitFor(t, "the units chart to show reserved units", func() bool { return attr(t, ctx, `#chart-units`, "data-recent") != "0" })
 	waitText(t, ctx, `#top-refused tbody`, "LOAD-") // 100 units each run out: out-of-stock refusals
+	if recon := waitText(t, ctx, `#recon tbody`, "rc-3"); !strings.Contains(recon, "0.080 %") {
+		t.Fatalf("reconciliation runs = %q, want rc-3 first with its drift rate 0.080 %%", recon)
+	}
 	if os.Getenv("STOCKSYNC_SCREENSHOT_DIR") != "" {
 		waitFor(t, "half a minute of samples for the screenshot", func() bool { return atoiAttr(t, ctx, `#chart-orders`, "data-points") >= 30 })
 	}
@@ -176,6 +179,26 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 }
 
+// reconRuns is GET /v1/reconciliations as docs/api.md gives it (the
+// reconciliation runs are another part's; the console shows them).
+const reconRuns = `{"runs":[
+ {"id":"rc-3","status":"done","started_at":"2026-12-01T12:00:00Z","rows":120000,"drifted":96,"fixed":90,"reported":6,"drift_rate":0.0008},
+ {"id":"rc-2","status":"done","started_at":"2026-11-30T12:00:00Z","rows":120000,"drifted":300,"fixed":280,"reported":20,"drift_rate":0.0025},
+ {"id":"rc-1","status":"done","started_at":"2026-11-29T12:00:00Z","rows":119000,"drifted":180,"fixed":175,"reported":5,"drift_rate":0.0015}]}`
+
+// withReconciliations serves reconRuns at GET /v1/reconciliations and
+// everything else from api.
+func withReconciliations(api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/v1/reconciliations" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, reconRuns)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}
+
 type stack struct {
 	base   string
 	ozon   *mock.Server
@@ -247,7 +270,7 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = api
+	srv.Config.Handler = withReconciliations(api)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())

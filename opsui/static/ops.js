@@ -193,8 +193,8 @@ async function refreshRecon() {
   const el = $("#recon-chart");
   const data = [runs.map(x => Date.parse(x.started_at) / 1000), runs.map(x => x.drift_rate == null ? null : 100 * x.drift_rate)];
   if (plots.recon) plots.recon.destroy();
-  plots.recon = new uPlot({ title: "Drift rate over runs, %", width: Math.max(300, el.clientWidth - 10), height: 180,
-    series: [{}, { label: "drift %", stroke: "#c05621", width: 1.5, points: { show: true } }], scales: { x: { time: true } } }, data, el);
+  plots.recon = new uPlot({ width: Math.max(300, el.clientWidth - 10), height: 180, legend: { live: false },
+    series: [{}, { label: "drift rate, % of rows", stroke: "#c05621", width: 1.5, points: { show: true } }], scales: { x: { time: true } } }, data, el);
 }
 
 async function refreshFraud() {
