@@ -2,6 +2,11 @@
 // are moving to") behind the interface the HTTP API uses, so the benchmark
 // and the API can run it while it grows. It replaces package engine once
 // channels, instances talking to each other and the suites are on it.
+//
+// Metrics of its own (the processors' and sinks' are listed there),
+// registered on Config.Registry:
+//
+//	stocksync_rebalances_total{group}   counter: rebalances of the loop's group this instance went through
 package enginev2
 
 import (
@@ -89,6 +94,10 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	sinkMetrics := sinks.NewMetrics(cfg.Registry)
+	rebalanced, err := newRebalances(cfg.Registry, string(e.names.Engine))
+	if err != nil {
+		return nil, err
+	}
 	var proc *inventory.Processor
 	e.pushers = map[string]*sinks.Pusher{}
 	for _, c := range s.Channels {
@@ -122,7 +131,8 @@ func New(cfg Config) (*Engine, error) {
 		TransactionalID: e.names.Prefix + "engine-" + cfg.InstanceID,
 		Inputs:          []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)},
 		Changelog:       string(e.names.EngineTable()), Partitions: s.Kafka.Partitions,
-		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger, Opts: security,
+		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger,
+		Opts:    append(security[:len(security):len(security)], kgo.WithHooks(rebalanced)),
 		Standby: s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration,
 		TransactionTimeout: s.Engine.TransactionTimeout.Duration})
 	if err != nil {
@@ -323,7 +333,6 @@ func (e *Engine) Locations() []contract.LocationInfo {
 
 // ConsumerGroups is the engine's one group with its loop's inputs (as New
 // gives them to txloop), for the ops console's cluster view (opsui.Engine).
-// Its rebalances are not counted.
 func (e *Engine) ConsumerGroups() []admin.GroupInputs {
 	return []admin.GroupInputs{{Group: string(e.names.Engine),
 		Topics: []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)}}}
