@@ -3,6 +3,7 @@ package opsui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/stocksync/stocksync/admin"
+	"github.com/stocksync/stocksync/contract"
 )
 
 // ClusterView is the answer of GET /v1/ops/cluster.
@@ -90,8 +92,8 @@ func (c *Console) describe(ctx context.Context) (ClusterView, error) {
 			iv.Partitions[g.Name] = m.Partitions
 		}
 	}
-	if len(view.Groups) > 0 && len(errs) == len(view.Groups) {
-		return view, errors.Join(errs...)
+	if len(view.Groups) > 0 && len(errs) == len(view.Groups) { // the brokers did not answer: a 503, not a 500
+		return view, fmt.Errorf("%w: describing the groups: %v", contract.ErrUnavailable, errors.Join(errs...))
 	}
 	var wg sync.WaitGroup
 	for url, iv := range byName {
