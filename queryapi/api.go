@@ -13,6 +13,11 @@
 // readiness, metrics and GET /openapi.json, the OpenAPI 3.1 description of
 // every route, stay open.
 //
+// The ops console's page is served at /ops/ (opsui) and its data at
+// /v1/ops/..., /v1/orders/{id}/history and /v1/dlq (ops.go), from
+// Config.Console. With Config.Instance every answer names the instance that
+// gave it in X-Stocksync-Instance.
+//
 // Metrics, registered on Config.Registry:
 //
 //	stocksync_http_requests_total{route,method,code}         counter of answered requests
