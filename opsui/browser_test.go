@@ -67,9 +67,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	defer cancel()
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancelTimeout()
+	must(t, "start chromium", chromedp.Do(ctx)) // on this context: the steps' shorter ones would close it
 
 	// Live: the charts move while the orders come.
-	must(t, "open the console", chromedp.Do(ctx, chromedp.Navigate(st.base+"/ops/"), chromedp.WaitVisible(`#chart-orders`), chromedp.WaitVisible(`#ready.ok`)))
+	do(t, ctx, "open the console", chromedp.Navigate(st.base+"/ops/"), chromedp.WaitVisible(`#chart-orders`), chromedp.WaitVisible(`#ready.ok`))
 	first := attr(t, ctx, `#chart-orders`, "data-last")
 	waitFor(t, "the orders chart to show a new sample with orders in it", func() bool {
 		return attr(t, ctx, `#chart-orders`, "data-last") != first && attr(t, ctx, `#chart-orders`, "data-recent") != "0"
@@ -87,13 +88,13 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// A reload keeps the hour: the server holds it.
 	points := atoiAttr(t, ctx, `#chart-orders`, "data-points")
-	must(t, "reload", chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(`#chart-orders`)))
+	do(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(`#chart-orders`))
 	if after := atoiAttr(t, ctx, `#chart-orders`, "data-points"); after < points {
 		t.Fatalf("after a reload the orders chart has %d samples, before it had %d: the history was lost", after, points)
 	}
 
 	// Cluster: this instance, ready, with its partitions; the groups' lag.
-	must(t, "open the cluster tab", chromedp.Do(ctx, chromedp.Click(`#tabs button[data-tab="cluster"]`)))
+	do(t, ctx, "open the cluster tab", chromedp.Click(`#tabs button[data-tab="cluster"]`))
 	inst := waitText(t, ctx, `#instances tbody`, "(this one)")
 	if !strings.Contains(inst, "ready") || !strings.Contains(inst, "stocksync.inventory:") {
 		t.Fatalf("instances table = %q, want this instance, ready, with its inventory partitions", inst)
@@ -104,30 +105,30 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Channels: a mode switch asks first; Cancel changes nothing.
 	ozonRow := `#channels tr[data-channel="ozon"]`
-	must(t, "open the channels tab and ask to switch Ozon", chromedp.Do(ctx,
+	do(t, ctx, "open the channels tab and ask to switch Ozon",
 		chromedp.Click(`#tabs button[data-tab="channels"]`), chromedp.WaitVisible(ozonRow),
-		chromedp.Click(ozonRow+` button.toggle-mode`), chromedp.WaitVisible(`#confirm`)))
+		chromedp.Click(ozonRow+` button.toggle-mode`), chromedp.WaitVisible(`#confirm`))
 	if q := text(t, ctx, `#confirm-text`); !strings.Contains(q, "Switch channel ozon to manual?") {
 		t.Fatalf("confirmation = %q, want it to name the channel and the mode", q)
 	}
-	must(t, "cancel", chromedp.Do(ctx, chromedp.Click(`#confirm-no`), chromedp.WaitNotVisible(`#confirm`)))
+	do(t, ctx, "cancel", chromedp.Click(`#confirm-no`), chromedp.WaitNotVisible(`#confirm`))
 	time.Sleep(2500 * time.Millisecond) // two refreshes of the table
 	if mode := text(t, ctx, ozonRow+` td:nth-child(3)`); mode != "auto" {
 		t.Fatalf("after Cancel Ozon's mode is %q, want auto", mode)
 	}
-	must(t, "switch Ozon to manual, confirmed", chromedp.Do(ctx,
+	do(t, ctx, "switch Ozon to manual, confirmed",
 		chromedp.Click(ozonRow+` button.toggle-mode`), chromedp.WaitVisible(`#confirm`),
-		chromedp.Click(`#confirm-yes`), chromedp.WaitVisible(ozonRow+` td.mode-manual`)))
+		chromedp.Click(`#confirm-yes`), chromedp.WaitVisible(ozonRow+` td.mode-manual`))
 
 	// New stock while Ozon is manual: its values wait, 130 of them, paged by 100.
 	putMany(t, st.base, 130)
 	put(t, st.base+"/v1/stock/UI-1/locations/msk-wh-1", `{"on_hand":40,"source":"erp","version":1}`)
-	must(t, "list Ozon's pending values", chromedp.Do(ctx, chromedp.Click(ozonRow+` button.show-pending`), chromedp.WaitVisible(`#pending-section`)))
+	do(t, ctx, "list Ozon's pending values", chromedp.Click(ozonRow+` button.show-pending`), chromedp.WaitVisible(`#pending-section`))
 	waitText(t, ctx, `#page-info`, "page 1 of 2")
 	if rows := count(t, ctx, `#pending tbody tr`); rows != 100 {
 		t.Fatalf("the first page of pending values has %d rows, want 100", rows)
 	}
-	must(t, "next page", chromedp.Do(ctx, chromedp.Click(`#page-next`)))
+	do(t, ctx, "next page", chromedp.Click(`#page-next`))
 	waitText(t, ctx, `#page-info`, "page 2 of 2")
 	page2 := waitText(t, ctx, `#pending tbody`, "UI-1")
 	if !strings.Contains(page2, "18") { // floor(0.5 × 40) − 2
@@ -137,21 +138,21 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("manual mode pushed %d to Ozon before the operator asked", v)
 	}
 	shot(t, ctx, "ops-channels.png")
-	must(t, "push now", chromedp.Do(ctx, chromedp.Click(`#push-now`)))
+	do(t, ctx, "push now", chromedp.Click(`#push-now`))
 	waitFor(t, "Ozon to show 18 for UI-1 after Push now", func() bool { v, ok := st.ozon.Stock("UI-1"); return ok && v == 18 })
 	waitText(t, ctx, ozonRow+` td.last-ack`, "20") // a date, not "—"
 
 	// DLQ: a parked feed message, inspected and replayed, takes effect.
 	id := st.park(t, `{"type":"snapshot","sku":"DLQ-1","location":"msk-wh-1","on_hand":7,"source":"erp","version":1}`)
 	row := fmt.Sprintf(`#dlq tr[data-id="%s"]`, id)
-	must(t, "open the DLQ tab", chromedp.Do(ctx, chromedp.Click(`#tabs button[data-tab="dlq"]`)))
+	do(t, ctx, "open the DLQ tab", chromedp.Click(`#tabs button[data-tab="dlq"]`))
 	click(t, ctx, `#dlq-classes button[data-class="operator test"]`) // the list is redrawn every 5 s: a click may land on a row just replaced
 	click(t, ctx, row)
-	must(t, "inspect the parked message", chromedp.Do(ctx, chromedp.WaitVisible(`#dlq-detail`)))
+	do(t, ctx, "inspect the parked message", chromedp.WaitVisible(`#dlq-detail`))
 	if js := waitText(t, ctx, `#dlq-json`, "DLQ-1"); !strings.Contains(js, `"on_hand": 7`) {
 		t.Fatalf("inspected message = %q, want the snapshot of DLQ-1", js)
 	}
-	must(t, "replay it", chromedp.Do(ctx, chromedp.Click(`#dlq-replay-one`)))
+	do(t, ctx, "replay it", chromedp.Click(`#dlq-replay-one`))
 	waitText(t, ctx, `#dlq-one-note`, "1 replayed")
 	waitFor(t, "DLQ-1 to have stock after the replay", func() bool { return get(st.base+"/v1/stock/DLQ-1") == 200 })
 	waitText(t, ctx, row+` td.replayed`, "20")
@@ -159,14 +160,14 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Lookups: an order of the load, with its history; a SKU per location and channel.
 	orderID := orders.reserved()
-	must(t, "find an order", chromedp.Do(ctx,
+	do(t, ctx, "find an order",
 		chromedp.Click(`#tabs button[data-tab="lookups"]`), chromedp.WaitVisible(`#order-id`),
-		chromedp.SendKeys(`#order-id`, orderID), chromedp.Click(`#order-form button`), chromedp.WaitVisible(`#order-view`)))
+		chromedp.SendKeys(`#order-id`, orderID), chromedp.Click(`#order-form button`), chromedp.WaitVisible(`#order-view`))
 	if view := text(t, ctx, `#order`); !strings.Contains(view, "LOAD-") || !strings.Contains(view, "reserve") {
 		t.Fatalf("order %s shows %q, want its line and its reserve answer in the history", orderID, view)
 	}
-	must(t, "look a SKU up", chromedp.Do(ctx,
-		chromedp.SendKeys(`#sku`, "UI-1"), chromedp.Click(`#stock-form button`), chromedp.WaitVisible(`#stock-channels`)))
+	do(t, ctx, "look a SKU up",
+		chromedp.SendKeys(`#sku`, "UI-1"), chromedp.Click(`#stock-form button`), chromedp.WaitVisible(`#stock-channels`))
 	if s := text(t, ctx, `#stock-table`); !strings.Contains(s, "msk-wh-1") || !strings.Contains(s, "40") {
 		t.Fatalf("stock table = %q, want msk-wh-1 with 40 on hand", s)
 	}
@@ -449,6 +450,14 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// do runs the steps, failing the test with what did not happen within 30 s.
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	must(t, what, chromedp.Do(ctx, steps...))
 }
 
 func must(t *testing.T, step string, err error) {

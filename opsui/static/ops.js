@@ -252,29 +252,43 @@ async function refreshCluster() {
 
 const pending = { channel: "", offset: 0, limit: 100, total: 0 };
 
+// refreshChannels updates the rows in place, keyed by channel: a table
+// redrawn under the operator's pointer would swallow a click.
+const channelNow = {}; // name → its latest ChannelInfo, read when a button is clicked
+
 async function refreshChannels() {
   const channels = await api("GET", "/v1/channels");
   const body = $("#channels tbody");
-  body.replaceChildren();
   for (const c of channels) {
-    const row = body.insertRow();
-    row.dataset.channel = c.name;
-    cell(row, c.name);
-    cell(row, c.marketplace);
-    cell(row, c.mode, "mode-" + c.mode);
-    cell(row, c.circuit, "circuit-" + c.circuit);
-    cell(row, num(c.pending, 0), "num");
-    cell(row, when(c.last_ack_at), "last-ack");
-    cell(row, c.last_error ? c.last_error + " (" + when(c.last_error_at) + ")" : "—", "last-error");
-    const actions = row.insertCell();
-    const to = c.mode === "manual" ? "auto" : "manual";
-    actions.append(button(c.mode === "manual" ? "Switch to auto" : "Switch to manual", "toggle-mode", async () => {
-      const what = to === "manual" ? "stop pushing to " + c.marketplace + " (values are kept for export and push-now)" : "resume pushing to " + c.marketplace;
-      if (!await ask(`Switch channel ${c.name} to ${to}? This will ${what}, on every instance.`)) return;
-      await api("POST", "/v1/channels/" + enc(c.name) + "/mode", { mode: to });
-      await refreshChannels();
-    }), " ", button("Pending", "show-pending", () => { pending.channel = c.name; pending.offset = 0; return refreshPending(); }));
+    channelNow[c.name] = c;
+    let row = body.querySelector(`tr[data-channel="${CSS.escape(c.name)}"]`);
+    if (!row) {
+      row = body.insertRow();
+      row.dataset.channel = c.name;
+      for (let i = 0; i < 7; i++) row.insertCell();
+      row.insertCell().append(button("", "toggle-mode", () => switchMode(c.name)), " ",
+        button("Pending", "show-pending", () => { pending.channel = c.name; pending.offset = 0; return refreshPending(); }));
+    }
+    const texts = [c.name, c.marketplace, c.mode, c.circuit, num(c.pending, 0), when(c.last_ack_at),
+      c.last_error ? c.last_error + " (" + when(c.last_error_at) + ")" : "—"];
+    const classes = ["", "", "mode-" + c.mode, "circuit-" + c.circuit, "num", "last-ack", "last-error"];
+    texts.forEach((t, i) => {
+      const td = row.cells[i];
+      if (td.textContent !== t) td.textContent = t;
+      td.className = classes[i];
+    });
+    row.querySelector("button.toggle-mode").textContent = c.mode === "manual" ? "Switch to auto" : "Switch to manual";
   }
+}
+
+// switchMode asks for confirmation, then switches the channel's mode.
+async function switchMode(name) {
+  const c = channelNow[name];
+  const to = c.mode === "manual" ? "auto" : "manual";
+  const what = to === "manual" ? "stop pushing to " + c.marketplace + " (values are kept for export and push-now)" : "resume pushing to " + c.marketplace;
+  if (!await ask(`Switch channel ${c.name} to ${to}? This will ${what}, on every instance.`)) return;
+  await api("POST", "/v1/channels/" + enc(c.name) + "/mode", { mode: to });
+  await refreshChannels();
 }
 
 async function refreshPending() {
@@ -320,11 +334,17 @@ $("#export-csv").onclick = async () => {
 
 // ---- DLQ -------------------------------------------------------------------
 
-const dlq = { cls: "", selected: "", shown: [] };
+const dlq = { cls: "", selected: "", shown: [], drawn: "" };
 
+// refreshDLQ redraws the classes and the list only when they changed, so a
+// click does not land on a row being replaced.
 async function refreshDLQ() {
   const r = await api("GET", "/v1/dlq?limit=200&class=" + enc(dlq.cls), undefined, { allow: [404] });
   if (r && r.status === 404) { $("#dlq-note").textContent = "the DLQ browser is off on this instance"; return; }
+  $("#dlq-note").textContent = `${r.total} message(s) of ${r.scanned} scanned`;
+  const drawn = JSON.stringify([dlq.cls, r.classes, r.items.map(d => [d.id, d.replayed_at])]);
+  if (drawn === dlq.drawn) return;
+  dlq.drawn = drawn;
   const classes = $("#dlq-classes");
   classes.replaceChildren();
   const all = r.classes.reduce((n, c) => n + c.count, 0);
@@ -343,7 +363,6 @@ async function refreshDLQ() {
     cell(row, d.id); cell(row, when(d.at)); cell(row, d.class); cell(row, d.topic); cell(row, d.key); cell(row, d.replayed_at ? when(d.replayed_at) : "—", "replayed");
     row.onclick = () => inspect(d.id).catch(showError);
   }
-  $("#dlq-note").textContent = `${r.total} message(s) of ${r.scanned} scanned`;
 }
 
 async function inspect(id) {
@@ -376,8 +395,8 @@ $("#dlq-replay-all").onclick = async () => {
     const n = dlq.shown.filter(d => !d.replayed_at).length;
     if (!await ask(`Replay ${n} message(s) of class "${dlq.cls || "all"}" not replayed yet? Each is sent again to the topic it came from.`)) return;
     const r = await api("POST", "/v1/dlq/replay", { all: true, class: dlq.cls });
-    $("#dlq-note").textContent = replayNote(r);
     await refreshDLQ();
+    $("#dlq-note").textContent = replayNote(r);
   } catch (e) { showError(e); }
 };
 
