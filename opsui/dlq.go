@@ -24,6 +24,7 @@ type DeadLetter struct {
 	processors.DeadLetter
 	Class    string `json:"class"`                 // the reason up to its first colon: what the filter groups by
 	Replayed string `json:"replayed_at,omitempty"` // when this instance replayed it
+	written  time.Time // the DLQ record's timestamp: the listing's order
 }
 
 // DeadLetterPage is the answer of GET /v1/dlq.
@@ -214,7 +215,7 @@ func (q *deadLetters) read(ctx context.Context) ([]DeadLetter, error) {
 	for _, r := range recs {
 		out = append(out, decode(r))
 	}
-	slices.SortFunc(out, func(a, b DeadLetter) int { return strings.Compare(b.At, a.At) })
+	slices.SortFunc(out, func(a, b DeadLetter) int { return b.written.Compare(a.written) })
 	return out, err
 }
 
@@ -285,7 +286,7 @@ func (q *deadLetters) consume(ctx context.Context, from map[int32]kgo.Offset, un
 }
 
 func decode(r *kgo.Record) DeadLetter {
-	d := DeadLetter{ID: fmt.Sprintf("%d-%d", r.Partition, r.Offset)}
+	d := DeadLetter{ID: fmt.Sprintf("%d-%d", r.Partition, r.Offset), written: r.Timestamp}
 	if err := json.Unmarshal(r.Value, &d.DeadLetter); err != nil {
 		d.Reason, d.Value = "not a dead letter: "+err.Error(), string(r.Value)
 	}
