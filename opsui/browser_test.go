@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -48,7 +49,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts an engine and a browser")
 	}
-	browser, err := exec.LookPath("chromium")
+	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium not installed (apt-get install chromium): the ops console browser test is skipped")
 	}
@@ -58,7 +59,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	orders := st.load(t)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.WindowSize(1400, 1000))
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -138,6 +139,22 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("manual mode pushed %d to Ozon before the operator asked", v)
 	}
 	shot(t, ctx, "ops-channels.png")
+
+	// The CSV export saves every pending value, for an upload by hand.
+	downloads := t.TempDir()
+	_, err = chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
+	must(t, "allow downloads", err)
+	do(t, ctx, "export CSV", chromedp.Click(`#export-csv`))
+	var csv []byte
+	waitFor(t, "ozon-pending.csv to be saved", func() bool {
+		csv, err = os.ReadFile(filepath.Join(downloads, "ozon-pending.csv"))
+		return err == nil && strings.Contains(string(csv), "UI-1,18,")
+	})
+	if lines := strings.Count(string(csv), "\n"); lines < 152 {
+		t.Fatalf("the CSV has %d lines, want a header and every pending value (151 and more)", lines)
+	}
+
 	do(t, ctx, "push now", chromedp.Click(`#push-now`))
 	waitFor(t, "Ozon to show 18 for UI-1 after Push now", func() bool { v, ok := st.ozon.Stock("UI-1"); return ok && v == 18 })
 	waitText(t, ctx, ozonRow+` td.last-ack`, "20") // a date, not "—"

@@ -328,7 +328,7 @@ $("#export-csv").onclick = async () => {
     a.href = URL.createObjectURL(await res.blob());
     a.download = pending.channel + "-pending.csv";
     a.click();
-    URL.revokeObjectURL(a.href);
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000); // once the browser has saved it
   } catch (e) { showError(e); }
 };
 
