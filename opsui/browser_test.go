@@ -217,6 +217,32 @@ func withReconciliations(api http.Handler) http.Handler {
 	})
 }
 
+// exampleOnKfake is the example configuration on a new kfake cluster of 2
+// partitions, with a mock marketplace per channel (by channel name).
+func exampleOnKfake(t *testing.T) (*config.Config, map[string]marketplace.Config, map[string]*mock.Server) {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	settings, err := config.Parse(examples.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings.Kafka.Brokers, settings.Kafka.Partitions, settings.DataDir = cluster.ListenAddrs(), 2, t.TempDir()
+	endpoints, mocks := map[string]marketplace.Config{}, map[string]*mock.Server{}
+	for _, c := range settings.Channels {
+		s, err := mock.New(c.Marketplace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		endpoints[c.Name], mocks[c.Name] = s.Config(), s
+	}
+	return settings, endpoints, mocks
+}
+
 type stack struct {
 	base   string
 	ozon   *mock.Server
@@ -229,31 +255,8 @@ type stack struct {
 // marketplaces, the console and a lag collector, as `stocksync serve` does.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	settings, err := config.Parse(examples.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	settings.Kafka.Brokers = cluster.ListenAddrs()
-	settings.Kafka.Partitions = 2
-	settings.DataDir = t.TempDir()
-	st := &stack{kafka: cluster.ListenAddrs(), names: topology.New(settings.Kafka.TopicPrefix)}
-	endpoints := map[string]marketplace.Config{}
-	for _, c := range settings.Channels {
-		s, err := mock.New(c.Marketplace)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Marketplace == "ozon" {
-			st.ozon = s
-		}
-		t.Cleanup(s.Close)
-		endpoints[c.Name] = s.Config()
-	}
+	settings, endpoints, mocks := exampleOnKfake(t)
+	st := &stack{kafka: settings.Kafka.Brokers, names: topology.New(settings.Kafka.TopicPrefix), ozon: mocks["ozon"]}
 	srv := httptest.NewUnstartedServer(nil)
 	st.base = "http://" + srv.Listener.Addr().String()
 	reg := prometheus.NewRegistry()

@@ -22,8 +22,8 @@ import (
 type DeadLetter struct {
 	ID string `json:"id"` // "<partition>-<offset>" of the DLQ topic
 	processors.DeadLetter
-	Class    string `json:"class"`                 // the reason up to its first colon: what the filter groups by
-	Replayed string `json:"replayed_at,omitempty"` // when this instance replayed it
+	Class    string    `json:"class"`                 // the reason up to its first colon: what the filter groups by
+	Replayed string    `json:"replayed_at,omitempty"` // when this instance replayed it
 	written  time.Time // the DLQ record's timestamp: the listing's order
 }
 

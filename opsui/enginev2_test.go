@@ -12,13 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/enginev2"
-	"github.com/stocksync/stocksync/examples"
-	"github.com/stocksync/stocksync/marketplace"
-	"github.com/stocksync/stocksync/marketplace/mock"
 	"github.com/stocksync/stocksync/opsui"
 	"github.com/stocksync/stocksync/queryapi"
 	"github.com/stocksync/stocksync/topology"
@@ -31,25 +26,7 @@ func TestConsoleOnTheNewEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts an engine")
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Close)
-	settings, err := config.Parse(examples.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	settings.Kafka.Brokers, settings.Kafka.Partitions, settings.DataDir = cluster.ListenAddrs(), 2, t.TempDir()
-	endpoints := map[string]marketplace.Config{}
-	for _, c := range settings.Channels {
-		s, err := mock.New(c.Marketplace)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
-		endpoints[c.Name] = s.Config()
-	}
+	settings, endpoints, _ := exampleOnKfake(t)
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	orders, err := opsui.NewOrders(reg)
@@ -61,7 +38,7 @@ func TestConsoleOnTheNewEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	console, err := opsui.New(opsui.Config{Engine: eng, Orders: orders, Gatherer: reg, Brokers: cluster.ListenAddrs(),
+	console, err := opsui.New(opsui.Config{Engine: eng, Orders: orders, Gatherer: reg, Brokers: settings.Kafka.Brokers,
 		Names: topology.New(settings.Kafka.TopicPrefix), Instance: "v2-instance", Step: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
