@@ -35,6 +35,7 @@ import (
 	"github.com/stocksync/stocksync/opsui"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/queryapi"
+	"github.com/stocksync/stocksync/reconcile"
 	"github.com/stocksync/stocksync/topology"
 )
 
@@ -58,6 +59,11 @@ func TestConsoleInABrowser(t *testing.T) {
 		put(t, fmt.Sprintf("%s/v1/stock/LOAD-%02d/locations/msk-wh-1", st.base, i), `{"on_hand":100,"source":"erp","version":1}`)
 	}
 	orders := st.load(t)
+	// A reconciliation whose export says 12 of RC-1 where the engine has 10.
+	put(t, st.base+"/v1/stock/RC-1/locations/msk-wh-1", `{"on_hand":10,"source":"erp","version":1}`)
+	if status, body := postCSV(st.base+"/v1/reconciliations?source=erp&version=2&locations=msk-wh-1", "sku,location,on_hand\nRC-1,msk-wh-1,12\n"); status != 202 {
+		t.Fatalf("POST /v1/reconciliations: %d %s", status, body)
+	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
@@ -79,8 +85,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	waitText(t, ctx, `#top-demand tbody`, "LOAD-")
 	waitFor(t, "the units chart to show reserved units", func() bool { return attr(t, ctx, `#chart-units`, "data-recent") != "0" })
 	waitText(t, ctx, `#top-refused tbody`, "LOAD-") // 100 units each run out: out-of-stock refusals
-	if recon := waitText(t, ctx, `#recon tbody`, "rc-3"); !strings.Contains(recon, "0.080 %") {
-		t.Fatalf("reconciliation runs = %q, want rc-3 first with its drift rate 0.080 %%", recon)
+	if recon := waitText(t, ctx, `#recon tbody`, "done"); !strings.Contains(recon, "100.000 %") {
+		t.Fatalf("reconciliation runs = %q, want the run done with a drift rate of 100 %% (its one row drifted)", recon)
 	}
 	if os.Getenv("STOCKSYNC_SCREENSHOT_DIR") != "" {
 		waitFor(t, "half a minute of samples for the screenshot", func() bool { return atoiAttr(t, ctx, `#chart-orders`, "data-points") >= 30 })
@@ -197,26 +203,6 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 }
 
-// reconRuns is GET /v1/reconciliations as docs/api.md gives it (the
-// reconciliation runs are another part's; the console shows them).
-const reconRuns = `{"runs":[
- {"id":"rc-3","status":"done","started_at":"2026-12-01T12:00:00Z","rows":120000,"drifted":96,"fixed":90,"reported":6,"drift_rate":0.0008},
- {"id":"rc-2","status":"done","started_at":"2026-11-30T12:00:00Z","rows":120000,"drifted":300,"fixed":280,"reported":20,"drift_rate":0.0025},
- {"id":"rc-1","status":"done","started_at":"2026-11-29T12:00:00Z","rows":119000,"drifted":180,"fixed":175,"reported":5,"drift_rate":0.0015}]}`
-
-// withReconciliations serves reconRuns at GET /v1/reconciliations and
-// everything else from api.
-func withReconciliations(api http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == "/v1/reconciliations" {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, reconRuns)
-			return
-		}
-		api.ServeHTTP(w, r)
-	})
-}
-
 // exampleOnKfake is the example configuration on a new kfake cluster of 2
 // partitions, with a mock marketplace per channel (by channel name).
 func exampleOnKfake(t *testing.T) (*config.Config, map[string]marketplace.Config, map[string]*mock.Server) {
@@ -286,12 +272,16 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log, Open: true,
-		Console: console, Instance: st.base})
+	recons, err := reconcile.New(reconcile.Config{Engine: eng, Settings: settings.Reconcile, Instance: st.base, Registry: reg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Config.Handler = withReconciliations(api)
+	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log, Open: true,
+		Console: console, Instance: st.base, Reconciliations: recons})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = api
 	srv.Start()
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -299,6 +289,7 @@ func startStack(t *testing.T) *stack {
 	go func() { done <- eng.Run(ctx) }()
 	go console.Run(ctx)
 	go lag.Run(ctx)
+	go func() { _ = recons.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	waitFor(t, "the engine to be ready", func() bool { return eng.Ready() == nil })
 	return st
@@ -503,6 +494,16 @@ func put(t *testing.T, url, body string) {
 func post(ctx context.Context, url, body string) (int, string) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func postCSV(url, body string) (int, string) {
+	res, err := http.Post(url, "text/csv", strings.NewReader(body))
 	if err != nil {
 		return 0, err.Error()
 	}

@@ -175,13 +175,15 @@ async function refreshTop() {
   }
 }
 
-// refreshRecon shows the reconciliation runs once GET /v1/reconciliations exists.
+// refreshRecon shows the reconciliation runs (docs/api.md, Reconciliation);
+// hidden while there are none, or reconciliation is off (503) or not
+// allowed to the token.
 async function refreshRecon() {
-  const r = await api("GET", "/v1/reconciliations", undefined, { allow: [404, 403] });
+  const r = await api("GET", "/v1/reconciliations", undefined, { allow: [404, 403, 503] });
   const section = $("#recon-section");
-  if (r && (r.status === 404 || r.status === 403)) { section.hidden = true; return; }
-  const runs = (Array.isArray(r) ? r : (r.runs || r.items || [])).slice().sort((a, b) => String(a.started_at).localeCompare(String(b.started_at)));
-  section.hidden = false;
+  const runs = r && r.runs ? r.runs.slice().sort((a, b) => String(a.started_at).localeCompare(String(b.started_at))) : [];
+  section.hidden = runs.length === 0;
+  if (!runs.length) return;
   const body = $("#recon tbody");
   body.replaceChildren();
   for (const x of runs.slice().reverse().slice(0, 20)) {
