@@ -196,7 +196,8 @@ async function refreshRecon() {
   const data = [runs.map(x => Date.parse(x.started_at) / 1000), runs.map(x => x.drift_rate == null ? null : 100 * x.drift_rate)];
   if (plots.recon) plots.recon.destroy();
   plots.recon = new uPlot({ width: Math.max(300, el.clientWidth - 10), height: 180, legend: { live: false },
-    series: [{}, { label: "drift rate, % of rows", stroke: "#c05621", width: 1.5, points: { show: true } }], scales: { x: { time: true } } }, data, el);
+    series: [{}, { label: "drift rate, % of rows", stroke: "#c05621", width: 1.5, points: { show: true } }],
+    scales: { x: { time: true, range: (u, lo, hi) => hi - lo < 3600 ? [lo - 1800, hi + 1800] : [lo, hi] }, y: { range: (u, lo, hi) => [0, Math.max(hi, 1)] } } }, data, el);
 }
 
 async function refreshFraud() {
