@@ -50,6 +50,9 @@ bench: ## short benchmarks, then stocksync vs PostgreSQL vs Redis, short run (be
 	$(GO) test -run=NONE -bench=. -benchtime=1x ./state/ ./stock/
 	bench/run.sh short
 
+console-shots: ## drive the ops console in headless Chromium under load and write its screenshots to docs/console (docs/console.md)
+	STOCKSYNC_SCREENSHOT_DIR=$(CURDIR)/docs/console $(GO) test -count=1 -run TestConsoleInABrowser ./opsui/
+
 fraud-eval: ## anti-fraud evaluation (docs/fraud.md): SIZE=small|full (default small, the CI stream), BROKERS=host:port for a real broker (default kfake); report and plot in bench/results/fraud/
 	$(GO) run ./cmd/stocksync-fraud-eval --size $(or $(SIZE),small) $(if $(BROKERS),--brokers $(BROKERS)) --out bench/results/fraud
 

@@ -120,6 +120,12 @@ func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partit
 	return r, errors.Join(errs...)
 }
 
+// InspectGroup reports one group: its state, its members with their
+// partitions, and the lag of its inputs (the ops console's cluster view).
+func InspectGroup(ctx context.Context, adm *kadm.Client, in GroupInputs) (Group, error) {
+	return inspectGroup(ctx, adm, in.Group, in.Topics)
+}
+
 func inspectGroup(ctx context.Context, adm *kadm.Client, group string, inputs []string) (Group, error) {
 	g := Group{Name: group}
 	described, err := adm.DescribeGroups(ctx, group)

@@ -22,8 +22,10 @@ import (
 	"github.com/stocksync/stocksync/examples"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/marketplace/mock"
+	"github.com/stocksync/stocksync/opsui"
 	"github.com/stocksync/stocksync/queryapi"
 	"github.com/stocksync/stocksync/reconcile"
+	"github.com/stocksync/stocksync/topology"
 )
 
 // EngineSettings is examples/stocksync.yaml (its locations and channels)
@@ -68,6 +70,10 @@ type EngineConfig struct {
 	Logger *slog.Logger
 	// Ready is called with the API's base URL once it listens.
 	Ready func(url string)
+	// ConsoleViewers is how many open ops consoles to simulate: each asks
+	// for what the console's live tab refreshes (ConsoleViewer). The
+	// console itself runs always, as in `stocksync serve`. Default 0.
+	ConsoleViewers int
 }
 
 // RunEngine runs the instance until ctx ends.
@@ -100,16 +106,20 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 	}
 	var eng interface {
 		queryapi.Engine
+		opsui.Engine
 		Run(context.Context) error
 	}
-	var err error
+	orders, err := opsui.NewOrders(cfg.Registry)
+	if err != nil {
+		return err
+	}
 	if os.Getenv("STOCKSYNC_ENGINE") == "v2" {
 		// The new engine (docs/design.md), while it grows; no pushers yet.
 		eng, err = enginev2.New(enginev2.Config{Settings: s, Registry: cfg.Registry, Logger: cfg.Logger, Endpoints: endpoints,
-			InstanceID: fmt.Sprintf("bench-%d", os.Getpid())})
+			InstanceID: fmt.Sprintf("bench-%d", os.Getpid()), OnResult: orders.Observe})
 	} else {
 		eng, err = engine.New(engine.Config{Settings: s, Registry: cfg.Registry, Logger: cfg.Logger, Endpoints: endpoints,
-			InstanceID: fmt.Sprintf("bench-%d", os.Getpid())})
+			InstanceID: fmt.Sprintf("bench-%d", os.Getpid()), OnResult: orders.Observe})
 	}
 	if err != nil {
 		return err
@@ -119,9 +129,19 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 	if err != nil {
 		return err
 	}
+	security, err := s.Kafka.FranzOpts()
+	if err != nil {
+		return err
+	}
+	console, err := opsui.New(opsui.Config{Engine: eng, Orders: orders, Gatherer: cfg.Registry, Brokers: s.Kafka.Brokers, Opts: security,
+		Names: topology.New(s.Kafka.TopicPrefix), Instance: fmt.Sprintf("bench-%d", os.Getpid())})
+	if err != nil {
+		return err
+	}
+	defer console.Close()
 	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: cfg.Registry, Gatherer: cfg.Registry, Logger: cfg.Logger,
 		WriteTimeout: s.Engine.WriteTimeout.Duration, Open: true, RatePerS: s.HTTP.RatePerS, MaxInFlight: s.HTTP.MaxInFlight,
-		Reconciliations: recons})
+		Reconciliations: recons, Console: console})
 	if err != nil {
 		return err
 	}
@@ -155,6 +175,10 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 			errc <- err
 		}
 	}()
+	go console.Run(ctx)
+	for range cfg.ConsoleViewers {
+		go ConsoleViewer(ctx, "http://"+ln.Addr().String())
+	}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err

@@ -39,6 +39,10 @@ type KafkaConfig struct {
 	// Logger receives the answers the client cannot read and the errors of
 	// reading them. Default slog.Default().
 	Logger *slog.Logger
+	// OnResult, if set, sees every answer read from orders.results, the
+	// other clients' too (the ops console counts and ranks them). It runs
+	// on the reading goroutine: it must be quick. Default none.
+	OnResult func(contract.OrderResult)
 }
 
 // Defaults of KafkaConfig.
@@ -189,6 +193,9 @@ func (k *Kafka) read(ctx context.Context) {
 			if err := json.Unmarshal(rec.Value, &res); err != nil {
 				k.log.Warn("client: unreadable order result", "partition", rec.Partition, "offset", rec.Offset, "err", err)
 				return
+			}
+			if k.cfg.OnResult != nil {
+				k.cfg.OnResult(res)
 			}
 			k.deliver(res)
 		})

@@ -56,6 +56,10 @@ type ChannelInfo struct {
 	Circuit     string `json:"circuit"` // closed | open | half-open | none (no sink yet)
 	Pending     int64  `json:"pending"`
 	LastAckAt   string `json:"last_ack_at,omitempty"`
+	// LastError is the newest failure of a push to the marketplace (on this
+	// instance), LastErrorAt when it happened (RFC 3339).
+	LastError   string `json:"last_error,omitempty"`
+	LastErrorAt string `json:"last_error_at,omitempty"`
 }
 
 // FeedAnswer is the answer to an HTTP snapshot or adjust.

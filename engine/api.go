@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stocksync/stocksync/admin"
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/processors"
@@ -194,3 +195,7 @@ func (e *Engine) Channels() []contract.ChannelInfo {
 	}
 	return out
 }
+
+// ConsumerGroups are the engine's goka groups with their input topics, for
+// the ops console's cluster view (opsui.Engine).
+func (e *Engine) ConsumerGroups() []admin.GroupInputs { return admin.Inputs(e.names) }

@@ -1,6 +1,11 @@
 // Package engine assembles stocksync: the topics, the goka processors on
 // Pebble tables, the expiry sweeper, and the request/reply path the HTTP API
 // uses. It is what `stocksync dev` and `stocksync serve` run.
+//
+// Metrics of its own (the processors' and sinks' are listed there),
+// registered on Config.Registry:
+//
+//	stocksync_rebalances_total{group}   counter: rebalances this instance went through, by consumer group
 package engine
 
 import (
@@ -47,6 +52,9 @@ type Config struct {
 	// Endpoints are the marketplace settings of each channel, by channel
 	// name (base URL, credentials, warehouse or campaign ids).
 	Endpoints map[string]marketplace.Config
+	// OnResult, if set, sees every order answer the instance reads from
+	// orders.results (opsui.Orders.Observe). Default none.
+	OnResult func(contract.OrderResult)
 }
 
 // Engine is one running stocksync instance.
@@ -79,6 +87,8 @@ type Engine struct {
 	control       *control
 	recompute     chan struct{} // a partition of the channels table was recovered
 	timeout       time.Duration
+	onResult      func(contract.OrderResult)
+	rebalances    *prometheus.CounterVec // stocksync_rebalances_total{group}
 }
 
 // New builds an engine; Run starts it.
@@ -112,6 +122,12 @@ func New(cfg Config) (*Engine, error) {
 		sinkMetrics: sinks.NewMetrics(cfg.Registry),
 		endpoints:   cfg.Endpoints,
 		recompute:   make(chan struct{}, 1),
+		onResult:    cfg.OnResult,
+		rebalances: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksync_rebalances_total",
+			Help: "Rebalances this instance went through, by consumer group."}, []string{"group"}),
+	}
+	if err := cfg.Registry.Register(e.rebalances); err != nil {
+		return nil, fmt.Errorf("engine: register stocksync_rebalances_total: %w", err)
 	}
 	var err error
 	if e.security, err = s.Kafka.FranzOpts(); err != nil {
@@ -225,7 +241,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	commands, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.cfg.Brokers, TopicPrefix: e.names.Prefix,
-		Timeout: e.timeout, ClientID: "stocksync-api-" + e.instanceID, Opts: e.security, Logger: e.log})
+		Timeout: e.timeout, ClientID: "stocksync-api-" + e.instanceID, Opts: e.security, Logger: e.log, OnResult: e.onResult})
 	if err != nil {
 		return fmt.Errorf("engine: listening on %s: %w", e.names.OrderResults, err)
 	}

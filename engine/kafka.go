@@ -87,7 +87,7 @@ func (e *Engine) gokaOptions() ([]goka.ProcessorOption, error) {
 			if err != nil {
 				return nil, err
 			}
-			return eagerGroup{g}, nil
+			return eagerGroup{g, e.rebalances.WithLabelValues(group)}, nil
 		}),
 		goka.WithConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
 			return goka.SaramaConsumerBuilderWithConfig(fresh())(brokers, clientID)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // eagerGroup keeps a consumer group in its session loop across rebalances.
@@ -12,7 +13,13 @@ import (
 // 5 s before joining again (goka v1.1.14 processor.go rebalanceLoop): every
 // instance would pause 5 s whenever another joins or leaves. Consuming the
 // next session here skips that sleep; errors and shutdown still return.
-type eagerGroup struct{ sarama.ConsumerGroup }
+//
+// Each session that ends while the engine runs is a rebalance, counted in
+// stocksync_rebalances_total{group}.
+type eagerGroup struct {
+	sarama.ConsumerGroup
+	rebalanced prometheus.Counter
+}
 
 func (g eagerGroup) Consume(ctx context.Context, topics []string, h sarama.ConsumerGroupHandler) error {
 	for {
@@ -23,6 +30,7 @@ func (g eagerGroup) Consume(ctx context.Context, topics []string, h sarama.Consu
 		if ctx.Err() != nil {
 			return nil
 		}
+		g.rebalanced.Inc()
 		if time.Since(begin) < 100*time.Millisecond {
 			// A session that ends at once (the group is still settling):
 			// do not spin on the coordinator.

@@ -74,6 +74,9 @@ func (e *Engine) channelInfo(name, market string) contract.ChannelInfo {
 		if !st.LastAckAt.IsZero() {
 			info.LastAckAt = st.LastAckAt.UTC().Format(time.RFC3339Nano)
 		}
+		if !st.LastErrorAt.IsZero() {
+			info.LastError, info.LastErrorAt = st.LastError, st.LastErrorAt.UTC().Format(time.RFC3339Nano)
+		}
 	}
 	return info
 }

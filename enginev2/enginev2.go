@@ -2,6 +2,11 @@
 // are moving to") behind the interface the HTTP API uses, so the benchmark
 // and the API can run it while it grows. It replaces package engine once
 // channels, instances talking to each other and the suites are on it.
+//
+// Metrics of its own (the processors' and sinks' are listed there),
+// registered on Config.Registry:
+//
+//	stocksync_rebalances_total{group}   counter: rebalances of the loop's group this instance went through
 package enginev2
 
 import (
@@ -22,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stocksync/stocksync/admin"
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
@@ -42,6 +48,9 @@ type Config struct {
 	InstanceID string                // names the transactional producer; keep it stable per instance; required
 	// Endpoints are the marketplace settings of each channel, by name.
 	Endpoints map[string]marketplace.Config
+	// OnResult, if set, sees every order answer the instance reads from
+	// orders.results (opsui.Orders.Observe). Default none.
+	OnResult func(contract.OrderResult)
 }
 
 // Engine is one instance.
@@ -57,6 +66,7 @@ type Engine struct {
 	timeout  time.Duration
 	pushers  map[string]*sinks.Pusher
 	modes    *modes
+	onResult func(contract.OrderResult)
 }
 
 // New builds the engine; Run starts it.
@@ -68,7 +78,8 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := cfg.Settings
-	e := &Engine{s: s, names: topology.New(s.Kafka.TopicPrefix), log: cfg.Logger, timeout: s.Engine.WriteTimeout.Duration}
+	e := &Engine{s: s, names: topology.New(s.Kafka.TopicPrefix), log: cfg.Logger, timeout: s.Engine.WriteTimeout.Duration,
+		onResult: cfg.OnResult}
 	var locs []string
 	for _, l := range s.Locations {
 		locs = append(locs, l.Name)
@@ -83,6 +94,10 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	sinkMetrics := sinks.NewMetrics(cfg.Registry)
+	rebalanced, err := newRebalances(cfg.Registry, string(e.names.Engine))
+	if err != nil {
+		return nil, err
+	}
 	var proc *inventory.Processor
 	e.pushers = map[string]*sinks.Pusher{}
 	for _, c := range s.Channels {
@@ -116,7 +131,8 @@ func New(cfg Config) (*Engine, error) {
 		TransactionalID: e.names.Prefix + "engine-" + cfg.InstanceID,
 		Inputs:          []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)},
 		Changelog:       string(e.names.EngineTable()), Partitions: s.Kafka.Partitions,
-		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger, Opts: security,
+		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger,
+		Opts:    append(security[:len(security):len(security)], kgo.WithHooks(rebalanced)),
 		Standby: s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration,
 		TransactionTimeout: s.Engine.TransactionTimeout.Duration})
 	if err != nil {
@@ -137,7 +153,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	security, _ := e.s.Kafka.FranzOpts()
 	k, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.s.Kafka.Brokers, TopicPrefix: e.names.Prefix, Timeout: e.timeout,
-		Opts: security, Logger: e.log})
+		Opts: security, Logger: e.log, OnResult: e.onResult})
 	if err != nil {
 		return fmt.Errorf("enginev2: %w", err)
 	}
@@ -313,4 +329,11 @@ func (e *Engine) Locations() []contract.LocationInfo {
 		out = append(out, contract.LocationInfo{Name: l.Name, Kind: l.Kind})
 	}
 	return out
+}
+
+// ConsumerGroups is the engine's one group with its loop's inputs (as New
+// gives them to txloop), for the ops console's cluster view (opsui.Engine).
+func (e *Engine) ConsumerGroups() []admin.GroupInputs {
+	return []admin.GroupInputs{{Group: string(e.names.Engine),
+		Topics: []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)}}}
 }

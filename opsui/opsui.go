@@ -1,8 +1,27 @@
-// Package opsui serves the operators' page: channels with their mode,
-// circuit and backlog, the values a channel has not acknowledged (with CSV
-// export and push-now, the manual fallback for a marketplace that
-// misbehaves), and a stock lookup. It is static HTML and JavaScript over the
-// JSON API, so it needs no rights the API would not give its token.
+// Package opsui is the ops console every instance serves at /ops/: a live
+// business view (charts of the last hour, sampled each second from the
+// instance's own registry, so neither Prometheus nor Grafana is needed),
+// the cluster (instances, partitions, lag, rebalances, readiness), the
+// channels (mode with confirmation, circuit, paged pending values, last
+// error and ack, push now, CSV), the DLQ (browse by class, inspect, replay)
+// and lookups of a SKU and an order.
+//
+// The page is static HTML and JavaScript (static/, with uPlot vendored in
+// static/vendor/uplot: no CDN) over the JSON API, so it needs no rights the
+// API would not give its token. Its data routes live in queryapi (ops.go)
+// and read a Console: a Recorder (the series), Orders (fed with every
+// answer on orders.results by the engine's OnResult hook: units, refusals,
+// top SKUs, order history), the cluster view and the DLQ browser. What the
+// console needs of an engine beside the API's Engine is the small Engine
+// interface of this package.
+//
+// Metrics of Orders, registered on the registry given to NewOrders (every
+// instance reads all of orders.results, so each exports the deployment's
+// figures: aggregate with max, not sum):
+//
+//	stocksync_order_units_total{op}        counter: units in answers; op is reserved, committed, released, expired, shipped
+//	stocksync_order_refusals_total{reason} counter: reserves refused, by reason (insufficient_stock: out of stock)
+//	stocksync_top_sku_units{kind,sku}      gauge: units of the 10 SKUs most asked for (kind=demand) and most refused (kind=refused)
 package opsui
 
 import (

@@ -13,6 +13,11 @@
 // readiness, metrics and GET /openapi.json, the OpenAPI 3.1 description of
 // every route, stay open.
 //
+// The ops console's page is served at /ops/ (opsui) and its data at
+// /v1/ops/..., /v1/orders/{id}/history and /v1/dlq (ops.go), from
+// Config.Console. With Config.Instance every answer names the instance that
+// gave it in X-Stocksync-Instance.
+//
 // Metrics, registered on Config.Registry:
 //
 //	stocksync_http_requests_total{route,method,code}         counter of answered requests
@@ -125,6 +130,14 @@ type Config struct {
 	// Reconciliations serves /v1/reconciliations. Default nil: its routes
 	// answer 503 (the list is empty).
 	Reconciliations Reconciliations
+	// Console serves the ops console's data: /v1/ops/series, /v1/ops/top,
+	// /v1/ops/cluster, /v1/orders/{id}/history and /v1/dlq. Default nil:
+	// they answer 404; the console's page still shows channels and lookups.
+	Console Console
+	// Instance names this instance in the X-Stocksync-Instance header of
+	// every answer, so an operator sees which instance answered. Default
+	// "": no header.
+	Instance string
 }
 
 const (
@@ -209,6 +222,7 @@ type api struct {
 	readyGate    func() error // nil: the engine alone decides readiness
 	feed         FeedBatcher  // POST /v1/imports; nil: answered 503
 	recon        Reconciliations
+	console      Console // nil: the console's routes answer 404
 }
 
 // New returns the API's handler. It fails if cfg is invalid or the metrics
@@ -228,7 +242,7 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	a := &api{engine: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, writeTimeout: cfg.WriteTimeout,
 		peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second}, readyGate: cfg.ReadyGate, feed: cfg.Imports,
-		recon: cfg.Reconciliations}
+		recon: cfg.Reconciliations, console: cfg.Console}
 	if a.feed == nil {
 		a.feed, _ = cfg.Engine.(FeedBatcher)
 	}
@@ -242,6 +256,9 @@ func New(cfg Config) (http.Handler, error) {
 
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, echoRequestID, m.instrument, a.recoverer)
+	if cfg.Instance != "" {
+		r.Use(nameInstance(cfg.Instance))
+	}
 	r.NotFound(a.notFound)
 	r.MethodNotAllowed(a.methodNotAllowed(r))
 
@@ -266,6 +283,10 @@ func New(cfg Config) (http.Handler, error) {
 		r.Get("/v1/channels/{name}/stock/{sku}", a.channelStock)
 		r.Get("/v1/channels/{name}/pending", a.pending)
 		r.Get("/v1/channels/{name}/pending.csv", a.pendingCSV)
+		r.Get("/v1/orders/{order_id}/history", a.consoleRoute(a.orderHistory))
+		r.Get("/v1/ops/series", a.consoleRoute(a.series))
+		r.Get("/v1/ops/top", a.consoleRoute(a.top))
+		r.Get("/v1/ops/cluster", a.consoleRoute(a.cluster))
 		// stock:write
 		r.Put("/v1/stock/{sku}/locations/{location}", a.putSnapshot)
 		r.Post("/v1/stock/{sku}/locations/{location}/adjust", a.postAdjust)
@@ -279,6 +300,9 @@ func New(cfg Config) (http.Handler, error) {
 		r.Post("/v1/channels/{name}/mode", a.setMode)
 		r.Post("/v1/channels/{name}/push", a.pushNow)
 		r.Post("/v1/channels/{name}/dlq/replay", a.replayDLQ)
+		r.Get("/v1/dlq", a.consoleRoute(a.deadLetters)) // messages carry order and customer data: not stock:read
+		r.Get("/v1/dlq/{id}", a.consoleRoute(a.deadLetter))
+		r.Post("/v1/dlq/replay", a.consoleRoute(a.replayDeadLetters))
 		// fraud:write
 		r.Post("/v1/returns", cfg.Fraud.PostReturns)
 		r.Post("/v1/loyalty", cfg.Fraud.PostLoyalty)

@@ -2,6 +2,7 @@ package queryapi
 
 import (
 	"encoding/csv"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -51,17 +52,34 @@ func (a *api) setMode(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, info)
 }
 
-// pendingAnswer is the body of GET /v1/channels/{name}/pending.
+// pendingAnswer is the body of GET /v1/channels/{name}/pending: a page of
+// the values sorted by SKU, and how many there are in all.
 type pendingAnswer struct {
 	Channel string                  `json:"channel"`
+	Total   int                     `json:"total"`
+	Offset  int                     `json:"offset"`
 	Items   []contract.PendingValue `json:"items"`
 }
 
+// pending answers GET /v1/channels/{name}/pending?offset=&limit=; without
+// limit, every value from offset on.
 func (a *api) pending(w http.ResponseWriter, r *http.Request) {
-	name, items, ok := a.pendingOf(w, r)
-	if ok {
-		writeJSON(w, http.StatusOK, pendingAnswer{Channel: name, Items: items})
+	offset, ok := a.intParam(w, r, "offset", 0, math.MaxInt)
+	if !ok {
+		return
 	}
+	limit, ok := a.intParam(w, r, "limit", math.MaxInt, math.MaxInt)
+	if !ok {
+		return
+	}
+	name, items, ok := a.pendingOf(w, r)
+	if !ok {
+		return
+	}
+	total := len(items)
+	items = items[min(offset, total):]
+	items = items[:min(limit, len(items))]
+	writeJSON(w, http.StatusOK, pendingAnswer{Channel: name, Total: total, Offset: offset, Items: items})
 }
 
 // pendingCSV exports what a channel's marketplace should show but has not

@@ -58,6 +58,9 @@ func (e *fakeEngine) PendingChannelStock(name string) ([]contract.PendingValue, 
 	if _, err := e.channel(name); err != nil {
 		return nil, err
 	}
+	if e.pending != nil {
+		return e.pending, nil
+	}
 	return []contract.PendingValue{{SKU: "A", Available: 5, Version: 9, Since: "2025-01-01T00:00:00Z", Attempts: 2, LastError: "503, retrying"}}, nil
 }
 

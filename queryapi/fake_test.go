@@ -38,6 +38,7 @@ type fakeEngine struct {
 	blocked          chan struct{} // a request for key "block" has reached the engine
 	notOwner         string        // base URL ChannelStock names as the owner of "owned-elsewhere"
 	pushed, replayed int
+	pending          []contract.PendingValue // PendingChannelStock of ozon; nil: one value for SKU "A"
 }
 
 const fakeAvailable = 5

@@ -22,6 +22,7 @@ import (
 //	POST /v1/reconciliations/{id}/...    ops:admin (apply, dismiss)
 //	POST /v1/orders/...                  orders:write
 //	POST /v1/channels/{name}/...         ops:admin (mode, push, dlq/replay)
+//	GET, POST /v1/dlq...                 ops:admin (dead letters carry orders and customers: not stock:read)
 //	POST /v1/returns, /v1/loyalty        fraud:write
 //	GET, POST /v1/fraud/...              fraud:review (alerts name customers: not stock:read)
 func scopeFor(method, pattern string) (auth.Scope, bool) {
@@ -30,6 +31,8 @@ func scopeFor(method, pattern string) (auth.Scope, bool) {
 		return auth.FraudReview, true
 	case method == http.MethodPost && (pattern == "/v1/returns" || pattern == "/v1/loyalty"):
 		return auth.FraudWrite, true
+	case (method == http.MethodGet || method == http.MethodPost) && (pattern == "/v1/dlq" || strings.HasPrefix(pattern, "/v1/dlq/")):
+		return auth.OpsAdmin, true
 	case method == http.MethodGet && strings.HasPrefix(pattern, "/v1/"):
 		return auth.StockRead, true
 	case (method == http.MethodPut || method == http.MethodPost) && strings.HasPrefix(pattern, "/v1/stock/"):

@@ -87,6 +87,16 @@ func echoRequestID(next http.Handler) http.Handler {
 	})
 }
 
+// nameInstance names the instance that answered in X-Stocksync-Instance.
+func nameInstance(name string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Stocksync-Instance", name)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // recoverer turns a panic into a logged 500 in the error shape, so one bad
 // request cannot take the process down. http.ErrAbortHandler is re-panicked:
 // it is net/http's way to abort a response on purpose.

@@ -58,6 +58,10 @@ type Status struct {
 	Circuit   string
 	Pending   int
 	LastAckAt time.Time
+	// LastError is the newest failure of a push (a refusal, a throttle, an
+	// error) and LastErrorAt when it happened; zero before the first.
+	LastError   string
+	LastErrorAt time.Time
 }
 
 type entry struct {
@@ -66,7 +70,7 @@ type entry struct {
 	offered      time.Time
 	sentOK       int64 // version the marketplace accepted, awaiting the processor's ack
 	inflight     bool
-	attempts     int // every retry, for the ops page
+	attempts     int // every retry, for the ops console
 	itemFailures int // retries the marketplace blamed on this item
 	notBefore    time.Time
 	lastErr      string
@@ -87,6 +91,8 @@ type Pusher struct {
 	breaker    circuit
 	pauseUntil time.Time
 	lastAck    time.Time
+	lastErr    string
+	lastErrAt  time.Time
 }
 
 // New builds a pusher; Run starts it.
@@ -217,7 +223,8 @@ func (p *Pusher) Pending() []Pending {
 func (p *Pusher) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Status{Manual: p.manual, Circuit: p.breaker.State(time.Now()), Pending: len(p.entries), LastAckAt: p.lastAck}
+	return Status{Manual: p.manual, Circuit: p.breaker.State(time.Now()), Pending: len(p.entries), LastAckAt: p.lastAck,
+		LastError: p.lastErr, LastErrorAt: p.lastErrAt}
 }
 
 // Run pushes until ctx ends.
@@ -390,6 +397,9 @@ func (p *Pusher) push(ctx context.Context, batch []marketplace.Update) {
 func (p *Pusher) retryAll(ctx context.Context, batch []marketplace.Update, reason string, wait time.Duration, itemFailure bool) {
 	var parked []marketplace.Update
 	p.mu.Lock()
+	if len(batch) > 0 {
+		p.lastErr, p.lastErrAt = reason, time.Now()
+	}
 	for _, u := range batch {
 		e, ok := p.entries[u.SKU]
 		if !ok {
@@ -422,6 +432,11 @@ func (p *Pusher) retryAll(ctx context.Context, batch []marketplace.Update, reaso
 // settle hands a verdict to the processor. The SKU stays pending until the
 // processor records it (Acked, Dropped), so a lost verdict is pushed again.
 func (p *Pusher) settle(ctx context.Context, u marketplace.Update, v Verdict) {
+	if !v.OK {
+		p.mu.Lock()
+		p.lastErr, p.lastErrAt = v.Reason, time.Now()
+		p.mu.Unlock()
+	}
 	v.Channel, v.SKU, v.Version, v.Available, v.At = p.cfg.Channel, u.SKU, u.Version, u.Available, time.Now().UnixMilli()
 	p.cfg.Send(ctx, v, func(err error) { p.settled(u, v, err) })
 }

@@ -146,6 +146,7 @@ func engine(ctx context.Context, args []string) error {
 	throttle := fs.Bool("throttle", false, "keep the mock marketplaces' real rate limits")
 	cpuprofile := fs.String("cpuprofile", "", "write a pprof CPU profile to FILE")
 	saramaMetrics := fs.Bool("sarama-metrics", true, "false: turn off sarama's go-metrics (an experiment: what they cost)")
+	viewers := fs.Int("console-viewers", 0, "simulate N open ops consoles on the live tab (with --cpuprofile: what they cost)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -161,7 +162,8 @@ func engine(ctx context.Context, args []string) error {
 		s.HTTP.Addr = *httpAddr
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return bench.RunEngine(ctx, bench.EngineConfig{Settings: s, Throttle: *throttle, CPUProfile: *cpuprofile, Logger: log})
+	return bench.RunEngine(ctx, bench.EngineConfig{Settings: s, Throttle: *throttle, CPUProfile: *cpuprofile, Logger: log,
+		ConsoleViewers: *viewers})
 }
 
 func kfake(ctx context.Context, args []string) error {

@@ -34,6 +34,7 @@ import (
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/internal/buildinfo"
+	"github.com/stocksync/stocksync/opsui"
 	"github.com/stocksync/stocksync/processors/fraud"
 	"github.com/stocksync/stocksync/queryapi"
 	"github.com/stocksync/stocksync/reconcile"
@@ -122,11 +123,26 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 		return err
 	}
 	defer closeLag()
-	eng, err := engine.New(engine.Config{Settings: settings, Registry: reg, Logger: log, Endpoints: endpoints,
-		Advertise: advertiseURL(settings.HTTP)})
+	orders, err := opsui.NewOrders(reg)
 	if err != nil {
 		return err
 	}
+	advertise := advertiseURL(settings.HTTP)
+	eng, err := engine.New(engine.Config{Settings: settings, Registry: reg, Logger: log, Endpoints: endpoints,
+		Advertise: advertise, OnResult: orders.Observe})
+	if err != nil {
+		return err
+	}
+	security, err := settings.Kafka.FranzOpts()
+	if err != nil {
+		return err
+	}
+	console, err := opsui.New(opsui.Config{Engine: eng, Orders: orders, Gatherer: reg, Brokers: settings.Kafka.Brokers, Opts: security,
+		Names: topology.New(settings.Kafka.TopicPrefix), Instance: advertise})
+	if err != nil {
+		return err
+	}
+	defer console.Close()
 	var antiFraud *fraud.Service // nil unless fraud.enabled
 	var fraudRoutes queryapi.Fraud
 	if settings.Fraud.Enabled {
@@ -136,14 +152,14 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 		fraudRoutes = antiFraud
 	}
 	recons, err := reconcile.New(reconcile.Config{Engine: eng, Kafka: &settings.Kafka, Settings: settings.Reconcile,
-		Instance: advertiseURL(settings.HTTP), Registry: reg, Logger: log})
+		Instance: advertise, Registry: reg, Logger: log})
 	if err != nil {
 		return err
 	}
 	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log,
 		WriteTimeout: settings.Engine.WriteTimeout.Duration, Auth: keyring, Open: keyring == nil,
 		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight, ReadyGate: readyGate, Fraud: fraudRoutes,
-		Reconciliations: recons})
+		Reconciliations: recons, Console: console, Instance: advertise})
 	if err != nil {
 		return err
 	}
@@ -159,6 +175,7 @@ func run(ctx context.Context, log *slog.Logger, settings *config.Config, keyring
 	errc := make(chan error, 6) // engine, HTTP server, WMS, anti-fraud, reconciliation: none may block on it
 	go func() { errc <- eng.Run(engineCtx) }()
 	go lag.Run(engineCtx)
+	go console.Run(engineCtx)
 	wmsDone := startWMS(engineCtx, log, settings, reg, errc)
 	fraudDone := make(chan struct{}) // closed once anti-fraud closed its tables
 	go func() {
