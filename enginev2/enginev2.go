@@ -134,7 +134,7 @@ func New(cfg Config) (*Engine, error) {
 		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger,
 		Opts:    append(security[:len(security):len(security)], kgo.WithHooks(rebalanced)),
 		Standby: s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration,
-		TransactionTimeout: s.Engine.TransactionTimeout.Duration})
+		TransactionTimeout: s.Engine.TransactionTimeout.Duration, Metrics: txloop.NewMetrics(cfg.Registry)})
 	if err != nil {
 		return nil, err
 	}

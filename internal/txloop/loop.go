@@ -77,6 +77,8 @@ type Config struct {
 	// every partition's state on every instance.
 	Standby bool
 	Logger  *slog.Logger // default slog.Default()
+	// Metrics of the cycles; nil for none.
+	Metrics *Metrics
 	Opts         []kgo.Opt    // TLS, SASL, more options, appended last
 	Handler      Handler      // required
 }
@@ -260,6 +262,7 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 		return nil // nothing to commit
 	}
 	// Begin only now: the cycle's writes and outputs were buffered.
+	began := time.Now()
 	if err := l.session.Begin(); err != nil {
 		return fmt.Errorf("txloop: begin a transaction: %w", err)
 	}
@@ -287,6 +290,7 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	if err != nil {
 		return fmt.Errorf("txloop: ending a transaction: %w", err)
 	}
+	l.cfg.Metrics.observe(committed, len(recs), len(c.out), c.Writes(), time.Since(began))
 	if !committed {
 		l.log.Info("txloop: a cycle was aborted (a rebalance or a fenced commit); its inputs are read again", "records", len(recs))
 		l.cfg.Handler.Aborted(c)
