@@ -134,7 +134,7 @@ func WriteChainPlot(path string, r *ChainResult) error {
 		}
 	}
 	top = pngplot.NiceCeil(top)
-	x0, x1 := lp.X(r.Config.SpikeAt.Minutes(), 0, day), lp.X((r.Config.SpikeAt + r.Config.SpikeFor).Minutes(), 0, day)
+	x0, x1 := lp.X(r.Config.SpikeAt.Minutes(), 0, day), lp.X((r.Config.SpikeAt+r.Config.SpikeFor).Minutes(), 0, day)
 	pngplot.Fill(c.Img, image.Rect(x0, lp.Y0, x1+1, lp.Y1), color.RGBA{255, 228, 228, 255})
 	c.Text(x0+4, lp.Y0+6, 1, pngplot.Palette[1], fmt.Sprintf("PROMOTION ×%G", r.Config.SpikeFactor))
 	c.Frame(lp)
