@@ -57,10 +57,15 @@ type ChainConfig struct {
 	AppOrders float64
 	// ShelfSales per simulated minute over the shops; default 20.
 	ShelfSales float64
+	// NewSKUs are added to the catalogue when the promotion starts (its
+	// assortment): their first values queue at every marketplace, behind
+	// or after the promotion's sell-outs; default 5000, as the demo
+	// catalogue (about 40 s of Ozon's rate). They are not sold.
+	NewSKUs int
 	// Restock is the ERP's delivery interval (simulated): every row below
 	// its par is topped up; default 30m.
 	Restock time.Duration
-	// SafetyStock of each marketplace channel in the safety mode; default 2.
+	// SafetyStock of each marketplace channel in the safety mode; default 1.
 	SafetyStock int64
 	// Partitions of every topic; default 4.
 	Partitions int32
@@ -87,8 +92,9 @@ func (c *ChainConfig) fill() error {
 	c.MarketplaceOrders = or(c.MarketplaceOrders, 30)
 	c.AppOrders = or(c.AppOrders, 10)
 	c.ShelfSales = or(c.ShelfSales, 20)
+	c.NewSKUs = or(c.NewSKUs, 5000)
 	c.Restock = or(c.Restock, 30*time.Minute)
-	c.SafetyStock = or(c.SafetyStock, 2)
+	c.SafetyStock = or(c.SafetyStock, 1)
 	c.Partitions = or(c.Partitions, 4)
 	c.Seed = or(c.Seed, 1)
 	if c.Logger == nil {
@@ -243,6 +249,9 @@ func RunChain(ctx context.Context, cfg ChainConfig) (*ChainResult, error) {
 
 	// The day: every event at its simulated time, to every world.
 	clock.start()
+	for _, w := range worlds {
+		w.markDay()
+	}
 	began := time.Now()
 	var next time.Duration
 	for _, ev := range demand.events {

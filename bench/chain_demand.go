@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -31,6 +32,7 @@ const (
 	evOrder   eventKind = iota // a customer order in a marketplace or the app
 	evShelf                    // a sale at a shop's shelf
 	evRestock                  // the ERP's delivery: every row topped up to its par
+	evListing                  // the promotion's new SKUs enter the catalogue
 )
 
 // chainEvent is one thing that happens at a simulated time, the same in
@@ -46,8 +48,10 @@ type chainEvent struct {
 }
 
 // demand is the day: the catalogue, each row's par (what the ERP stocks it
-// to) and the events in time order.
+// to) and the events in time order. The first listed SKUs are there from
+// the start and sold; the rest are listed with the promotion.
 type demand struct {
+	listed int
 	skus   []string
 	locs   []string
 	par    [][]int64 // [sku][loc]
@@ -68,8 +72,8 @@ func chainChannelLocation(ch string) int {
 // the promotion, at least 2: fast SKUs sell out now and then, and many
 // during the promotion.
 func newDemand(cfg ChainConfig) *demand {
-	d := &demand{locs: chainLocations()}
-	for i := range cfg.SKUs {
+	d := &demand{locs: chainLocations(), listed: cfg.SKUs}
+	for i := range cfg.SKUs + cfg.NewSKUs {
 		d.skus = append(d.skus, fmt.Sprintf("C%06d", i))
 	}
 	// Zipf probabilities by rank, as rand.Zipf draws them: ∝ (1+k)^-s.
@@ -83,11 +87,15 @@ func newDemand(cfg ChainConfig) *demand {
 	perDelivery := cfg.Restock.Minutes() * meanQty
 	rates := []float64{cfg.MarketplaceOrders, cfg.AppOrders, cfg.ShelfSales / chainShops, cfg.ShelfSales / chainShops,
 		cfg.ShelfSales / chainShops, cfg.ShelfSales / chainShops}
-	d.par = make([][]int64, cfg.SKUs)
+	d.par = make([][]int64, len(d.skus))
 	for k := range d.par {
 		d.par[k] = make([]int64, len(d.locs))
 		for j := range d.locs {
-			d.par[k][j] = max(2, int64(math.Ceil(1.2*rates[j]*perDelivery*p[k]/sum)))
+			if k < cfg.SKUs {
+				d.par[k][j] = max(2, int64(math.Ceil(1.2*rates[j]*perDelivery*p[k]/sum)))
+			} else if j == 0 {
+				d.par[k][j] = 5 // a new SKU, at the warehouse: the marketplaces' first value is 5
+			}
 		}
 	}
 
@@ -124,10 +132,13 @@ func newDemand(cfg ChainConfig) *demand {
 	arrivals(cfg.ShelfSales, func(at time.Duration) {
 		d.events = append(d.events, chainEvent{at: at, kind: evShelf, loc: 2 + rng.IntN(chainShops), sku: int(zipf.Uint64()), qty: 1})
 	})
+	if cfg.NewSKUs > 0 {
+		d.events = append(d.events, chainEvent{at: cfg.SpikeAt, kind: evListing})
+	}
 	for at := cfg.Restock; at < cfg.Day; at += cfg.Restock {
 		d.events = append(d.events, chainEvent{at: at, kind: evRestock})
 	}
-	slices.SortStableFunc(d.events, func(a, b chainEvent) int { return int(a.at - b.at) })
+	slices.SortStableFunc(d.events, func(a, b chainEvent) int { return cmp.Compare(a.at, b.at) })
 	for i := range d.events {
 		d.events[i].id = i
 	}

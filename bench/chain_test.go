@@ -19,7 +19,7 @@ func TestChainSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	res, err := RunChain(ctx, ChainConfig{Modes: []string{ChainRealtime, "batch-5m"}, SKUs: 300, Day: 40 * time.Minute,
-		Speed: 60, SpikeAt: 20 * time.Minute, Restock: 15 * time.Minute, MarketplaceOrders: 60, AppOrders: 10, ShelfSales: 10,
+		Speed: 60, SpikeAt: 20 * time.Minute, Restock: 15 * time.Minute, MarketplaceOrders: 60, AppOrders: 10, ShelfSales: 10, NewSKUs: 300,
 		Dir: t.TempDir(), Progress: func(line string) { t.Log(line) }})
 	if err != nil {
 		t.Fatal(err)

@@ -51,12 +51,14 @@ type world struct {
 	feed  *kgo.Client
 	topic string
 	reg   *prometheus.Registry
+	base  map[string]Histogram // change → ack when the day began
 	stop  context.CancelFunc
 	done  chan error
 	wg    sync.WaitGroup // the cron
 	busy  sync.WaitGroup // orders in flight
 	sem   chan struct{}
 
+	listed     atomic.Int64 // SKUs in the catalogue now
 	feedErrors atomic.Int64
 	mu         sync.Mutex
 	avail      [][]int64 // [sku][loc]: the ERP's book, from the answers and its own movements
@@ -213,14 +215,7 @@ func startWorld(ctx context.Context, cfg ChainConfig, mode string, d *demand, cl
 // load sends every row's starting stock as an ERP snapshot and waits until
 // the engine shows the last SKUs of the catalogue.
 func (w *world) load(ctx context.Context) error {
-	for k, sku := range w.d.skus {
-		for j, loc := range w.d.locs {
-			onHand := w.d.par[k][j]
-			if err := w.produce(contract.FeedMessage{Type: contract.Snapshot, SKU: sku, Location: loc, OnHand: &onHand, Source: "erp", Version: 1}); err != nil {
-				return err
-			}
-		}
-	}
+	w.list(0, w.d.listed)
 	if err := w.feed.Flush(ctx); err != nil {
 		return err
 	}
@@ -228,7 +223,7 @@ func (w *world) load(ctx context.Context) error {
 		return fmt.Errorf("bench: %d catalogue rows were not written to %s", n, w.topic)
 	}
 	return poll(ctx, 120*time.Second, "the engine shows the catalogue", func() (bool, error) {
-		for k := len(w.d.skus) - 1; k >= max(0, len(w.d.skus)-20); k-- {
+		for k := w.d.listed - 1; k >= max(0, w.d.listed-20); k-- {
 			var v contract.StockView
 			if err := getJSON(ctx, w.url+"/v1/stock/"+w.d.skus[k], &v); err != nil || len(v.Locations) != len(w.d.locs) {
 				return false, nil
@@ -242,7 +237,7 @@ func (w *world) load(ctx context.Context) error {
 func (w *world) waitShown(ctx context.Context) error {
 	return poll(ctx, 300*time.Second, "every marketplace shows the catalogue", func() (bool, error) {
 		for _, m := range w.mocks {
-			for _, sku := range w.d.skus {
+			for _, sku := range w.d.skus[:w.d.listed] {
 				if _, ok := m.Stock(sku); !ok {
 					return false, nil
 				}
@@ -250,6 +245,21 @@ func (w *world) waitShown(ctx context.Context) error {
 		}
 		return true, nil
 	})
+}
+
+// list sends the starting stock of SKUs [from, to) as ERP snapshots (the
+// rows that have any); they are in the catalogue from then on.
+func (w *world) list(from, to int) {
+	for k := from; k < to; k++ {
+		for j, loc := range w.d.locs {
+			onHand := w.d.par[k][j]
+			if onHand == 0 {
+				continue
+			}
+			_ = w.produce(contract.FeedMessage{Type: contract.Snapshot, SKU: w.d.skus[k], Location: loc, OnHand: &onHand, Source: "erp", Version: 1})
+		}
+	}
+	w.listed.Store(int64(to))
 }
 
 func (w *world) produce(msg contract.FeedMessage) error {
@@ -281,10 +291,18 @@ func (w *world) handle(ctx context.Context, ev chainEvent) {
 			_ = w.produce(contract.FeedMessage{Type: contract.Adjust, SKU: w.d.skus[ev.sku], Location: w.d.locs[ev.loc],
 				Delta: -ev.qty, Reason: "sale", ID: fmt.Sprintf("s-%d", ev.id)})
 		}
+	case evListing:
+		if w.batch > 0 {
+			// Never ordered: only the cron's full sync, which reads the
+			// ERP's book, needs them; the engine would not push them.
+			w.listed.Store(int64(len(w.d.skus)))
+			break
+		}
+		w.list(w.d.listed, len(w.d.skus))
 	case evRestock:
 		w.mu.Lock()
 		var moves []contract.FeedMessage
-		for k, sku := range w.d.skus {
+		for k, sku := range w.d.skus[:w.listed.Load()] {
 			for j, loc := range w.d.locs {
 				if need := w.d.par[k][j] - w.avail[k][j]; need > 0 {
 					w.avail[k][j] += need
@@ -405,16 +423,16 @@ func (w *world) sync(version int64) {
 	w.mu.Lock()
 	values := map[string][]int64{}
 	for _, c := range chainChannels {
-		v := make([]int64, len(w.d.skus))
-		for k := range w.d.skus {
+		v := make([]int64, w.listed.Load())
+		for k := range v {
 			v[k] = w.catalog.ChannelAvailableOf(c.name, func(loc string) int64 { return w.avail[k][w.locIndex(loc)] })
 		}
 		values[c.name] = v
 	}
 	w.mu.Unlock()
 	for ch, v := range values {
-		for k, sku := range w.d.skus {
-			w.cron[ch].Offer(0, marketplace.Update{SKU: sku, Available: v[k], Version: version})
+		for k, val := range v {
+			w.cron[ch].Offer(0, marketplace.Update{SKU: w.d.skus[k], Available: val, Version: version})
 		}
 	}
 }
@@ -426,6 +444,14 @@ func (w *world) locIndex(loc string) int {
 		}
 	}
 	return -1
+}
+
+// markDay keeps the propagation histograms as they are when the day
+// begins: the catalogue's first sync is not the day's.
+func (w *world) markDay() {
+	if w.batch == 0 {
+		w.base, _ = gatherHistograms(w.reg, e2eMetric, "channel", "")
+	}
 }
 
 // drain waits for the orders in flight, a minute at most.
@@ -467,6 +493,9 @@ func (w *world) result(day time.Duration) *ModeResult {
 	}
 	if w.batch == 0 {
 		r.Latency, _ = gatherHistograms(w.reg, e2eMetric, "channel", "")
+		for ch, h := range r.Latency {
+			r.Latency[ch] = h.Sub(w.base[ch])
+		}
 	}
 	return r
 }
