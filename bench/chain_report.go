@@ -138,13 +138,7 @@ func WriteChainPlot(path string, r *ChainResult) error {
 	pngplot.Fill(c.Img, image.Rect(x0, lp.Y0, x1+1, lp.Y1), color.RGBA{255, 228, 228, 255})
 	c.Text(x0+4, lp.Y0+6, 1, pngplot.Palette[1], fmt.Sprintf("PROMOTION ×%G", r.Config.SpikeFactor))
 	c.Frame(lp)
-	for k := 0; k <= 4; k++ {
-		v := top * float64(k) / 4
-		y := lp.Y(v, 0, top)
-		c.HLine(lp.X0, lp.X1, y, pngplot.Grid)
-		lab := fmt.Sprintf("%.0f", v)
-		c.Text(lp.X0-8-len(lab)*6, y-3, 1, pngplot.Black, lab)
-	}
+	c.YGrid(lp, top)
 	for k := 0; k <= 4; k++ {
 		min := day * float64(k) / 4
 		lab := fmt.Sprintf("%.0fMIN", min)
@@ -169,13 +163,7 @@ func WriteChainPlot(path string, r *ChainResult) error {
 	}
 	best = pngplot.NiceCeil(best)
 	c.Frame(rp)
-	for k := 0; k <= 4; k++ {
-		v := best * float64(k) / 4
-		y := rp.Y(v, 0, best)
-		c.HLine(rp.X0, rp.X1, y, pngplot.Grid)
-		lab := fmt.Sprintf("%.0f", v)
-		c.Text(rp.X0-8-len(lab)*6, y-3, 1, pngplot.Black, lab)
-	}
+	c.YGrid(rp, best)
 	c.Text(rp.X0, rp.Y0-20, 1, pngplot.Black, "CANCELLED PER 1,000 MARKETPLACE ORDERS")
 	slot := float64(rp.X1-rp.X0) / float64(max(len(r.Modes), 1))
 	for i, m := range r.Modes {
