@@ -19,7 +19,8 @@ import (
 )
 
 // Modes of the chain simulation (issue #16): how the marketplaces learn the
-// stock. Every mode decides its orders on a stocksync engine of its own.
+// stock. A real-time mode runs a stocksync engine of its own; a batch mode
+// is the ERP's book and a cron.
 const (
 	ChainRealtime    = "realtime"     // stocksync pushes every change; sell-outs and sharp drops first
 	ChainRealtimeAny = "realtime-any" // the same, pending values in no particular order (as before issue 16)
@@ -163,7 +164,7 @@ type ModeResult struct {
 	// Bins counts marketplace cancellations per Bin of simulated time.
 	Bins []int `json:"bins"`
 	// OversoldUnits is Σ over rows of max(0, held − supply), from the
-	// simulation's own record: must be 0.
+	// simulation's own record of stocksync's answers: must be 0.
 	OversoldUnits int64 `json:"oversold_units"`
 	// Unknown counts orders without an answer (transport errors).
 	Unknown int `json:"unknown"`
@@ -227,6 +228,9 @@ func RunChain(ctx context.Context, cfg ChainConfig) (*ChainResult, error) {
 			defer wg.Done()
 			w, err := startWorld(ctx, cfg, mode, demand, clock)
 			if err != nil {
+				if w != nil {
+					w.close()
+				}
 				errc <- fmt.Errorf("mode %s: %w", mode, err)
 				return
 			}

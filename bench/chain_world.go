@@ -46,17 +46,18 @@ type world struct {
 	mocks   map[string]*mock.Server
 	cron    map[string]*sinks.Pusher // batch modes: the cron's pushers, one per channel
 
-	url   string
-	api   *client.HTTP
-	feed  *kgo.Client
-	topic string
-	reg   *prometheus.Registry
-	base  map[string]Histogram // change → ack when the day began
-	stop  context.CancelFunc
-	done  chan error
-	wg    sync.WaitGroup // the cron
-	busy  sync.WaitGroup // orders in flight
-	sem   chan struct{}
+	url     string
+	api     *client.HTTP
+	feed    *kgo.Client
+	topic   string
+	reg     *prometheus.Registry
+	base    map[string]Histogram // change → ack when the day began
+	stop    context.CancelFunc
+	running bool // the engine was started: close waits for it
+	done    chan error
+	wg      sync.WaitGroup // the cron
+	busy    sync.WaitGroup // orders in flight
+	sem     chan struct{}
 
 	listed     atomic.Int64 // SKUs in the catalogue now
 	feedErrors atomic.Int64
@@ -71,9 +72,8 @@ type world struct {
 	unknown    int
 }
 
-// chainSettings is the engine's configuration of a mode: the chain's
-// locations, and its channels unless a cron pushes (batch modes decide
-// orders on stocksync but push nothing from it).
+// chainSettings is a real-time mode's engine configuration: the chain's
+// locations and channels.
 func chainSettings(cfg ChainConfig, mode, prefix, dataDir string) (*config.Config, error) {
 	var locs []map[string]any
 	for _, l := range chainLocations() {
@@ -87,15 +87,13 @@ func chainSettings(cfg ChainConfig, mode, prefix, dataDir string) (*config.Confi
 		locs = append(locs, map[string]any{"name": l, "kind": kind})
 	}
 	var chans []map[string]any
-	if interval, _ := chainBatchInterval(mode); interval == 0 {
-		for _, r := range chainRules(cfg, mode) {
-			c := map[string]any{"name": r.Name, "marketplace": chainKind(r.Name), "locations": r.Locations,
-				"safety_stock": r.SafetyStock, "endpoint": map[string]any{"mock": true}}
-			if mode == ChainRealtimeAny {
-				c["push_order"] = config.PushAnyOrder
-			}
-			chans = append(chans, c)
+	for _, r := range chainRules(cfg, mode) {
+		c := map[string]any{"name": r.Name, "marketplace": chainKind(r.Name), "locations": r.Locations,
+			"safety_stock": r.SafetyStock, "endpoint": map[string]any{"mock": true}}
+		if mode == ChainRealtimeAny {
+			c["push_order"] = config.PushAnyOrder
 		}
+		chans = append(chans, c)
 	}
 	doc := map[string]any{
 		"kafka":     map[string]any{"brokers": cfg.Brokers, "topic_prefix": prefix, "partitions": cfg.Partitions, "replication": 1},
@@ -139,8 +137,13 @@ func chainRules(cfg ChainConfig, mode string) []stock.ChannelRule {
 	return out
 }
 
-// startWorld starts a mode's marketplaces and engine, loads the catalogue
-// and waits until every marketplace shows all of it.
+// startWorld starts a mode's marketplaces, and its engine or its cron,
+// loads the catalogue and waits until every marketplace shows all of it.
+//
+// A batch mode has no engine: the ERP's book decides its orders (accept
+// when the location has the units: what stocksync decides for a one-line
+// order at a named location), so three more engines on the same cores do
+// not slow the real-time modes' down. The oversell check is stocksync's.
 func startWorld(ctx context.Context, cfg ChainConfig, mode string, d *demand, clock *simClock) (*world, error) {
 	interval, _ := chainBatchInterval(mode)
 	w := &world{cfg: cfg, mode: mode, batch: interval, d: d, clock: clock, mocks: map[string]*mock.Server{},
@@ -156,30 +159,30 @@ func startWorld(ctx context.Context, cfg ChainConfig, mode string, d *demand, cl
 	for _, c := range chainChannels {
 		m, err := mock.New(c.kind)
 		if err != nil {
-			return nil, err
+			return w, err
 		}
 		w.mocks[c.name] = m
 		m.SetClock(clock.Now)
-		ep := m.Config()
-		ep.Channel = c.name
-		if ep.Limits, err = scaled(c.kind, cfg.Speed); err != nil {
-			return nil, err
-		}
-		endpoints[c.name] = ep
+		endpoints[c.name] = w.endpoint(c.name)
+	}
+	if w.batch > 0 {
+		w.listed.Store(int64(d.listed))
+		w.startCron()
+		return w, w.waitShown(ctx)
 	}
 
 	prefix := fmt.Sprintf("chain-%x-%s.", time.Now().UnixNano()/1e6%(1<<32), mode)
 	settings, err := chainSettings(cfg, mode, prefix, filepath.Join(cfg.Dir, mode))
 	if err != nil {
-		return nil, err
+		return w, err
 	}
 	names := topology.New(prefix)
 	w.topic = string(names.StockFeed)
 	if err := createTopics(ctx, cfg.Brokers, names, cfg.Partitions); err != nil {
-		return nil, err
+		return w, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	w.stop = stop
+	w.stop, w.running = stop, true
 	ready := make(chan string, 1)
 	go func() {
 		w.done <- RunEngine(runCtx, EngineConfig{Settings: settings, Registry: w.reg, Logger: cfg.Logger, Endpoints: endpoints,
@@ -205,9 +208,6 @@ func startWorld(ctx context.Context, cfg ChainConfig, mode string, d *demand, cl
 	}
 	if err := w.load(ctx); err != nil {
 		return w, err
-	}
-	if w.batch > 0 {
-		w.startCron(runCtx)
 	}
 	return w, w.waitShown(ctx)
 }
@@ -248,7 +248,8 @@ func (w *world) waitShown(ctx context.Context) error {
 }
 
 // list sends the starting stock of SKUs [from, to) as ERP snapshots (the
-// rows that have any); they are in the catalogue from then on.
+// rows that have any); they are in the catalogue, and the cron's sync,
+// from then on.
 func (w *world) list(from, to int) {
 	for k := from; k < to; k++ {
 		for j, loc := range w.d.locs {
@@ -263,6 +264,9 @@ func (w *world) list(from, to int) {
 }
 
 func (w *world) produce(msg contract.FeedMessage) error {
+	if w.feed == nil {
+		return nil // a batch mode: the book is all there is
+	}
 	v, err := json.Marshal(msg)
 	if err != nil {
 		return err
@@ -292,12 +296,6 @@ func (w *world) handle(ctx context.Context, ev chainEvent) {
 				Delta: -ev.qty, Reason: "sale", ID: fmt.Sprintf("s-%d", ev.id)})
 		}
 	case evListing:
-		if w.batch > 0 {
-			// Never ordered: only the cron's full sync, which reads the
-			// ERP's book, needs them; the engine would not push them.
-			w.listed.Store(int64(len(w.d.skus)))
-			break
-		}
 		w.list(w.d.listed, len(w.d.skus))
 	case evRestock:
 		w.mu.Lock()
@@ -334,39 +332,55 @@ func (w *world) order(ctx context.Context, ev chainEvent) {
 	}
 	w.mu.Lock()
 	w.orders[ev.channel]++
-	w.mu.Unlock()
-	channel := ev.channel
 	if w.batch > 0 {
-		channel = "" // the batch modes' engines have no channels: the line names the location
+		w.decided(ev, w.avail[ev.sku][ev.loc] >= ev.qty, true)
+		w.mu.Unlock()
+		return
 	}
+	w.mu.Unlock()
 	w.busy.Add(1)
 	go func() {
 		defer w.busy.Done()
 		w.sem <- struct{}{}
 		defer func() { <-w.sem }()
 		res, err := w.api.Reserve(ctx, fmt.Sprintf("o-%d", ev.id), []contract.Line{{SKU: sku, Qty: ev.qty, Location: loc}},
-			channel, 24*time.Hour)
+			ev.channel, 24*time.Hour)
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		switch {
 		case err == nil && res.Status == contract.StatusReserved:
-			w.avail[ev.sku][ev.loc] -= ev.qty
-			w.held[ev.sku][ev.loc] += ev.qty
+			w.decided(ev, true, true)
 		case err == nil && res.Error != nil && res.Error.Type == contract.ErrInsufficientStock:
-			w.cancelled[ev.channel]++
-			if ev.channel != "app" {
-				w.bins[min(int(ev.at/chainBin), len(w.bins)-1)]++
-			}
+			w.decided(ev, false, true)
 		default:
-			w.unknown++
+			w.decided(ev, false, false)
 		}
 	}()
+}
+
+// decided books an order's answer: accepted, refused for want of stock (a
+// cancellation), or unknown; w.mu is held.
+func (w *world) decided(ev chainEvent, accepted, known bool) {
+	switch {
+	case !known:
+		w.unknown++
+	case accepted:
+		w.avail[ev.sku][ev.loc] -= ev.qty
+		w.held[ev.sku][ev.loc] += ev.qty
+	default:
+		w.cancelled[ev.channel]++
+		if ev.channel != "app" {
+			w.bins[min(int(ev.at/chainBin), len(w.bins)-1)]++
+		}
+	}
 }
 
 // startCron pushes the full catalogue every interval from the ERP's book,
 // through the same adapters and the same pusher (batching, rate limits,
 // retries) as stocksync, from the day's start (and once before it).
-func (w *world) startCron(ctx context.Context) {
+func (w *world) startCron() {
+	ctx, stop := context.WithCancel(context.Background())
+	w.stop = stop
 	metrics := sinks.NewMetrics(prometheus.NewRegistry())
 	w.cron = map[string]*sinks.Pusher{}
 	for _, c := range chainChannels {
@@ -411,10 +425,12 @@ func (w *world) startCron(ctx context.Context) {
 	}()
 }
 
+// endpoint is the adapter config of a channel's mock, its limits scaled to
+// the simulated clock.
 func (w *world) endpoint(channel string) marketplace.Config {
 	ep := w.mocks[channel].Config()
 	ep.Channel = channel
-	ep.Limits, _ = scaled(chainKind(channel), w.cfg.Speed)
+	ep.Limits, _ = scaled(chainKind(channel), w.cfg.Speed) // the kinds of chainChannels are known
 	return ep
 }
 
@@ -505,9 +521,11 @@ func (w *world) close() {
 		w.feed.Close()
 	}
 	w.stop()
-	select {
-	case <-w.done:
-	case <-time.After(30 * time.Second):
+	if w.running {
+		select {
+		case <-w.done:
+		case <-time.After(30 * time.Second):
+		}
 	}
 	for _, m := range w.mocks {
 		m.Close()
