@@ -169,8 +169,10 @@ type ModeResult struct {
 	// Unknown counts orders without an answer (transport errors).
 	Unknown int `json:"unknown"`
 	// Latency is change → acknowledgement per channel (the engine's
-	// stocksync_sink_e2e_latency_seconds, wall seconds); real-time modes.
-	Latency map[string]Histogram `json:"latency,omitempty"`
+	// stocksync_sink_e2e_latency_seconds, wall seconds) outside the
+	// promotion, PromotionLatency during it; real-time modes.
+	Latency          map[string]Histogram `json:"latency,omitempty"`
+	PromotionLatency map[string]Histogram `json:"promotion_latency,omitempty"`
 	// Pushes counts the requests the marketplaces received, per channel.
 	Pushes map[string]int `json:"pushes"`
 }
@@ -253,14 +255,21 @@ func RunChain(ctx context.Context, cfg ChainConfig) (*ChainResult, error) {
 
 	// The day: every event at its simulated time, to every world.
 	clock.start()
-	for _, w := range worlds {
-		w.markDay()
-	}
+	marks := []struct {
+		at   time.Duration
+		name string
+	}{{0, markDay}, {cfg.SpikeAt, markPromotion}, {cfg.SpikeAt + cfg.SpikeFor, markAfter}}
 	began := time.Now()
 	var next time.Duration
 	for _, ev := range demand.events {
 		if err := clock.sleepUntil(ctx, ev.at); err != nil {
 			return nil, err
+		}
+		for len(marks) > 0 && ev.at >= marks[0].at {
+			for _, w := range worlds {
+				w.mark(marks[0].name)
+			}
+			marks = marks[1:]
 		}
 		for _, w := range worlds {
 			w.handle(ctx, ev)

@@ -51,7 +51,7 @@ type world struct {
 	feed    *kgo.Client
 	topic   string
 	reg     *prometheus.Registry
-	base    map[string]Histogram // change → ack when the day began
+	marks   map[string]map[string]Histogram // change → ack per channel at the day's start, the promotion's and its end
 	stop    context.CancelFunc
 	running bool // the engine was started: close waits for it
 	done    chan error
@@ -462,13 +462,25 @@ func (w *world) locIndex(loc string) int {
 	return -1
 }
 
-// markDay keeps the propagation histograms as they are when the day
-// begins: the catalogue's first sync is not the day's.
-func (w *world) markDay() {
-	if w.batch == 0 {
-		w.base, _ = gatherHistograms(w.reg, e2eMetric, "channel", "")
+// mark keeps the propagation histograms as they are at the day's start,
+// the promotion's and its end.
+func (w *world) mark(at string) {
+	if w.batch > 0 {
+		return
 	}
+	h, _ := gatherHistograms(w.reg, e2eMetric, "channel", "")
+	if w.marks == nil {
+		w.marks = map[string]map[string]Histogram{}
+	}
+	w.marks[at] = h
 }
+
+// Marks of the propagation histograms.
+const (
+	markDay       = "day"
+	markPromotion = "promotion"
+	markAfter     = "after"
+)
 
 // drain waits for the orders in flight, a minute at most.
 func (w *world) drain() {
@@ -508,9 +520,15 @@ func (w *world) result(day time.Duration) *ModeResult {
 		r.Pushes[ch] = m.Requests()
 	}
 	if w.batch == 0 {
-		r.Latency, _ = gatherHistograms(w.reg, e2eMetric, "channel", "")
-		for ch, h := range r.Latency {
-			r.Latency[ch] = h.Sub(w.base[ch])
+		// Outside the promotion: from the day's start (the catalogue's own
+		// first sync before it is not the day's) to the promotion, and from
+		// its end; the promotion (and its listing) on its own.
+		end, _ := gatherHistograms(w.reg, e2eMetric, "channel", "")
+		start, spike, after := w.marks[markDay], w.marks[markPromotion], w.marks[markAfter]
+		r.Latency, r.PromotionLatency = map[string]Histogram{}, map[string]Histogram{}
+		for ch, h := range end {
+			r.Latency[ch] = h.Sub(after[ch]).Add(spike[ch].Sub(start[ch]))
+			r.PromotionLatency[ch] = after[ch].Sub(spike[ch])
 		}
 	}
 	return r
