@@ -33,7 +33,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: stocksync-bench run|engine|kfake|hop|chain [flags] (see bench/README.md)")
+		fmt.Fprintln(os.Stderr, "usage: stocksync-bench run|engine|kfake|hop|rebuild|chain [flags] (see bench/README.md)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
