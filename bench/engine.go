@@ -64,6 +64,10 @@ type EngineConfig struct {
 	// requests a minute, …). Default off: the bench measures stocksync's
 	// pipeline, not the marketplaces' quotas.
 	Throttle bool
+	// Endpoints, when set, are the channels' marketplaces by channel name,
+	// instead of the mocks RunEngine starts (Throttle is then unused): a
+	// caller that reads what the marketplaces show starts its own.
+	Endpoints map[string]marketplace.Config
 	// CPUProfile, when set, receives a pprof CPU profile of the whole run.
 	CPUProfile string
 	// Logger; default warnings to stderr.
@@ -89,20 +93,23 @@ func RunEngine(ctx context.Context, cfg EngineConfig) error {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	s := cfg.Settings
-	endpoints := map[string]marketplace.Config{}
-	for _, c := range s.Channels {
-		m, err := mock.New(c.Marketplace)
-		if err != nil {
-			return err
+	endpoints := cfg.Endpoints
+	if endpoints == nil {
+		endpoints = map[string]marketplace.Config{}
+		for _, c := range s.Channels {
+			m, err := mock.New(c.Marketplace)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			m.Throttle(cfg.Throttle)
+			if !cfg.Throttle {
+				m.SetCooldown(0) // Ozon's once-per-30s per item
+			}
+			ep := m.Config()
+			ep.Channel = c.Name
+			endpoints[c.Name] = ep
 		}
-		defer m.Close()
-		m.Throttle(cfg.Throttle)
-		if !cfg.Throttle {
-			m.SetCooldown(0) // Ozon's once-per-30s per item
-		}
-		ep := m.Config()
-		ep.Channel = c.Name
-		endpoints[c.Name] = ep
 	}
 	var eng interface {
 		queryapi.Engine

@@ -71,13 +71,7 @@ func WritePlot(path, title string, results []*Result) error {
 	}
 	top = pngplot.NiceCeil(top)
 	c.Frame(rp)
-	for k := 0; k <= 4; k++ {
-		v := top * float64(k) / 4
-		y := rp.Y(v, 0, top)
-		c.HLine(rp.X0, rp.X1, y, pngplot.Grid)
-		lab := fmt.Sprintf("%.0f", v)
-		c.Text(rp.X0-8-len(lab)*6, y-3, 1, pngplot.Black, lab)
-	}
+	c.YGrid(rp, top)
 	for k := 0; k <= 4; k++ {
 		s := float64(secs) * float64(k) / 4
 		x := rp.X(s, 0, float64(max(secs, 1)))

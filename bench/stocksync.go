@@ -25,7 +25,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocksync/stocksync/client"
-	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/topology"
 )
@@ -108,7 +107,7 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 		return nil, err
 	}
 	s := &Stocksync{cfg: cfg, names: topology.New(prefix), url: "http://" + addr, done: make(chan error, 1)}
-	if err := s.createTopics(ctx, settings); err != nil {
+	if err := s.createTopics(ctx); err != nil {
 		return nil, err
 	}
 	runCtx, stop := context.WithCancel(context.Background())
@@ -210,21 +209,29 @@ func (s *Stocksync) Rebuild(ctx context.Context, settle time.Duration) (took tim
 }
 
 func (s *Stocksync) waitReady(ctx context.Context) error {
+	return waitReady(ctx, s.url, s.done, func() string {
+		b, _ := os.ReadFile(filepath.Join(s.cfg.Dir, "engine.log"))
+		if len(b) > 4096 {
+			b = b[len(b)-4096:]
+		}
+		return string(b)
+	})
+}
+
+// waitReady polls url's /readyz for up to 120 s; done reports the engine
+// stopping, logTail what it said before it did.
+func waitReady(ctx context.Context, url string, done <-chan error, logTail func() string) error {
 	deadline := time.Now().Add(120 * time.Second)
 	last := "no answer"
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-s.done:
-			b, _ := os.ReadFile(filepath.Join(s.cfg.Dir, "engine.log"))
-			if len(b) > 4096 {
-				b = b[len(b)-4096:]
-			}
-			return fmt.Errorf("bench: stocksync stopped before it was ready: %v; its log ends:\n%s", err, b)
+		case err := <-done:
+			return fmt.Errorf("bench: stocksync stopped before it was ready: %v; its log ends:\n%s", err, logTail())
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		resp, err := http.Get(s.url + "/readyz")
+		resp, err := http.Get(url + "/readyz")
 		if err != nil {
 			last = err.Error()
 			continue
@@ -451,33 +458,7 @@ func (s *Stocksync) ChannelLatency(ctx context.Context) (map[string]Histogram, e
 
 func (s *Stocksync) histograms(ctx context.Context, name, label, prefix string) (map[string]Histogram, error) {
 	if s.reg != nil {
-		mfs, err := s.reg.Gather()
-		if err != nil {
-			return nil, err
-		}
-		out := map[string]Histogram{}
-		for _, mf := range mfs {
-			if mf.GetName() != name {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				var ch string
-				for _, l := range m.GetLabel() {
-					if l.GetName() == label {
-						ch = prefix + l.GetValue()
-					}
-				}
-				h := m.GetHistogram()
-				var hist Histogram
-				for _, b := range h.GetBucket() {
-					hist.Bounds = append(hist.Bounds, b.GetUpperBound())
-					hist.Counts = append(hist.Counts, b.GetCumulativeCount())
-				}
-				hist.Count, hist.Sum = h.GetSampleCount(), h.GetSampleSum()
-				out[ch] = hist
-			}
-		}
-		return out, nil
+		return gatherHistograms(s.reg, name, label, prefix)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
 	if err != nil {
@@ -494,6 +475,38 @@ func (s *Stocksync) histograms(ctx context.Context, name, label, prefix string) 
 		out[prefix+k] = v
 	}
 	return out, err
+}
+
+// gatherHistograms reads one histogram family, by one label (prefixed),
+// from an in-process registry.
+func gatherHistograms(reg prometheus.Gatherer, name, label, prefix string) (map[string]Histogram, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Histogram{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var ch string
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label {
+					ch = prefix + l.GetValue()
+				}
+			}
+			h := m.GetHistogram()
+			var hist Histogram
+			for _, b := range h.GetBucket() {
+				hist.Bounds = append(hist.Bounds, b.GetUpperBound())
+				hist.Counts = append(hist.Counts, b.GetCumulativeCount())
+			}
+			hist.Count, hist.Sum = h.GetSampleCount(), h.GetSampleSum()
+			out[ch] = hist
+		}
+	}
+	return out, nil
 }
 
 // parseHistograms reads one histogram family, by one label, from the
@@ -567,23 +580,29 @@ func parseLabels(s string) map[string]string {
 // returns when CreateTopics answers, and goka's check right after can miss
 // a topic the broker has not yet propagated ("topic … does not exist but
 // the manager is configured with NoCreate"), seen on Kafka 4.1.
-func (s *Stocksync) createTopics(ctx context.Context, settings *config.Config) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.cfg.Brokers...))
+func (s *Stocksync) createTopics(ctx context.Context) error {
+	return createTopics(ctx, s.cfg.Brokers, s.names, s.cfg.Partitions)
+}
+
+// createTopics creates an instance's streams and compacted tables with
+// replication 1 and waits until the metadata shows them.
+func createTopics(ctx context.Context, brokers []string, names topology.Names, partitions int32) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	var all []string
-	for _, t := range s.names.Streams() {
+	for _, t := range names.Streams() {
 		all = append(all, string(t))
-		if _, err := adm.CreateTopic(ctx, s.cfg.Partitions, 1, map[string]*string{"retention.ms": kadm.StringPtr("604800000")}, string(t)); err != nil {
+		if _, err := adm.CreateTopic(ctx, partitions, 1, map[string]*string{"retention.ms": kadm.StringPtr("604800000")}, string(t)); err != nil {
 			return fmt.Errorf("bench: create topic %s: %w", t, err)
 		}
 	}
-	for _, t := range s.names.Tables() {
+	for _, t := range names.Tables() {
 		all = append(all, string(t))
-		if _, err := adm.CreateTopic(ctx, s.cfg.Partitions, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, string(t)); err != nil {
+		if _, err := adm.CreateTopic(ctx, partitions, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, string(t)); err != nil {
 			return fmt.Errorf("bench: create topic %s: %w", t, err)
 		}
 	}
@@ -592,7 +611,7 @@ func (s *Stocksync) createTopics(ctx context.Context, settings *config.Config) e
 		md, err := adm.ListTopics(ctx, all...)
 		ready := err == nil
 		for _, t := range all {
-			if d, ok := md[t]; !ok || d.Err != nil || len(d.Partitions) != int(s.cfg.Partitions) {
+			if d, ok := md[t]; !ok || d.Err != nil || len(d.Partitions) != int(partitions) {
 				ready = false
 			}
 		}
@@ -600,7 +619,7 @@ func (s *Stocksync) createTopics(ctx context.Context, settings *config.Config) e
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("bench: topics of %s not visible in the metadata after 30s", s.names.OrderCommands)
+			return fmt.Errorf("bench: topics of %s not visible in the metadata after 30s", names.OrderCommands)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -54,6 +54,21 @@ type Histogram struct {
 	Sum    float64
 }
 
+// Add is h plus another histogram with the same buckets.
+func (h Histogram) Add(o Histogram) Histogram {
+	if len(h.Counts) == 0 {
+		return o
+	}
+	if len(o.Counts) != len(h.Counts) {
+		return h
+	}
+	out := Histogram{Bounds: h.Bounds, Counts: make([]uint64, len(h.Counts)), Count: h.Count + o.Count, Sum: h.Sum + o.Sum}
+	for i := range h.Counts {
+		out.Counts[i] = h.Counts[i] + o.Counts[i]
+	}
+	return out
+}
+
 // Sub is h minus an earlier snapshot of the same histogram.
 func (h Histogram) Sub(before Histogram) Histogram {
 	if len(before.Counts) != len(h.Counts) {

@@ -98,8 +98,18 @@ type Channel struct {
 	Locations   []string `yaml:"locations"`
 	Share       float64  `yaml:"share"`        // (0, 1]; default 1
 	SafetyStock int64    `yaml:"safety_stock"` // ≥ 0; default 0
-	Endpoint    Endpoint `yaml:"endpoint"`
+	// PushOrder is "urgent" (default): a sell-out or a sharp drop is pushed
+	// before routine values and before a catalogue's first sync; or "any":
+	// pending values in no particular order, as before (for comparison).
+	PushOrder string   `yaml:"push_order"`
+	Endpoint  Endpoint `yaml:"endpoint"`
 }
+
+// Push orders of a channel's pending values.
+const (
+	PushUrgentFirst = "urgent"
+	PushAnyOrder    = "any"
+)
 
 // Endpoint says where a channel's marketplace is and how to sign in.
 type Endpoint struct {
@@ -226,6 +236,9 @@ func (c *Config) Defaults() {
 		if c.Channels[i].Share == 0 {
 			c.Channels[i].Share = 1
 		}
+		if c.Channels[i].PushOrder == "" {
+			c.Channels[i].PushOrder = PushUrgentFirst
+		}
 	}
 	c.wmsDefaults()
 }
@@ -315,6 +328,9 @@ func (c *Config) Validate() error {
 		}
 		if ch.SafetyStock < 0 {
 			bad(p+".safety_stock", "%d is negative", ch.SafetyStock)
+		}
+		if ch.PushOrder != PushUrgentFirst && ch.PushOrder != PushAnyOrder {
+			bad(p+".push_order", "%q is not one of %s, %s", ch.PushOrder, PushUrgentFirst, PushAnyOrder)
 		}
 		ch.Endpoint.validate(p+".endpoint", ch.Marketplace, bad)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
+	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
@@ -34,7 +35,8 @@ func (e *Engine) defineChannels(opts func(group string) []goka.ProcessorOption) 
 		}
 		ch := e.channels[c.Name]
 		ch.pusher, err = sinks.New(sinks.Config{Channel: c.Name, Adapter: adapter, Metrics: e.sinkMetrics, Logger: e.log,
-			Send: e.sendVerdict})
+			Unordered: c.PushOrder == config.PushAnyOrder,
+			Send:      e.sendVerdict})
 		if err != nil {
 			return fmt.Errorf("engine: channel %s: %w", c.Name, err)
 		}

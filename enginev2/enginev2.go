@@ -106,6 +106,7 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("enginev2: channel %s: %w", c.Name, err)
 		}
 		e.pushers[c.Name], err = sinks.New(sinks.Config{Channel: c.Name, Adapter: adapter, Metrics: sinkMetrics, Logger: cfg.Logger,
+			Unordered: c.PushOrder == config.PushAnyOrder,
 			Send: func(ctx context.Context, v sinks.Verdict, done func(error)) {
 				if !proc.Verdict(ctx, v) {
 					done(fmt.Errorf("the engine stopped before it took the verdict: %w", ctx.Err()))

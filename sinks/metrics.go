@@ -1,7 +1,8 @@
 // Package sinks pushes each channel's available-to-sell to its marketplace.
 // A Pusher per channel conflates updates per SKU (only the newest matters),
-// batches up to the marketplace's limit, respects its rate and parallelism
-// limits, retries with exponential backoff and jitter (honouring
+// pushes sell-outs and sharp drops before routine values (Config.Unordered
+// turns that off), batches up to the marketplace's limit, respects its rate
+// and parallelism limits, retries with exponential backoff and jitter (honouring
 // Retry-After), opens a circuit while the marketplace is down, keeps at most
 // one push per SKU in flight so an older value can never overtake a newer
 // one, and reports every verdict back to the sink processor, the single

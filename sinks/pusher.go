@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -40,6 +41,10 @@ type Config struct {
 	MaxAttempts int           // retryable item failures before an update is parked; default 10
 	Backoff     time.Duration // first retry delay, doubled per attempt up to MaxBackoff, with jitter; default 200ms
 	MaxBackoff  time.Duration // default 30s
+	// Unordered pushes pending values in no particular order, as before
+	// urgent values went first (issue 16); for measuring what the order
+	// buys. Default false: urgent values first.
+	Unordered bool
 }
 
 // Pending is one SKU whose newest value the marketplace has not acknowledged.
@@ -74,6 +79,7 @@ type entry struct {
 	itemFailures int // retries the marketplace blamed on this item
 	notBefore    time.Time
 	lastErr      string
+	urgent       bool // a sell-out or a sharp drop: pushed before routine values
 }
 
 // Pusher pushes one channel's pending updates.
@@ -93,7 +99,13 @@ type Pusher struct {
 	lastAck    time.Time
 	lastErr    string
 	lastErrAt  time.Time
+	shown      []uint32 // per hash slot of a SKU: 1 + the value the marketplace last acknowledged, 0 unknown
 }
+
+// shownSlots bounds the memory of what each marketplace shows: 4 bytes a
+// slot, 1 MiB a channel. Two SKUs that share a slot only blur which of
+// their values counts as urgent; nothing else reads it.
+const shownSlots = 1 << 18
 
 // New builds a pusher; Run starts it.
 func New(cfg Config) (*Pusher, error) {
@@ -121,6 +133,7 @@ func New(cfg Config) (*Pusher, error) {
 		slots:   make(chan struct{}, max(l.MaxParallel, 1)),
 		wake:    make(chan struct{}, 1),
 		entries: map[string]*entry{},
+		shown:   make([]uint32, shownSlots),
 	}, nil
 }
 
@@ -129,6 +142,22 @@ func (p *Pusher) signal() {
 	case p.wake <- struct{}{}:
 	default:
 	}
+}
+
+// Urgent values go before routine ones (issue 16): a value that takes the
+// marketplace's stock to zero, or to at most half of what it last
+// acknowledged, is what turns the marketplace's next orders into
+// cancellations; a first value or a rise only makes it sell less.
+func urgent(available int64, shown uint32) bool {
+	return available == 0 || shown > 0 && available <= (int64(shown)-1)/2
+}
+
+func slot(sku string) uint32 {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(sku); i++ {
+		h = (h ^ uint32(sku[i])) * 16777619
+	}
+	return h % shownSlots
 }
 
 // Offer records the newest value for a SKU; an older or equal version than
@@ -145,6 +174,7 @@ func (p *Pusher) Offer(partition int32, u marketplace.Update) {
 		p.entries[u.SKU] = e
 	}
 	e.partition, e.update, e.offered, e.attempts, e.itemFailures, e.lastErr = partition, u, time.Now(), 0, 0, ""
+	e.urgent = !p.cfg.Unordered && urgent(u.Available, p.shown[slot(u.SKU)])
 	p.cfg.Metrics.Pending.WithLabelValues(p.cfg.Channel).Set(float64(len(p.entries)))
 	p.mu.Unlock()
 	p.signal()
@@ -227,7 +257,9 @@ func (p *Pusher) Status() Status {
 		LastError: p.lastErr, LastErrorAt: p.lastErrAt}
 }
 
-// Run pushes until ctx ends.
+// Run pushes until ctx ends. A batch is picked once a request may go (rate
+// and a free slot), so a value that turned urgent while the pusher waited
+// still goes first.
 func (p *Pusher) Run(ctx context.Context) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -239,20 +271,23 @@ func (p *Pusher) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		for {
-			batch, wait := p.pick(time.Now())
-			if len(batch) == 0 {
+			if ok, wait := p.due(time.Now()); !ok {
 				timer.Reset(wait)
 				break
 			}
 			if err := p.limiter.Wait(ctx); err != nil {
-				p.release(batch)
 				return nil
 			}
 			select {
 			case p.slots <- struct{}{}:
 			case <-ctx.Done():
-				p.release(batch)
 				return nil
+			}
+			batch := p.pick(time.Now())
+			if len(batch) == 0 {
+				<-p.slots
+				timer.Reset(10 * time.Millisecond) // another took them, or the probe is out
+				break
 			}
 			go func() {
 				defer func() { <-p.slots }()
@@ -262,38 +297,66 @@ func (p *Pusher) Run(ctx context.Context) error {
 	}
 }
 
-// pick takes up to MaxBatch SKUs that are due and marks them in flight, or
-// says how long to wait.
-func (p *Pusher) pick(now time.Time) ([]marketplace.Update, time.Duration) {
+// due reports whether a value may be pushed now, or how long to wait.
+func (p *Pusher) due(now time.Time) (bool, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	const idle = 250 * time.Millisecond
-	if p.manual && !p.forceOnce {
-		return nil, idle
+	switch {
+	case p.manual && !p.forceOnce:
+		return false, idle
+	case now.Before(p.pauseUntil):
+		return false, p.pauseUntil.Sub(now)
+	case p.breaker.State(now) == "open":
+		return false, max(p.breaker.openUntil.Sub(now), 10*time.Millisecond)
+	case p.breaker.probing:
+		return false, 10 * time.Millisecond // the half-open probe decides first
 	}
-	if now.Before(p.pauseUntil) {
-		return nil, p.pauseUntil.Sub(now)
-	}
-	if !p.breaker.allow(now) {
-		return nil, max(p.breaker.openUntil.Sub(now), 10*time.Millisecond)
-	}
-	var batch []marketplace.Update
 	wait := idle
 	for _, e := range p.entries {
 		switch {
 		case e.inflight || e.update.Version <= e.sentOK:
 		case now.Before(e.notBefore):
 			wait = min(wait, e.notBefore.Sub(now))
-		case len(batch) < max(p.limits.MaxBatch, 1):
-			e.inflight = true
-			batch = append(batch, e.update)
+		default:
+			return true, 0
 		}
 	}
-	if len(batch) == 0 {
+	p.breaker.probing = false
+	p.forceOnce = false
+	return false, wait
+}
+
+// pick takes up to MaxBatch SKUs that are due, urgent ones first, and marks
+// them in flight.
+func (p *Pusher) pick(now time.Time) []marketplace.Update {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.manual && !p.forceOnce || now.Before(p.pauseUntil) || !p.breaker.allow(now) {
+		return nil
+	}
+	limit := max(p.limits.MaxBatch, 1)
+	var batch, routine []*entry
+	for _, e := range p.entries {
+		switch {
+		case e.inflight || e.update.Version <= e.sentOK || now.Before(e.notBefore):
+		case e.urgent && len(batch) < limit:
+			batch = append(batch, e)
+		case !e.urgent && len(routine) < limit:
+			routine = append(routine, e)
+		}
+	}
+	batch = append(batch, routine[:min(len(routine), limit-len(batch))]...)
+	out := make([]marketplace.Update, len(batch))
+	for i, e := range batch {
+		e.inflight = true
+		out[i] = e.update
+	}
+	if len(out) == 0 {
 		p.breaker.probing = false
 		p.forceOnce = false
 	}
-	return batch, wait
+	return out
 }
 
 // circuitMetric exports the breaker's state; call with p.mu held.
@@ -457,6 +520,7 @@ func (p *Pusher) settled(u marketplace.Update, v Verdict, err error) {
 	}
 	if v.OK {
 		e.sentOK = max(e.sentOK, u.Version)
+		p.shown[slot(u.SKU)] = uint32(min(max(u.Available, 0), math.MaxUint32-1)) + 1
 		p.lastAck = time.UnixMilli(v.At)
 		if p.limits.ItemCooldown > 0 {
 			e.notBefore = time.Now().Add(p.limits.ItemCooldown)

@@ -3,6 +3,7 @@ package sinks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -284,4 +285,42 @@ func (c cancelling) Push(ctx context.Context, batch []marketplace.Update) ([]mar
 	<-c.block
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// A catalogue's first sync is queued when a sell-out and a sharp drop come
+// in: the marketplace's next request carries them, not routine values.
+func TestSellOutsAndSharpDropsGoBeforeRoutineValues(t *testing.T) {
+	var mu sync.Mutex
+	var batches [][]marketplace.Update
+	a := &scripted{fail: func(_ int, batch []marketplace.Update) ([]marketplace.ItemResult, error) {
+		mu.Lock()
+		batches = append(batches, append([]marketplace.Update(nil), batch...))
+		mu.Unlock()
+		return nil, nil
+	}, limits: marketplace.Limits{MaxBatch: 10, Rate: 1000, Burst: 100, MaxParallel: 1}}
+	h := start(t, a, Config{})
+	h.p.Offer(0, marketplace.Update{SKU: "drop", Available: 10, Version: 1})
+	h.p.Offer(0, marketplace.Update{SKU: "dip", Available: 10, Version: 1})
+	eventually(t, "the first values shown", func() bool { return h.p.Status().Pending == 0 })
+	h.p.SetManual(true)
+	for i := range 95 {
+		h.p.Offer(0, marketplace.Update{SKU: fmt.Sprintf("new-%02d", i), Available: int64(i + 1), Version: 1})
+	}
+	h.p.Offer(0, marketplace.Update{SKU: "sold-out", Available: 0, Version: 1})
+	h.p.Offer(0, marketplace.Update{SKU: "drop", Available: 5, Version: 2}) // half of what is shown
+	h.p.Offer(0, marketplace.Update{SKU: "dip", Available: 6, Version: 2})  // down, not sharply: routine
+	mu.Lock()
+	batches = nil
+	mu.Unlock()
+	h.p.PushNow()
+	eventually(t, "everything pushed", func() bool { return h.p.Status().Pending == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	first := map[string]bool{}
+	for _, u := range batches[0] {
+		first[u.SKU] = true
+	}
+	if !first["sold-out"] || !first["drop"] {
+		t.Fatalf("the first request after the queue built up carried %v; want the sell-out and the sharp drop in it", batches[0])
+	}
 }

@@ -33,7 +33,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: stocksync-bench run|engine|kfake [flags] (see bench/README.md)")
+		fmt.Fprintln(os.Stderr, "usage: stocksync-bench run|engine|kfake|hop|rebuild|chain [flags] (see bench/README.md)")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -50,8 +50,10 @@ func main() {
 		err = hop(ctx, os.Args[2:])
 	case "rebuild":
 		err = rebuild(ctx, os.Args[2:])
+	case "chain":
+		err = chain(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: run, engine, kfake, hop or rebuild", os.Args[1])
+		err = fmt.Errorf("unknown command %q: run, engine, kfake, hop, rebuild or chain", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stocksync-bench: %v\n", err)
@@ -164,6 +166,48 @@ func engine(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return bench.RunEngine(ctx, bench.EngineConfig{Settings: s, Throttle: *throttle, CPUProfile: *cpuprofile, Logger: log,
 		ConsoleViewers: *viewers})
+}
+
+// chain runs a chain's simulated day against each way of syncing the
+// marketplaces (issue 16; bench/README.md).
+func chain(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("chain", flag.ContinueOnError)
+	var c bench.ChainConfig
+	brokers := fs.String("brokers", "127.0.0.1:19092", `the Kafka broker; "kfake" for an embedded one`)
+	modes := fs.String("modes", strings.Join(bench.DefaultChainModes, ","), "modes side by side: realtime, realtime-any, safety, batch-<interval>")
+	fs.IntVar(&c.SKUs, "skus", 2000, "catalogue size")
+	fs.DurationVar(&c.Day, "day", 2*time.Hour, "simulated time to run")
+	fs.Float64Var(&c.Speed, "speed", 20, "simulated seconds per wall second")
+	fs.DurationVar(&c.SpikeAt, "spike-at", 0, "when the promotion starts, simulated (default half the day)")
+	fs.DurationVar(&c.SpikeFor, "spike-for", 10*time.Minute, "how long the promotion lasts, simulated")
+	fs.Float64Var(&c.SpikeFactor, "spike-factor", 10, "demand multiplier during the promotion")
+	fs.Float64Var(&c.MarketplaceOrders, "marketplace-orders", 30, "marketplace orders per simulated minute (three marketplaces together)")
+	fs.Float64Var(&c.AppOrders, "app-orders", 10, "app orders per simulated minute")
+	fs.Float64Var(&c.ShelfSales, "shelf-sales", 20, "shelf sales per simulated minute over the shops")
+	fs.DurationVar(&c.Restock, "restock", 30*time.Minute, "ERP delivery interval, simulated")
+	fs.IntVar(&c.NewSKUs, "new-skus", 5000, "SKUs listed when the promotion starts (their first sync queues at the marketplaces)")
+	fs.Int64Var(&c.SafetyStock, "safety-stock", 1, "the safety mode's safety stock per marketplace")
+	partitions := fs.Int("partitions", 4, "partitions of each engine's topics")
+	fs.Uint64Var(&c.Seed, "seed", 1, "demand seed")
+	out := fs.String("out", "bench/results/chain", "directory for results.md, results.json and chain.png")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *brokers != "kfake" {
+		c.Brokers = splitList(*brokers)
+	}
+	c.Modes, c.Partitions = splitList(*modes), int32(*partitions)
+	c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	c.Progress = func(line string) { fmt.Fprintln(os.Stderr, line) }
+	res, err := bench.RunChain(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := bench.WriteChainReport(*out, res); err != nil {
+		return err
+	}
+	bench.WriteChainTables(os.Stdout, res)
+	return nil
 }
 
 func kfake(ctx context.Context, args []string) error {

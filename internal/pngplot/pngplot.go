@@ -95,6 +95,18 @@ func (c *Canvas) HLine(x0, x1, y int, col color.RGBA) { Fill(c.Img, image.Rect(x
 // VLine draws a vertical 1-pixel line.
 func (c *Canvas) VLine(x, y0, y1 int, col color.RGBA) { Fill(c.Img, image.Rect(x, y0, x+1, y1+1), col) }
 
+// YGrid draws five grid lines of a linear axis from 0 to top, labelled on
+// the left.
+func (c *Canvas) YGrid(p Panel, top float64) {
+	for k := 0; k <= 4; k++ {
+		v := top * float64(k) / 4
+		y := p.Y(v, 0, top)
+		c.HLine(p.X0, p.X1, y, Grid)
+		lab := fmt.Sprintf("%.0f", v)
+		c.Text(p.X0-8-len(lab)*6, y-3, 1, Black, lab)
+	}
+}
+
 // Frame outlines p.
 func (c *Canvas) Frame(p Panel) {
 	c.HLine(p.X0, p.X1, p.Y0, Black)

@@ -93,7 +93,7 @@ func (s *Server) ozon(r *http.Request, body []byte) reply {
 	if len(req.Stocks) == 0 || len(req.Stocks) > ozonMaxBatch {
 		return ozonError(http.StatusBadRequest, fmt.Sprintf("stocks: %d items, want 1..%d", len(req.Stocks), ozonMaxBatch))
 	}
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.throttle && !s.window.allow(now) {

@@ -63,7 +63,8 @@ type Server struct {
 	failCode  int
 	down      bool
 	throttle  bool
-	stall     chan struct{} // non-nil: admitted requests wait for it to close
+	stall     chan struct{}    // non-nil: admitted requests wait for it to close
+	clock     func() time.Time // the limits' clock; nil: time.Now
 	lastBody  []byte
 
 	cooldown   time.Duration        // Ozon: per-pair interval
@@ -141,6 +142,40 @@ func (s *Server) Stock(sku string) (int64, bool) {
 	defer s.mu.Unlock()
 	v, ok := s.stock[sku]
 	return v, ok
+}
+
+// Order takes qty of sku off what the marketplace shows, as a marketplace
+// does when it accepts a customer's order against its displayed stock; it
+// takes nothing and returns false when it shows less (or nothing).
+func (s *Server) Order(sku string, qty int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.stock[sku]; !ok || v < qty {
+		return false
+	}
+	s.stock[sku] -= qty
+	return true
+}
+
+// SetClock runs the limits (request rates, quotas, Ozon's per-item
+// cooldown) on now instead of the wall clock: a simulation whose time runs
+// faster than the wall's passes its own. Retry-After values the mocks send
+// are in now's seconds.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = now
+}
+
+// now reads the limits' clock; s.mu must not be held.
+func (s *Server) now() time.Time {
+	s.mu.Lock()
+	clock := s.clock
+	s.mu.Unlock()
+	if clock != nil {
+		return clock()
+	}
+	return time.Now()
 }
 
 // Requests counts every request received, failed ones included.

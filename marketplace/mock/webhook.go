@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/stocksync/stocksync/marketplace"
 )
@@ -63,7 +62,7 @@ func (s *Server) webhook(r *http.Request, body []byte) reply {
 	if err := json.Unmarshal(body, &req); err != nil || req.Channel == "" || len(req.Updates) == 0 {
 		return jsonReply(http.StatusBadRequest, map[string]string{"error": "want {channel, updates[]}"})
 	}
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.throttle {

@@ -83,7 +83,7 @@ func (s *Server) wildberries(r *http.Request, body []byte) reply {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return wbErr(http.StatusBadRequest, "invalid body: "+err.Error())
 	}
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.throttle {

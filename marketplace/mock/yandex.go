@@ -76,7 +76,7 @@ func (s *Server) yandex(r *http.Request, body []byte) reply {
 	if n := len(req.SKUs); n == 0 || n > yandexMaxBatch {
 		return yandexErr(http.StatusBadRequest, yandexError{"BAD_REQUEST", fmt.Sprintf("skus: %d items, want 1..%d", n, yandexMaxBatch)})
 	}
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []yandexError
