@@ -442,7 +442,8 @@ const (
 
 // ChannelLatency reads stocksync_sink_e2e_latency_seconds{channel}, and
 // stocksync_reserve_latency_seconds{status} (order command produced →
-// answer emitted, inside the engine) under "decide:<status>": from the
+// answer emitted, inside the engine) under "decide:<status>", and the new
+// engine's stocksync_engine_cycle_commit_seconds under "cycle: commit": from the
 // registry of an in-process engine, else from its /metrics.
 func (s *Stocksync) ChannelLatency(ctx context.Context) (map[string]Histogram, error) {
 	out, err := s.histograms(ctx, e2eMetric, "channel", "")
@@ -451,6 +452,13 @@ func (s *Stocksync) ChannelLatency(ctx context.Context) (map[string]Histogram, e
 	}
 	dec, err := s.histograms(ctx, decideMetric, "status", decidedPrefix)
 	for k, v := range dec {
+		out[k] = v
+	}
+	// The new engine's transactions: their count against the decided
+	// orders is the orders per transaction, what the broker's work
+	// depends on.
+	cyc, _ := s.histograms(ctx, "stocksync_engine_cycle_commit_seconds", "", "cycle: commit")
+	for k, v := range cyc {
 		out[k] = v
 	}
 	return out, err
@@ -521,12 +529,21 @@ func parseHistograms(r io.Reader, name, label string) (map[string]Histogram, err
 			continue
 		}
 		rest := line[len(name):]
+		var suffix, value string
+		labels := map[string]string{}
 		i := strings.IndexByte(rest, '{')
 		j := strings.LastIndexByte(rest, '}')
-		if i < 0 || j < i {
+		switch {
+		case i < 0: // no labels: "name_count 12"
+			suffix, value, _ = strings.Cut(rest, " ")
+		case j < i:
+			continue
+		default:
+			suffix, labels, value = rest[:i], parseLabels(rest[i+1:j]), strings.TrimSpace(rest[j+1:])
+		}
+		if strings.TrimSpace(value) == "" {
 			continue
 		}
-		suffix, labels, value := rest[:i], parseLabels(rest[i+1:j]), strings.TrimSpace(rest[j+1:])
 		val, err := strconv.ParseFloat(strings.Fields(value)[0], 64)
 		if err != nil {
 			continue
