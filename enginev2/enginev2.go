@@ -53,6 +53,10 @@ type Config struct {
 	OnResult func(contract.OrderResult)
 }
 
+// maxPending bounds each pusher's values in memory (about 200 bytes each);
+// the rest wait in the partitions' push states (sinks.Config.MaxPending).
+const maxPending = 100_000
+
 // Engine is one instance.
 type Engine struct {
 	s        *config.Config
@@ -106,7 +110,7 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("enginev2: channel %s: %w", c.Name, err)
 		}
 		e.pushers[c.Name], err = sinks.New(sinks.Config{Channel: c.Name, Adapter: adapter, Metrics: sinkMetrics, Logger: cfg.Logger,
-			Unordered: c.PushOrder == config.PushAnyOrder,
+			Unordered: c.PushOrder == config.PushAnyOrder, MaxPending: maxPending,
 			Send: func(ctx context.Context, v sinks.Verdict, done func(error)) {
 				if !proc.Verdict(ctx, v) {
 					done(fmt.Errorf("the engine stopped before it took the verdict: %w", ctx.Err()))

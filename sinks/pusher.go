@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -41,6 +42,13 @@ type Config struct {
 	MaxAttempts int           // retryable item failures before an update is parked; default 10
 	Backoff     time.Duration // first retry delay, doubled per attempt up to MaxBackoff, with jitter; default 200ms
 	MaxBackoff  time.Duration // default 30s
+	// MaxPending bounds the values held in memory; 0 (default) holds every
+	// value offered. Past it, an offered value of a SKU not held is left
+	// where it is durable, the processor's push state, and its partition
+	// is marked behind: the processor offers such values again (Behind,
+	// CaughtUp) once the pusher has room. A catalogue's first sync to a
+	// slow marketplace would otherwise hold every SKU of every channel.
+	MaxPending int
 	// Unordered pushes pending values in no particular order, as before
 	// urgent values went first (issue 16); for measuring what the order
 	// buys. Default false: urgent values first.
@@ -100,6 +108,9 @@ type Pusher struct {
 	lastErr    string
 	lastErrAt  time.Time
 	shown      []uint32 // per hash slot of a SKU: 1 + the value the marketplace last acknowledged, 0 unknown
+	// behind counts, per partition, the values not taken for want of room
+	// (MaxPending) since the processor last caught the partition up.
+	behind map[int32]uint64
 }
 
 // shownSlots bounds the memory of what each marketplace shows: 4 bytes a
@@ -134,6 +145,7 @@ func New(cfg Config) (*Pusher, error) {
 		wake:    make(chan struct{}, 1),
 		entries: map[string]*entry{},
 		shown:   make([]uint32, shownSlots),
+		behind:  map[int32]uint64{},
 	}, nil
 }
 
@@ -169,6 +181,11 @@ func (p *Pusher) Offer(partition int32, u marketplace.Update) {
 		p.mu.Unlock()
 		return
 	}
+	if !ok && p.cfg.MaxPending > 0 && len(p.entries) >= p.cfg.MaxPending {
+		p.behind[partition]++
+		p.mu.Unlock()
+		return
+	}
 	if !ok {
 		e = &entry{}
 		p.entries[u.SKU] = e
@@ -178,6 +195,42 @@ func (p *Pusher) Offer(partition int32, u marketplace.Update) {
 	p.cfg.Metrics.Pending.WithLabelValues(p.cfg.Channel).Set(float64(len(p.entries)))
 	p.mu.Unlock()
 	p.signal()
+}
+
+// MarkBehind says a partition may hold values this pusher does not: a
+// partition just restored, whose pending values the processor offers when
+// the pusher has room (Behind) rather than all at once.
+func (p *Pusher) MarkBehind(partition int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.behind[partition]++
+}
+
+// Behind returns the partitions marked behind with their marks, and how
+// many values the pusher has room for; none while it holds more than half
+// of MaxPending.
+func (p *Pusher) Behind() (marks map[int32]uint64, room int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.behind) == 0 || p.cfg.MaxPending > 0 && len(p.entries) > p.cfg.MaxPending/2 {
+		return nil, 0
+	}
+	room = p.cfg.MaxPending - len(p.entries)
+	if p.cfg.MaxPending == 0 {
+		room = 1 << 30
+	}
+	return maps.Clone(p.behind), room
+}
+
+// CaughtUp says the processor offered every pending value of a partition
+// it found since mark was read from Behind; a value refused for room
+// meanwhile keeps the partition behind.
+func (p *Pusher) CaughtUp(partition int32, mark uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.behind[partition] == mark {
+		delete(p.behind, partition)
+	}
 }
 
 // Acked forgets a SKU once the processor recorded version as acknowledged.
@@ -208,6 +261,7 @@ func (p *Pusher) forget(sku string, version int64) {
 func (p *Pusher) Forget(partition int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	delete(p.behind, partition)
 	for sku, e := range p.entries {
 		if e.partition == partition && !e.inflight {
 			delete(p.entries, sku)

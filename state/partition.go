@@ -125,8 +125,17 @@ func (p *Partition) Apply(writes []Write, changelogOffset int64) error {
 // Scan calls fn for every key with prefix, in key order, until fn returns
 // false. The value is valid only during the call.
 func (p *Partition) Scan(prefix []byte, fn func(key, value []byte) bool) error {
+	return p.ScanAfter(prefix, nil, fn)
+}
+
+// ScanAfter is Scan from the first key after after (all of prefix when
+// after is nil): a long scan resumed where it stopped.
+func (p *Partition) ScanAfter(prefix, after []byte, fn func(key, value []byte) bool) error {
 	lo := dataKey(prefix)
 	hi := prefixEnd(lo)
+	if after != nil {
+		lo = append(dataKey(after), 0) // the smallest key greater than after
+	}
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return fmt.Errorf("state: scan: %w", err)

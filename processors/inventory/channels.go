@@ -203,26 +203,68 @@ func (p *Processor) afterCommit() {
 	p.offers, p.settled = p.offers[:0], p.settled[:0]
 }
 
-// seedPushers offers a restored partition's unacknowledged values.
-func (p *Processor) seedPushers(part int32, st *state.Partition) {
-	if len(p.cfg.Pushers) == 0 {
-		return
+// seedPushers tells the pushers a restored partition may hold values their
+// marketplaces lack; refill offers them as the pushers have room.
+func (p *Processor) seedPushers(part int32) {
+	for ch, pu := range p.cfg.Pushers {
+		pu.MarkBehind(part)
+		delete(p.cursors[ch], part)
 	}
-	err := st.Scan([]byte(channelsPrefix), func(k, v []byte) bool {
-		cs, err := processors.DecodeChannelsState(v)
-		if err != nil {
-			return true
-		}
-		sku := string(k[len(channelsPrefix):])
-		for ch, s := range cs.Sinks {
-			if pu := p.cfg.Pushers[ch]; pu != nil && s.Pending() {
-				pu.Offer(part, marketplace.Update{SKU: sku, Available: s.Want, Version: s.WantVersion})
+}
+
+// Refill bounds, per pusher and partition and cycle, the push states read
+// and the values offered again.
+const (
+	refillScan  = 20_000
+	refillOffer = 10_000
+)
+
+// refill offers the pushers that have room the pending values of the
+// partitions they are behind on, reading the partitions' push states from
+// where the last refill stopped. The stores are up to date with every
+// committed cycle, so nothing offered is older than what a marketplace
+// acknowledged.
+func (p *Processor) refill(c *txloop.Cycle) {
+	for ch, pu := range p.cfg.Pushers {
+		marks, room := pu.Behind()
+		for part, mark := range marks {
+			st := c.Store(part)
+			if st == nil || room <= 0 {
+				continue
+			}
+			cursors := p.cursors[ch]
+			if cursors == nil {
+				cursors = map[int32][]byte{}
+				p.cursors[ch] = cursors
+			}
+			scanned, offered, end := 0, 0, true
+			err := st.ScanAfter([]byte(channelsPrefix), cursors[part], func(k, v []byte) bool {
+				if scanned >= refillScan || offered >= min(room, refillOffer) {
+					end = false
+					return false
+				}
+				scanned++
+				cursors[part] = append(cursors[part][:0], k...)
+				cs, err := processors.DecodeChannelsState(v)
+				if err != nil {
+					return true
+				}
+				if s := cs.Sinks[ch]; s != nil && s.Pending() {
+					pu.Offer(part, marketplace.Update{SKU: string(k[len(channelsPrefix):]), Available: s.Want, Version: s.WantVersion})
+					offered++
+				}
+				return true
+			})
+			if err != nil {
+				p.log.Error("reading pending channel values of a partition; trying again next cycle", "partition", part, "channel", ch, "err", err)
+				continue
+			}
+			room -= offered
+			if end {
+				delete(cursors, part)
+				pu.CaughtUp(part, mark)
 			}
 		}
-		return true
-	})
-	if err != nil {
-		p.log.Error("reading the pending channel values of a restored partition", "partition", part, "err", err)
 	}
 }
 

@@ -74,6 +74,7 @@ type Processor struct {
 	// time.
 	chanCache     map[string]*processors.ChannelsState
 	chanCommitted map[string]*processors.ChannelsState
+	cursors       map[string]map[int32][]byte // per channel and partition: the last push state key refill read
 	verdicts  chan sinks.Verdict    // from the pushers, recorded by the next cycle
 	offers    []offer               // for the pushers once the cycle commits
 	settled   []sinks.Verdict       // recorded verdicts, for the pushers once the cycle commits
@@ -119,7 +120,8 @@ func New(cfg Config) (*Processor, error) {
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("processor", "inventory"), expiry: map[int32]*expiryQueue{},
 		retention: map[int32]*expiryQueue{}, holds: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14),
 		known: map[int32]*bloom.BloomFilter{}, ledgers: map[string]*stock.SKU{}, committed: map[string]*stock.SKU{},
-		chanCache: map[string]*processors.ChannelsState{}, chanCommitted: map[string]*processors.ChannelsState{}}
+		chanCache: map[string]*processors.ChannelsState{}, chanCommitted: map[string]*processors.ChannelsState{},
+		cursors: map[string]map[int32][]byte{}}
 	p.reset()
 	return p, nil
 }
@@ -156,6 +158,7 @@ func (p *Processor) Process(c *txloop.Cycle, recs []*kgo.Record) error {
 // changed.
 func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 	defer p.reset()
+	p.refill(c)
 	for _, d := range []struct {
 		queues map[int32]*expiryQueue
 		end    func(*txloop.Cycle, int32, string, time.Time) error
@@ -229,7 +232,7 @@ func (p *Processor) Ready(part int32, st *state.Partition) {
 		p.log.Error("reading the holds of a restored partition; orphans among them end at the next restore", "partition", part, "err", err)
 	}
 	p.expiry[part], p.retention[part], p.holds[part], p.known[part] = exp, ret, holds, known
-	p.seedPushers(part, st)
+	p.seedPushers(part)
 }
 
 // Gone forgets a partition.
@@ -240,6 +243,9 @@ func (p *Processor) Gone(part int32) {
 	delete(p.known, part)
 	clear(p.ledgers) // a partition that comes back may have been changed elsewhere
 	clear(p.chanCache)
+	for _, cursors := range p.cursors {
+		delete(cursors, part)
+	}
 	for _, pu := range p.cfg.Pushers {
 		pu.Forget(part)
 	}

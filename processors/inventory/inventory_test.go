@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"maps"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -19,7 +20,9 @@ import (
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/internal/txloop"
+	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
+	"github.com/stocksync/stocksync/sinks"
 	"github.com/stocksync/stocksync/state"
 	"github.com/stocksync/stocksync/stock"
 	"github.com/stocksync/stocksync/topology"
@@ -39,6 +42,11 @@ type world struct {
 
 	mu        sync.Mutex
 	instances map[int]*instance
+
+	// pushTo, when set, gets a pusher for channel web on every instance,
+	// holding at most maxPending values.
+	pushTo     marketplace.Adapter
+	maxPending int
 }
 
 type instance struct {
@@ -106,8 +114,25 @@ func newCluster(t *testing.T, retention time.Duration) *world {
 func (w *world) start(i int) {
 	t := w.t
 	cat := stock.NewCatalog([]string{"msk-wh-1", "spb-store-1"}, []stock.ChannelRule{{Name: "web", Locations: []string{"msk-wh-1", "spb-store-1"}, Share: 1}})
-	proc, err := New(Config{Names: w.names, Partitions: partitions, Catalog: cat, Metrics: processors.NewMetrics(prometheus.NewRegistry()),
-		Logger: testLogger(), Retention: w.retention, HoldGrace: time.Second})
+	var proc *Processor
+	pushers := map[string]*sinks.Pusher{}
+	reg := prometheus.NewRegistry()
+	if w.pushTo != nil {
+		pu, err := sinks.New(sinks.Config{Channel: "web", Adapter: w.pushTo, Metrics: sinks.NewMetrics(reg), Logger: testLogger(),
+			MaxPending: w.maxPending, Send: func(ctx context.Context, v sinks.Verdict, done func(error)) {
+				if !proc.Verdict(ctx, v) {
+					done(ctx.Err())
+					return
+				}
+				done(nil)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pushers["web"] = pu
+	}
+	proc, err := New(Config{Names: w.names, Partitions: partitions, Catalog: cat, Metrics: processors.NewMetrics(reg),
+		Logger: testLogger(), Retention: w.retention, HoldGrace: time.Second, Pushers: pushers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +150,9 @@ func (w *world) start(i int) {
 			t.Errorf("instance %d: %v", i, err)
 		}
 	})
+	for _, pu := range pushers {
+		wg.Go(func() { _ = pu.Run(ctx) })
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.instances[i] = &instance{loop: loop, stop: func() { cancel(); wg.Wait() }}
@@ -345,4 +373,86 @@ func TestOrphanHoldEnds(t *testing.T) {
 	if a := w.ledger("A").Location("msk-wh-1"); a.Reserved != 0 || a.OnHand != 10 {
 		t.Errorf("A after the orphan ended: %+v; want 10 on hand, none reserved", *a)
 	}
+}
+
+// shelf is a marketplace that shows the last value pushed for each SKU.
+type shelf struct {
+	mu    sync.Mutex
+	shown map[string]int64
+}
+
+func (s *shelf) Name() string { return "shelf" }
+func (s *shelf) Limits() marketplace.Limits {
+	return marketplace.Limits{MaxBatch: 4, Rate: 1000, Burst: 10, MaxParallel: 1}
+}
+func (s *shelf) Push(_ context.Context, batch []marketplace.Update) ([]marketplace.ItemResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]marketplace.ItemResult, len(batch))
+	for i, u := range batch {
+		s.shown[u.SKU] = u.Available
+		out[i] = marketplace.ItemResult{SKU: u.SKU, OK: true}
+	}
+	return out, nil
+}
+
+func (s *shelf) shows() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.shown)
+}
+
+// TestPushersCatchUpPastTheirMemory: a pusher holding at most 5 values
+// still brings 60 SKUs to the marketplace (the rest wait in the push
+// states and are offered as it has room), and so does an instance rebuilt
+// from the changelog with its marketplace's values partly pushed.
+func TestPushersCatchUpPastTheirMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	mp := &shelf{shown: map[string]int64{}}
+	w := newCluster(t, 0)
+	w.pushTo, w.maxPending = mp, 5
+	w.start(0)
+	const skus = 60
+	want := map[string]int64{}
+	for i := range skus {
+		sku := fmt.Sprintf("S%02d", i)
+		want[sku] = int64(10 + i)
+		w.snapshot(sku, "msk-wh-1", want[sku])
+	}
+	waitShown := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			got := mp.shows()
+			if maps.Equal(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the marketplace shows %d of %d SKUs right a minute later: %v", what, countEqual(got, want), len(want), got)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitShown("first sync")
+	// Rebuilt elsewhere: new values, pushed by an instance that starts
+	// from the changelog alone.
+	w.stop(0)
+	for sku := range want {
+		want[sku] += 100
+		w.snapshot(sku, "msk-wh-1", want[sku])
+	}
+	w.start(1)
+	waitShown("after a rebuild")
+}
+
+func countEqual(got, want map[string]int64) int {
+	n := 0
+	for k, v := range want {
+		if got[k] == v {
+			n++
+		}
+	}
+	return n
 }
