@@ -128,6 +128,9 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 	k.consumer, err = kgo.NewClient(append(append(base,
 		kgo.ConsumePartitions(offsets),
 		kgo.FetchMaxWait(maxWait),
+		// The engine answers in its transactions: an answer of a cycle that
+		// aborted (a rebalance, a crash) was never a decision.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 	), cfg.Opts...)...)
 	if err != nil {
 		k.producer.Close()

@@ -249,7 +249,8 @@ func (q *deadLetters) consume(ctx context.Context, from map[int32]kgo.Offset, un
 	}
 	topic := string(q.cfg.Names.DLQ)
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(q.cfg.Brokers...), kgo.ClientID("stocksync-console-dlq"),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}), kgo.FetchMaxWait(100 * time.Millisecond)}, q.cfg.Opts...)...)
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}), kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted())}, q.cfg.Opts...)...)
 	if err != nil {
 		return nil, err
 	}
