@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"gopkg.in/yaml.v3"
 
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/contract"
@@ -53,6 +54,10 @@ type StocksyncConfig struct {
 	Command []string
 	// CPUProfile receives a pprof CPU profile of an in-process engine.
 	CPUProfile string
+	// Instances of the engine, each a child process (Command required
+	// past 1) with a warm standby of every partition it does not own, so
+	// any instance answers reads. Default 1.
+	Instances int
 	// Name is the system's row in the results. Default "stocksync".
 	Name string
 	// Broker is the broker's process, counted with the system; 0 for none.
@@ -82,7 +87,8 @@ type Stocksync struct {
 	feed  *kgo.Client
 	reg   *prometheus.Registry // in-process engine
 	child *exec.Cmd
-	args  []string // the child's, after cfg.Command[0]
+	args  []string    // the child's, after cfg.Command[0]
+	peers []*exec.Cmd // more instances (Instances)
 	stop  context.CancelFunc
 	done  chan error
 }
@@ -105,6 +111,14 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 	settings, yamlDoc, err := EngineSettings(cfg.Brokers, prefix, cfg.Partitions, filepath.Join(cfg.Dir, "data"), addr)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Instances > 1 {
+		if len(cfg.Command) == 0 {
+			return nil, errors.New("bench: several instances run as child processes: set Command")
+		}
+		if yamlDoc, err = withStandby(yamlDoc); err != nil {
+			return nil, err
+		}
 	}
 	s := &Stocksync{cfg: cfg, names: topology.New(prefix), url: "http://" + addr, done: make(chan error, 1)}
 	if err := s.createTopics(ctx); err != nil {
@@ -134,6 +148,12 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 		s.Close()
 		return nil, err
 	}
+	for i := 1; i < cfg.Instances; i++ {
+		if err := s.startPeer(ctx, prefix, i); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	switch cfg.Transport {
 	case OverKafka:
 		s.orders, err = client.NewKafka(ctx, client.KafkaConfig{Brokers: cfg.Brokers, TopicPrefix: prefix, Timeout: 30 * time.Second,
@@ -153,6 +173,73 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 		return nil, err
 	}
 	return s, nil
+}
+
+// withStandby turns on warm standbys in an instance's config document.
+func withStandby(doc []byte) ([]byte, error) {
+	var m map[string]any
+	if err := yaml.Unmarshal(doc, &m); err != nil {
+		return nil, err
+	}
+	engine, _ := m["engine"].(map[string]any)
+	if engine == nil {
+		engine = map[string]any{}
+	}
+	engine["standby_replicas"] = 1
+	m["engine"] = engine
+	return yaml.Marshal(m)
+}
+
+// startPeer starts instance i (> 0) on the same topics and waits until it
+// answers ready; the group then spreads the partitions over the instances.
+func (s *Stocksync) startPeer(ctx context.Context, prefix string, i int) error {
+	port, err := freePort(0)
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	_, doc, err := EngineSettings(s.cfg.Brokers, prefix, s.cfg.Partitions, filepath.Join(s.cfg.Dir, fmt.Sprintf("data-%d", i)), addr)
+	if err == nil {
+		doc, err = withStandby(doc)
+	}
+	if err != nil {
+		return err
+	}
+	file := filepath.Join(s.cfg.Dir, fmt.Sprintf("stocksync-%d.yaml", i))
+	if err := os.WriteFile(file, doc, 0o644); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(s.cfg.Dir, fmt.Sprintf("engine-%d.log", i)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.cfg.Command[0], append(s.cfg.Command[1:len(s.cfg.Command):len(s.cfg.Command)], "--config", file, "--http", addr)...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), "STOCKSYNC_LOG_LEVEL=warn")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("bench: start instance %d: %w", i, err)
+	}
+	go func() { _ = cmd.Wait(); logf.Close() }()
+	s.peers = append(s.peers, cmd)
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: instance %d not ready within 2 minutes (its log: %s)", i, logf.Name())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return s.waitReady(ctx) // the first instance, after the rebalance
 }
 
 func (s *Stocksync) startChild() error {
@@ -254,6 +341,9 @@ func (s *Stocksync) Processes() []Process {
 	if s.child != nil {
 		ps = append(ps, Process{Name: "stocksync", PID: s.child.Process.Pid})
 	}
+	for _, p := range s.peers {
+		ps = append(ps, Process{Name: "stocksync", PID: p.Process.Pid})
+	}
 	if s.cfg.Broker.PID != 0 {
 		ps = append(ps, s.cfg.Broker)
 	}
@@ -266,6 +356,9 @@ func (s *Stocksync) Close() error {
 	}
 	if s.feed != nil {
 		s.feed.Close()
+	}
+	for _, p := range s.peers {
+		_ = p.Process.Signal(syscall.SIGTERM)
 	}
 	if s.child != nil && s.child.Process != nil {
 		_ = s.child.Process.Signal(syscall.SIGTERM)

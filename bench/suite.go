@@ -63,6 +63,8 @@ type SuiteConfig struct {
 	// Partitions of stocksync's and the Kafka Streams peer's topics.
 	// Default 12.
 	Partitions int32
+	// Instances of stocksync, each a child process; default 1.
+	Instances int
 	// KStreamsDir is the Kafka Streams peer's Maven module, built on first
 	// use (BuildKStreams). Default "bench/peers/kstreams".
 	KStreamsDir string
@@ -153,7 +155,7 @@ func runOne(ctx context.Context, cfg SuiteConfig, name string, wl WorkloadConfig
 	case SysStocksync, SysStocksyncHTTP, SysStocksyncFake:
 		sc := StocksyncConfig{Brokers: cfg.Brokers, Transport: OverKafka, Partitions: cfg.Partitions, Dir: dir,
 			Command: cfg.EngineCommand, Name: name, Broker: Process{Name: "kafka", PID: cfg.BrokerPID}, Log: cfg.Log,
-			ChannelsWait: cfg.ChannelsWait}
+			ChannelsWait: cfg.ChannelsWait, Instances: cfg.Instances}
 		if name == SysStocksyncHTTP {
 			sc.Transport = OverHTTP
 		}

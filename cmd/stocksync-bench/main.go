@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string) error {
 	cpuprofile := fs.String("cpuprofile", "", "with --engine inproc: write a pprof CPU profile of each stocksync run to FILE-<system>-<workload>.pprof")
 	pgConns := fs.Int("pg-conns", 16, "PostgreSQL pool size")
 	partitions := fs.Int("partitions", 12, "partitions of stocksync's and the Kafka Streams peer's topics")
+	instances := fs.Int("instances", 1, "stocksync instances, each a child process (orders across partitions then cross instances)")
 	kstreamsDir := fs.String("kstreams-dir", "bench/peers/kstreams", "the Kafka Streams peer's Maven module (systems kstreams, kstreams-eos)")
 	kstreamsCommit := fs.Duration("kstreams-commit-interval", 0, "the Kafka Streams peer's commit.interval.ms (0: Kafka Streams' default, 30s at-least-once, 100ms exactly-once)")
 	channelsWait := fs.Duration("channels-wait", 5*time.Minute, "stocksync: how long to let the channels push the catalogue before the load")
@@ -98,6 +99,7 @@ func run(ctx context.Context, args []string) error {
 		CPUProfile:             *cpuprofile,
 		PostgresConns:          *pgConns,
 		Partitions:             int32(*partitions),
+		Instances:              *instances,
 		ChannelsWait:           *channelsWait,
 		KStreamsDir:            *kstreamsDir,
 		KStreamsCommitInterval: *kstreamsCommit,
