@@ -27,6 +27,7 @@ import (
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/internal/owners"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/sinks"
@@ -76,10 +77,10 @@ type Engine struct {
 	instanceID               string
 	advertise                string
 	security                 []kgo.Opt // TLS and SASL for the franz-go clients
-	stockOwners, orderOwners *owners
+	stockOwners, orderOwners *owners.Owners
 
 	channelsProc  *processor
-	channelOwners *owners
+	channelOwners *owners.Owners
 	channels      map[string]*channel
 	pushers       atomic.Pointer[map[string]*sinks.Pusher] // by channel; set once the processors are defined
 	sinkMetrics   *sinks.Metrics
@@ -137,9 +138,13 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: kafka producer: %w", err)
 	}
 	adm := kadm.NewClient(e.producer)
-	e.stockOwners = newOwners(adm, string(e.names.Inventory), string(e.names.StockFeed))
-	e.orderOwners = newOwners(adm, string(e.names.Orders), string(e.names.OrderCommands))
-	e.channelOwners = newOwners(adm, string(e.names.Channels), string(e.names.StockChanges))
+	group := func(g goka.Group, input goka.Stream) *owners.Owners {
+		return owners.New(owners.Config{Admin: adm, Group: string(g), Topic: string(input), Partitions: s.Kafka.Partitions,
+			URLOf: owners.FromUserData, Self: cfg.Advertise})
+	}
+	e.stockOwners = group(e.names.Inventory, e.names.StockFeed)
+	e.orderOwners = group(e.names.Orders, e.names.OrderCommands)
+	e.channelOwners = group(e.names.Channels, e.names.StockChanges)
 	for _, c := range s.Channels {
 		e.channels[c.Name] = &channel{name: c.Name, marketplace: c.Marketplace}
 	}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/stocksync/stocksync/admin"
 	"github.com/stocksync/stocksync/client"
+	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -328,6 +330,10 @@ func check(t *testing.T, l *live, h *history) {
 // instances.
 func checkSpread(t *testing.T, brokers []string, prefix string, alive []*instance) {
 	t.Helper()
+	backend, err := config.ParseBackend(os.Getenv(config.EnvBackend)) // the instances' own, inherited
+	if err != nil {
+		t.Fatal(err)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +341,7 @@ func checkSpread(t *testing.T, brokers []string, prefix string, alive []*instanc
 	defer cl.Close()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		r, err := admin.Inspect(context.Background(), kadm.NewClient(cl), topology.New(prefix), partitions)
+		r, err := admin.Inspect(context.Background(), kadm.NewClient(cl), topology.New(prefix), partitions, backend)
 		var problems []string
 		if err != nil {
 			problems = append(problems, err.Error())
