@@ -139,9 +139,12 @@ func inspectGroup(ctx context.Context, adm *kadm.Client, group string, inputs []
 	if d, ok := described[group]; ok && d.Err == nil {
 		g.State = d.State
 		for _, m := range d.Members {
-			mem := Member{ClientID: m.ClientID, Host: m.ClientHost, URL: owners.FromUserData(m)}
+			// The txloop engine's members name their URL as the client id
+			// (franz-go's balancer keeps the metadata's user data); goka's
+			// put it in the user data.
+			mem := Member{ClientID: m.ClientID, Host: m.ClientHost, URL: owners.FromClientID(m)}
 			if mem.URL == "" {
-				mem.URL = owners.FromClientID(m) // the txloop engine's members
+				mem.URL = owners.FromUserData(m)
 			}
 			if a, ok := m.Assigned.AsConsumer(); ok {
 				for _, t := range a.Topics {
