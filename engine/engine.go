@@ -28,6 +28,7 @@ import (
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/internal/owners"
+	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/sinks"
@@ -294,7 +295,7 @@ func (e *Engine) waitForTopics(ctx context.Context) error {
 		if err == nil {
 			// goka reads topic metadata when its processors are built; a
 			// broker may not list a topic it just created for a moment.
-			err = topicsLed(tctx, e.producer, names, e.cfg.Partitions)
+			err = topics.WaitLed(tctx, e.producer, names, e.cfg.Partitions)
 		}
 		cancel()
 		if err == nil {

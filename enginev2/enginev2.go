@@ -32,6 +32,7 @@ import (
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/internal/owners"
+	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/internal/txloop"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
@@ -226,12 +227,19 @@ func (e *Engine) topics(ctx context.Context) error {
 	// the stock changes, tombstones of finished orders kept a day (a reader
 	// restoring meanwhile sees the delete), so a rebuild reads about the
 	// live set.
-	return create(map[string]*string{
+	if err := create(map[string]*string{
 		"cleanup.policy":            ptr("compact"),
 		"segment.bytes":             ptr(strconv.Itoa(64 << 20)),
 		"min.cleanable.dirty.ratio": ptr("0.2"),
 		"delete.retention.ms":       ptr(strconv.Itoa(24 * 3600 * 1000)),
-	}, string(e.names.EngineTable()))
+	}, string(e.names.EngineTable())); err != nil {
+		return err
+	}
+	// A real broker lists a topic it just created a moment later; the
+	// clients started next would call it missing.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return topics.WaitLed(wctx, e.producer, append(streams, string(e.names.ChannelControl), string(e.names.EngineTable())), e.s.Kafka.Partitions)
 }
 
 func ptr(s string) *string { return &s }

@@ -95,6 +95,7 @@ type env struct {
 	b      *backend
 	prefix string
 	names  topology.Names
+	engine string // the instances' engine.backend, from $STOCKSYNC_ENGINE (default goka)
 	seq    atomic.Int32
 }
 
@@ -102,7 +103,11 @@ type env struct {
 // a real broker the topics and groups are deleted when the scenario ends.
 func newEnv(t *testing.T, b *backend, short string) *env {
 	prefix := fmt.Sprintf("it-%s-%s.", runID, short)
-	e := &env{t: t, b: b, prefix: prefix, names: topology.New(prefix)}
+	engine, err := config.ParseBackend(os.Getenv(config.EnvBackend))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, b: b, prefix: prefix, names: topology.New(prefix), engine: engine}
 	if b.real {
 		t.Cleanup(e.deleteTopics)
 	}
@@ -192,7 +197,7 @@ func (e *env) start(dataDir string) *instance {
 	began := time.Now()
 	var err error
 	in.in, err = stocksync.Start(context.Background(), stocksync.Config{Settings: e.settings(dataDir),
-		Backend: os.Getenv(config.EnvBackend), Logger: in.logs.logger()})
+		Backend: e.engine, Logger: in.logs.logger()})
 	if err != nil {
 		e.t.Fatalf("start instance %s: %v", in.name, err)
 	}

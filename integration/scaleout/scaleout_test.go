@@ -308,6 +308,7 @@ func check(t *testing.T, l *live, h *history) {
 	}
 	// Every order the history knows is present once, in the state it was left.
 	wrong := 0
+	wrongBy := map[string]int{}
 	for id, o := range h.orders {
 		var v contract.OrderView
 		status := getJSON(l.pick().url+"/v1/orders/"+id, &v)
@@ -315,6 +316,7 @@ func check(t *testing.T, l *live, h *history) {
 			continue
 		}
 		if status != 200 || v.State != o.state {
+			wrongBy[fmt.Sprintf("history %s, engine %d %q", o.state, status, v.State)]++
 			wrong++
 			if wrong <= 10 {
 				t.Errorf("order %s: engine says %d %q, history says %q", id, status, v.State, o.state)
@@ -322,7 +324,7 @@ func check(t *testing.T, l *live, h *history) {
 		}
 	}
 	if wrong > 0 {
-		t.Errorf("%d orders differ from the history", wrong)
+		t.Errorf("%d orders differ from the history: %v", wrong, wrongBy)
 	}
 }
 
