@@ -142,12 +142,9 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A member that died is noticed after the session timeout: 10s, as
-	// the goka engine's (sarama's default), not franz-go's 45s, which
-	// stalls a dead member's partitions three quarters of a minute.
-	opts := append([]kgo.Opt{kgo.SessionTimeout(10 * time.Second)}, security...)
+	opts := security
 	if cfg.Advertise != "" {
-		opts = append(opts, kgo.ClientID(cfg.Advertise))
+		opts = append(opts[:len(opts):len(opts)], kgo.ClientID(cfg.Advertise))
 	}
 	e.loop, err = txloop.New(txloop.Config{Brokers: s.Kafka.Brokers, Group: string(e.names.Engine),
 		TransactionalID: e.names.Prefix + "engine-" + cfg.InstanceID,

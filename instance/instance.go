@@ -117,7 +117,11 @@ func Start(ctx context.Context, cfg Config) (*Instance, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	reg := cfg.Registry
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+			return nil, fmt.Errorf("instance: metrics: %w", err)
+		}
+	}
 	if err := buildinfo.Register(reg); err != nil {
 		return nil, err
 	}
