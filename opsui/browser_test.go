@@ -103,11 +103,15 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Cluster: this instance, ready, with its partitions; the groups' lag.
 	do(t, ctx, "open the cluster tab", chromedp.Click(`#tabs button[data-tab="cluster"]`))
-	inst := waitText(t, ctx, `#instances tbody`, "(this one)")
-	if !strings.Contains(inst, "ready") || !strings.Contains(inst, "stocksync.inventory:") {
-		t.Fatalf("instances table = %q, want this instance, ready, with its inventory partitions", inst)
+	group, another := "stocksync.inventory", "stocksync.orders" // the goka engine's groups
+	if b, _ := config.ParseBackend(os.Getenv(config.EnvBackend)); b == config.BackendTxloop {
+		group, another = "stocksync.engine", "stocksync.engine" // the new engine's one group
 	}
-	waitText(t, ctx, `#groups tbody`, "stocksync.orders")
+	inst := waitText(t, ctx, `#instances tbody`, "(this one)")
+	if !strings.Contains(inst, "ready") || !strings.Contains(inst, group+":") {
+		t.Fatalf("instances table = %q, want this instance, ready, with its %s partitions", inst, group)
+	}
+	waitText(t, ctx, `#groups tbody`, another)
 	waitText(t, ctx, `#partitions tbody`, "stocksync.stock.feed")
 	shot(t, ctx, "ops-cluster.png")
 
