@@ -102,8 +102,12 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	// sarama records go-metrics for every request and message, which nobody
-	// reads here (about 4% of the CPU of a busy instance); it is a global.
-	metrics.UseNilMetrics = true
+	// reads here (about 4% of the CPU of a busy instance); it is a global,
+	// written only once: a second engine in the process (tests) must not
+	// write it while the first one's sarama reads it.
+	if !metrics.UseNilMetrics {
+		metrics.UseNilMetrics = true
+	}
 	if cfg.InstanceID == "" {
 		host, _ := os.Hostname()
 		cfg.InstanceID = fmt.Sprintf("%s-%d", host, os.Getpid())
