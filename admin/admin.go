@@ -19,6 +19,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/internal/owners"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -50,7 +52,7 @@ type Group struct {
 type Member struct {
 	ClientID   string
 	Host       string
-	URL        string // advertised HTTP API, from the member metadata
+	URL        string // advertised HTTP API, from the member metadata (goka) or the client id (txloop)
 	Partitions []int32
 }
 
@@ -65,8 +67,9 @@ type PartitionLag struct {
 	Lag       int64
 }
 
-// Inspect builds the report. partitions is the configured count.
-func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partitions int32) (Report, error) {
+// Inspect builds the report. partitions is the configured count; backend
+// the configured engine.backend, whose groups it describes.
+func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partitions int32, backend string) (Report, error) {
 	var r Report
 	var errs []error
 	tables := map[string]bool{}
@@ -110,7 +113,7 @@ func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partit
 		}
 		r.Topics = append(r.Topics, t)
 	}
-	for _, in := range Inputs(names) {
+	for _, in := range Inputs(names, backend) {
 		g, err := inspectGroup(ctx, adm, in.Group, in.Topics)
 		if err != nil {
 			errs = append(errs, err)
@@ -136,9 +139,12 @@ func inspectGroup(ctx context.Context, adm *kadm.Client, group string, inputs []
 	if d, ok := described[group]; ok && d.Err == nil {
 		g.State = d.State
 		for _, m := range d.Members {
-			mem := Member{ClientID: m.ClientID, Host: m.ClientHost}
-			if meta, ok := m.Join.AsConsumer(); ok {
-				mem.URL = string(meta.UserData)
+			// The txloop engine's members name their URL as the client id
+			// (franz-go's balancer keeps the metadata's user data); goka's
+			// put it in the user data.
+			mem := Member{ClientID: m.ClientID, Host: m.ClientHost, URL: owners.FromClientID(m)}
+			if mem.URL == "" {
+				mem.URL = owners.FromUserData(m)
 			}
 			if a, ok := m.Assigned.AsConsumer(); ok {
 				for _, t := range a.Topics {
@@ -172,8 +178,13 @@ type GroupInputs struct {
 	Topics []string
 }
 
-// Inputs lists the processor groups of names with their input topics.
-func Inputs(names topology.Names) []GroupInputs {
+// Inputs lists the processor groups of names with their input topics, of
+// the engine backend (config.BackendGoka, the default for "", or
+// config.BackendTxloop).
+func Inputs(names topology.Names, backend string) []GroupInputs {
+	if backend == config.BackendTxloop {
+		return []GroupInputs{{Group: string(names.Engine), Topics: []string{string(names.OrderCommands), string(names.StockFeed), string(names.EngineMessages)}}}
+	}
 	return []GroupInputs{
 		{Group: string(names.Inventory), Topics: []string{string(names.StockFeed), string(names.StockCommands)}},
 		{Group: string(names.Orders), Topics: []string{string(names.OrderCommands), string(names.StockReplies)}},

@@ -20,6 +20,9 @@ type LagCollectorConfig struct {
 	Admin *kadm.Client
 	// Names gives the groups and their input topics (Inputs). Required.
 	Names topology.Names
+	// Backend is the engine.backend whose groups are watched (Inputs);
+	// default "", the goka engine's.
+	Backend string
 	// Registry receives the metrics of the package doc. Required: the
 	// global default registry is never used.
 	Registry prometheus.Registerer
@@ -76,7 +79,7 @@ func NewLagCollector(cfg LagCollectorConfig) (*LagCollector, error) {
 		}, []string{"group"}),
 		lag: map[string][]PartitionLag{},
 	}
-	for _, in := range Inputs(cfg.Names) {
+	for _, in := range Inputs(cfg.Names, cfg.Backend) {
 		c.errors.WithLabelValues(in.Group) // exported at 0 from the start, so increase() sees the first failure
 	}
 	if err := cfg.Registry.Register(c); err != nil {
@@ -110,7 +113,7 @@ func (c *LagCollector) Refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Interval)
 	defer cancel()
 	var errs []error
-	for _, in := range Inputs(c.cfg.Names) {
+	for _, in := range Inputs(c.cfg.Names, c.cfg.Backend) {
 		lag, err := Lag(ctx, c.cfg.Admin, in.Group, in.Topics)
 		if err != nil {
 			c.errors.WithLabelValues(in.Group).Inc()

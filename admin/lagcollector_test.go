@@ -20,7 +20,7 @@ import (
 func TestLagCollectorExportsLagPerGroupAndPartition(t *testing.T) {
 	names := topology.New("lagtest.")
 	var topics []string
-	for _, in := range Inputs(names) {
+	for _, in := range Inputs(names, "") {
 		topics = append(topics, in.Topics...)
 	}
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topics...))

@@ -39,6 +39,9 @@ type ChainConfig struct {
 	// Modes to run side by side on the same demand; default
 	// DefaultChainModes.
 	Modes []string
+	// Backend is the engines' engine.backend, as $STOCKSYNC_ENGINE is
+	// written (goka or v1, txloop or v2). Default "": the config default.
+	Backend string
 	// SKUs in the catalogue; default 2000.
 	SKUs int
 	// Day is the simulated time that runs; default 2h.

@@ -185,7 +185,7 @@ func startWorld(ctx context.Context, cfg ChainConfig, mode string, d *demand, cl
 	w.stop, w.running = stop, true
 	ready := make(chan string, 1)
 	go func() {
-		w.done <- RunEngine(runCtx, EngineConfig{Settings: settings, Registry: w.reg, Logger: cfg.Logger, Endpoints: endpoints,
+		w.done <- RunEngine(runCtx, EngineConfig{Settings: settings, Backend: cfg.Backend, Registry: w.reg, Logger: cfg.Logger, Endpoints: endpoints,
 			Ready: func(url string) { ready <- url }})
 	}()
 	select {

@@ -46,6 +46,9 @@ type StocksyncConfig struct {
 	Partitions int32
 	// Dir holds the engine's tables and config. Required.
 	Dir string
+	// Backend is the engine's engine.backend, as $STOCKSYNC_ENGINE is
+	// written (goka or v1, txloop or v2). Default "": the config's default.
+	Backend string
 	// Command runs the engine as a child process: its argv, to which
 	// --config FILE --http ADDR are appended (e.g. `stocksync serve
 	// --insecure-open` or `stocksync-bench engine`). Empty: the engine
@@ -108,7 +111,7 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	settings, yamlDoc, err := EngineSettings(cfg.Brokers, prefix, cfg.Partitions, filepath.Join(cfg.Dir, "data"), addr)
+	settings, yamlDoc, err := EngineSettings(cfg.Brokers, prefix, cfg.Partitions, filepath.Join(cfg.Dir, "data"), addr, cfg.Backend)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +201,7 @@ func (s *Stocksync) startPeer(ctx context.Context, prefix string, i int) error {
 		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	_, doc, err := EngineSettings(s.cfg.Brokers, prefix, s.cfg.Partitions, filepath.Join(s.cfg.Dir, fmt.Sprintf("data-%d", i)), addr)
+	_, doc, err := EngineSettings(s.cfg.Brokers, prefix, s.cfg.Partitions, filepath.Join(s.cfg.Dir, fmt.Sprintf("data-%d", i)), addr, s.cfg.Backend)
 	if err == nil {
 		doc, err = withStandby(doc)
 	}

@@ -45,6 +45,9 @@ type SuiteConfig struct {
 	Brokers []string
 	// BrokerPID is the real broker's process, counted with stocksync.
 	BrokerPID int
+	// Backend is stocksync's engine.backend (StocksyncConfig.Backend).
+	// Default "": the config's default.
+	Backend string
 	// EngineCommand runs stocksync as a child process (StocksyncConfig.
 	// Command). Empty: in-process.
 	EngineCommand []string
@@ -155,7 +158,7 @@ func runOne(ctx context.Context, cfg SuiteConfig, name string, wl WorkloadConfig
 	case SysStocksync, SysStocksyncHTTP, SysStocksyncFake:
 		sc := StocksyncConfig{Brokers: cfg.Brokers, Transport: OverKafka, Partitions: cfg.Partitions, Dir: dir,
 			Command: cfg.EngineCommand, Name: name, Broker: Process{Name: "kafka", PID: cfg.BrokerPID}, Log: cfg.Log,
-			ChannelsWait: cfg.ChannelsWait, Instances: cfg.Instances}
+			ChannelsWait: cfg.ChannelsWait, Instances: cfg.Instances, Backend: cfg.Backend}
 		if name == SysStocksyncHTTP {
 			sc.Transport = OverHTTP
 		}

@@ -6,13 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"gopkg.in/yaml.v3"
 
@@ -20,9 +19,8 @@ import (
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
-	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/examples"
-	"github.com/stocksync/stocksync/queryapi"
+	"github.com/stocksync/stocksync/instance"
 )
 
 // Tokens of the test API.
@@ -39,8 +37,8 @@ const readyWithin = 60 * time.Second
 type stack struct {
 	brokers []string
 	prefix  string
-	eng     *engine.Engine
-	api     *httptest.Server
+	eng     instance.Engine
+	url     string // the API's base URL
 	logs    *syncBuffer
 }
 
@@ -76,12 +74,7 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	reg := prometheus.NewRegistry()
-	s.eng, err = engine.New(engine.Config{Settings: settings, Registry: reg, Logger: log, InstanceID: "client-test"})
-	if err != nil {
-		t.Fatalf("engine.New: %v", err)
-	}
+	settings.HTTP.Addr = "127.0.0.1:0"
 	keyring, err := auth.NewKeyring([]auth.Token{
 		{Token: tokOrders, Name: "checkout", Scopes: []auth.Scope{auth.OrdersWrite, auth.StockRead}},
 		{Token: tokRead, Name: "reader", Scopes: []auth.Scope{auth.StockRead}},
@@ -90,41 +83,31 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := queryapi.New(queryapi.Config{Engine: s.eng, Registry: reg, Gatherer: reg, Logger: log,
-		WriteTimeout: settings.Engine.WriteTimeout.Duration, Auth: keyring,
-		RatePerS: settings.HTTP.RatePerS, MaxInFlight: settings.HTTP.MaxInFlight})
+	in, err := instance.Start(context.Background(), instance.Config{Settings: settings, Backend: os.Getenv(config.EnvBackend),
+		Logger: slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelWarn})), Auth: keyring})
 	if err != nil {
-		t.Fatalf("queryapi.New: %v", err)
+		t.Fatalf("instance.Start: %v", err)
 	}
-	s.api = httptest.NewServer(api)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.eng.Run(ctx) }()
+	s.eng, s.url = in.Engine(), in.URL()
 	t.Cleanup(func() {
-		s.api.Close()
-		cancel()
+		stopped := make(chan error, 1)
+		go func() { stopped <- in.Stop() }()
 		select {
-		case err := <-done:
+		case err := <-stopped:
 			if err != nil {
-				t.Errorf("engine.Run: %v", err)
+				t.Errorf("the instance stopped with %v", err)
 			}
 		case <-time.After(30 * time.Second):
-			t.Error("engine.Run did not return within 30s of its context ending")
+			t.Error("the instance did not stop within 30s")
 		}
 		if t.Failed() {
 			t.Logf("engine log:\n%s", s.logs)
 		}
 	})
-	deadline := time.Now().Add(readyWithin)
-	for s.eng.Ready() != nil {
-		select {
-		case err := <-done:
-			t.Fatalf("engine.Run returned before it was ready: %v\n%s", err, s.logs)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("engine not ready within %s: %v\n%s", readyWithin, s.eng.Ready(), s.logs)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), readyWithin)
+	defer cancel()
+	if err := in.WaitReady(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, s.logs)
 	}
 	return s
 }
@@ -169,7 +152,7 @@ func (s *stack) kafka(t *testing.T, mods ...func(*client.KafkaConfig)) *client.K
 
 func (s *stack) http(t *testing.T, token string) *client.HTTP {
 	t.Helper()
-	h, err := client.NewHTTP(client.HTTPConfig{BaseURL: s.api.URL, Token: token, HTTPClient: s.api.Client()})
+	h, err := client.NewHTTP(client.HTTPConfig{BaseURL: s.url, Token: token})
 	if err != nil {
 		t.Fatalf("NewHTTP: %v", err)
 	}

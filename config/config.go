@@ -58,8 +58,12 @@ type HTTP struct {
 	MaxInFlight int `yaml:"max_in_flight"`
 }
 
-// Engine tunes the processors.
+// Engine chooses and tunes the engine.
 type Engine struct {
+	// Backend is the engine an instance runs: BackendGoka (the goka
+	// processors, package engine) or BackendTxloop (the transactional
+	// loop, package enginev2; docs/design.md). Default goka.
+	Backend       string   `yaml:"backend"`
 	SweepInterval Duration `yaml:"sweep_interval"` // how often expired reservations are released; default 1s
 	WriteTimeout  Duration `yaml:"write_timeout"`  // how long an HTTP write waits for the decision; default 5s
 	// StandbyReplicas 1 keeps, on every instance, a warm copy of every
@@ -218,6 +222,9 @@ func (c *Config) Defaults() {
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
+	if c.Engine.Backend == "" {
+		c.Engine.Backend = BackendGoka
+	}
 	if c.Engine.SweepInterval.Duration == 0 {
 		c.Engine.SweepInterval.Duration = time.Second
 	}
@@ -265,6 +272,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.MaxInFlight < 1 || c.HTTP.MaxInFlight > 1e6 {
 		bad("http.max_in_flight", "%d is outside 1..1000000", c.HTTP.MaxInFlight)
+	}
+	if c.Engine.Backend != BackendGoka && c.Engine.Backend != BackendTxloop {
+		bad("engine.backend", "%q is not one of %s, %s (the environment's $%s also takes v1, v2)", c.Engine.Backend, BackendGoka, BackendTxloop, EnvBackend)
 	}
 	if c.Engine.SweepInterval.Duration < 10*time.Millisecond {
 		bad("engine.sweep_interval", "%s is below 10ms", c.Engine.SweepInterval)

@@ -10,10 +10,10 @@ import (
 
 	"github.com/stocksync/stocksync/admin"
 	"github.com/stocksync/stocksync/client"
+	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/stock"
-	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -48,7 +48,7 @@ func (e *Engine) ledger(sku string) (*stock.SKU, error) {
 	v, err := e.inventory.Get(sku)
 	if err != nil {
 		// goka: the partition is not (or no longer) assigned to this instance.
-		return nil, e.notLocal(e.stockOwners, sku, err)
+		return nil, e.stockOwners.NotLocal(sku, err)
 	}
 	raw, _ := v.([]byte)
 	if raw == nil {
@@ -59,23 +59,6 @@ func (e *Engine) ledger(sku string) (*stock.SKU, error) {
 		return nil, fmt.Errorf("ledger of SKU %q: %w", sku, err)
 	}
 	return &s, nil
-}
-
-// notLocal explains why a key cannot be read here: another instance owns its
-// partition (the API forwards there), or nobody does right now (rebalancing:
-// retry), never stale data presented as current.
-func (e *Engine) notLocal(o *owners, key string, cause error) error {
-	p := topology.PartitionOf(key, e.cfg.Partitions)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	owner, err := o.lookup(ctx, p)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: looking up the owner of partition %d: %v", contract.ErrUnavailable, p, err)
-	case owner == "" || owner == e.advertise:
-		return fmt.Errorf("%w: partition %d is moving between instances (%v)", contract.ErrUnavailable, p, cause)
-	}
-	return &contract.NotOwnerError{Key: key, Partition: p, Owner: owner}
 }
 
 // Stock answers GET /v1/stock/{sku} from the local Pebble table.
@@ -99,7 +82,7 @@ func (e *Engine) Order(ctx context.Context, orderID string) (contract.OrderView,
 	}
 	v, err := e.orders.Get(orderID)
 	if err != nil {
-		return contract.OrderView{}, e.notLocal(e.orderOwners, orderID, err)
+		return contract.OrderView{}, e.orderOwners.NotLocal(orderID, err)
 	}
 	raw, _ := v.([]byte)
 	if raw == nil {
@@ -198,4 +181,6 @@ func (e *Engine) Channels() []contract.ChannelInfo {
 
 // ConsumerGroups are the engine's goka groups with their input topics, for
 // the ops console's cluster view (opsui.Engine).
-func (e *Engine) ConsumerGroups() []admin.GroupInputs { return admin.Inputs(e.names) }
+func (e *Engine) ConsumerGroups() []admin.GroupInputs {
+	return admin.Inputs(e.names, config.BackendGoka)
+}

@@ -202,7 +202,7 @@ func (e *Engine) ChannelStock(ctx context.Context, name, sku string) (contract.C
 	}
 	v, err := e.channelsProc.Get(sku)
 	if err != nil {
-		return contract.ChannelStockView{}, e.notLocal(e.channelOwners, sku, err)
+		return contract.ChannelStockView{}, e.channelOwners.NotLocal(sku, err)
 	}
 	raw, _ := v.([]byte)
 	var s *processors.SinkState

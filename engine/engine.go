@@ -27,6 +27,8 @@ import (
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/internal/owners"
+	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/sinks"
@@ -76,10 +78,10 @@ type Engine struct {
 	instanceID               string
 	advertise                string
 	security                 []kgo.Opt // TLS and SASL for the franz-go clients
-	stockOwners, orderOwners *owners
+	stockOwners, orderOwners *owners.Owners
 
 	channelsProc  *processor
-	channelOwners *owners
+	channelOwners *owners.Owners
 	channels      map[string]*channel
 	pushers       atomic.Pointer[map[string]*sinks.Pusher] // by channel; set once the processors are defined
 	sinkMetrics   *sinks.Metrics
@@ -100,8 +102,12 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	// sarama records go-metrics for every request and message, which nobody
-	// reads here (about 4% of the CPU of a busy instance); it is a global.
-	metrics.UseNilMetrics = true
+	// reads here (about 4% of the CPU of a busy instance); it is a global,
+	// written only once: a second engine in the process (tests) must not
+	// write it while the first one's sarama reads it.
+	if !metrics.UseNilMetrics {
+		metrics.UseNilMetrics = true
+	}
 	if cfg.InstanceID == "" {
 		host, _ := os.Hostname()
 		cfg.InstanceID = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -137,9 +143,13 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: kafka producer: %w", err)
 	}
 	adm := kadm.NewClient(e.producer)
-	e.stockOwners = newOwners(adm, string(e.names.Inventory), string(e.names.StockFeed))
-	e.orderOwners = newOwners(adm, string(e.names.Orders), string(e.names.OrderCommands))
-	e.channelOwners = newOwners(adm, string(e.names.Channels), string(e.names.StockChanges))
+	group := func(g goka.Group, input goka.Stream) *owners.Owners {
+		return owners.New(owners.Config{Admin: adm, Group: string(g), Topic: string(input), Partitions: s.Kafka.Partitions,
+			URLOf: owners.FromUserData, Self: cfg.Advertise})
+	}
+	e.stockOwners = group(e.names.Inventory, e.names.StockFeed)
+	e.orderOwners = group(e.names.Orders, e.names.OrderCommands)
+	e.channelOwners = group(e.names.Channels, e.names.StockChanges)
 	for _, c := range s.Channels {
 		e.channels[c.Name] = &channel{name: c.Name, marketplace: c.Marketplace}
 	}
@@ -289,7 +299,7 @@ func (e *Engine) waitForTopics(ctx context.Context) error {
 		if err == nil {
 			// goka reads topic metadata when its processors are built; a
 			// broker may not list a topic it just created for a moment.
-			err = topicsLed(tctx, e.producer, names, e.cfg.Partitions)
+			err = topics.WaitLed(tctx, e.producer, names, e.cfg.Partitions)
 		}
 		cancel()
 		if err == nil {

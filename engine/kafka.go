@@ -16,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // saramaConfig is goka's client configuration, tuned for latency: goka's
@@ -156,44 +155,4 @@ func (l gokaLogger) out(s string) {
 		return
 	}
 	l.log.Debug(strings.TrimSpace(s), "component", "goka")
-}
-
-// topicsLed asks the brokers (uncached: kadm keeps a missing topic missing
-// for seconds) until every topic lists all its partitions with a leader.
-func topicsLed(ctx context.Context, cl *kgo.Client, names []string, partitions int32) error {
-	for {
-		req := kmsg.NewPtrMetadataRequest()
-		for _, n := range names {
-			t := kmsg.NewMetadataRequestTopic()
-			t.Topic = kmsg.StringPtr(n)
-			req.Topics = append(req.Topics, t)
-		}
-		resp, err := req.RequestWith(ctx, cl)
-		missing := ""
-		if err == nil {
-			for _, t := range resp.Topics {
-				led := 0
-				for _, p := range t.Partitions {
-					if p.ErrorCode == 0 && p.Leader >= 0 {
-						led++
-					}
-				}
-				if t.ErrorCode != 0 || int32(led) < partitions {
-					missing = *t.Topic
-					break
-				}
-			}
-		}
-		if err == nil && missing == "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if err == nil {
-				err = fmt.Errorf("topic %s has no leader for some partitions yet", missing)
-			}
-			return fmt.Errorf("waiting for the new topics to be served: %w", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/processors/inventory"
 	"github.com/stocksync/stocksync/sinks"
-	"github.com/stocksync/stocksync/topology"
 )
 
 // modes applies the channel modes of the compacted control topic: every
@@ -93,9 +92,9 @@ func (e *Engine) ChannelStock(_ context.Context, name, sku string) (contract.Cha
 	if _, err := e.pusher(name); err != nil {
 		return contract.ChannelStockView{}, err
 	}
-	st := e.loop.View(topology.PartitionOf(sku, e.s.Kafka.Partitions))
-	if st == nil {
-		return contract.ChannelStockView{}, fmt.Errorf("%w: SKU %q's partition is not served here (yet)", contract.ErrUnavailable, sku)
+	st, err := e.store(sku)
+	if err != nil {
+		return contract.ChannelStockView{}, err
 	}
 	s, err := inventory.ChannelStock(st, name, sku)
 	if err != nil {

@@ -31,11 +31,14 @@ import (
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/internal/owners"
+	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/internal/txloop"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/processors/inventory"
 	"github.com/stocksync/stocksync/sinks"
+	"github.com/stocksync/stocksync/state"
 	"github.com/stocksync/stocksync/stock"
 	"github.com/stocksync/stocksync/topology"
 )
@@ -46,6 +49,12 @@ type Config struct {
 	Registry   prometheus.Registerer // required
 	Logger     *slog.Logger          // default slog.Default()
 	InstanceID string                // names the transactional producer; keep it stable per instance; required
+	// Advertise is the base URL other instances reach this one's HTTP API
+	// at; it is the loop's Kafka client id, so the group's description says
+	// which instance owns which partition, and a read of a key owned
+	// elsewhere answers *contract.NotOwnerError (the API forwards it).
+	// Default "" (single instance: no forwarding).
+	Advertise string
 	// Endpoints are the marketplace settings of each channel, by name.
 	Endpoints map[string]marketplace.Config
 	// OnResult, if set, sees every order answer the instance reads from
@@ -71,6 +80,7 @@ type Engine struct {
 	pushers  map[string]*sinks.Pusher
 	modes    *modes
 	onResult func(contract.OrderResult)
+	owners   *owners.Owners
 }
 
 // New builds the engine; Run starts it.
@@ -132,12 +142,16 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts := security
+	if cfg.Advertise != "" {
+		opts = append(opts[:len(opts):len(opts)], kgo.ClientID(cfg.Advertise))
+	}
 	e.loop, err = txloop.New(txloop.Config{Brokers: s.Kafka.Brokers, Group: string(e.names.Engine),
 		TransactionalID: e.names.Prefix + "engine-" + cfg.InstanceID,
 		Inputs:          []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)},
 		Changelog:       string(e.names.EngineTable()), Partitions: s.Kafka.Partitions,
 		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger,
-		Opts:    append(security[:len(security):len(security)], kgo.WithHooks(rebalanced)),
+		Opts:    append(opts[:len(opts):len(opts)], kgo.WithHooks(rebalanced)),
 		Standby: s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration,
 		TransactionTimeout: s.Engine.TransactionTimeout.Duration, Metrics: txloop.NewMetrics(cfg.Registry)})
 	if err != nil {
@@ -147,6 +161,8 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.owners = owners.New(owners.Config{Admin: kadm.NewClient(e.producer), Group: string(e.names.Engine),
+		Topic: string(e.names.OrderCommands), Partitions: s.Kafka.Partitions, URLOf: owners.FromClientID, Self: cfg.Advertise})
 	return e, nil
 }
 
@@ -208,12 +224,19 @@ func (e *Engine) topics(ctx context.Context) error {
 	// the stock changes, tombstones of finished orders kept a day (a reader
 	// restoring meanwhile sees the delete), so a rebuild reads about the
 	// live set.
-	return create(map[string]*string{
+	if err := create(map[string]*string{
 		"cleanup.policy":            ptr("compact"),
 		"segment.bytes":             ptr(strconv.Itoa(64 << 20)),
 		"min.cleanable.dirty.ratio": ptr("0.2"),
 		"delete.retention.ms":       ptr(strconv.Itoa(24 * 3600 * 1000)),
-	}, string(e.names.EngineTable()))
+	}, string(e.names.EngineTable())); err != nil {
+		return err
+	}
+	// A real broker lists a topic it just created a moment later; the
+	// clients started next would call it missing.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return topics.WaitLed(wctx, e.producer, append(streams, string(e.names.ChannelControl), string(e.names.EngineTable())), e.s.Kafka.Partitions)
 }
 
 func ptr(s string) *string { return &s }
@@ -230,10 +253,30 @@ func (e *Engine) Ready() error {
 	return nil
 }
 
+// Names are the topics and groups this engine uses.
+func (e *Engine) Names() topology.Names { return e.names }
+
+// Producer is the engine's (non-transactional) franz-go client, for tools
+// in the same process.
+func (e *Engine) Producer() *kgo.Client { return e.producer }
+
+// store is the store of key's partition, owned here or kept warm as a
+// standby; when this instance has neither, the error says who does (*contract.NotOwnerError) or that it is
+// moving (contract.ErrUnavailable).
+func (e *Engine) store(key string) (*state.Partition, error) {
+	if !e.started.Load() {
+		return nil, fmt.Errorf("%w: the engine is still starting", contract.ErrUnavailable)
+	}
+	if st := e.loop.View(topology.PartitionOf(key, e.s.Kafka.Partitions)); st != nil {
+		return st, nil
+	}
+	return nil, e.owners.NotLocal(key, errors.New("its partition is not served here"))
+}
+
 func (e *Engine) ledger(sku string) (*stock.SKU, error) {
-	st := e.loop.View(topology.PartitionOf(sku, e.s.Kafka.Partitions))
-	if st == nil {
-		return nil, fmt.Errorf("%w: SKU %q's partition is not served here (yet)", contract.ErrUnavailable, sku)
+	st, err := e.store(sku)
+	if err != nil {
+		return nil, err
 	}
 	v, err := st.Get([]byte(sku))
 	if err != nil || v == nil {
@@ -262,6 +305,9 @@ func (e *Engine) view(sku string, s *stock.SKU) contract.StockView { return e.ca
 
 // Order answers GET /v1/orders/{id}.
 func (e *Engine) Order(_ context.Context, id string) (contract.OrderView, error) {
+	if _, err := e.store(id); err != nil {
+		return contract.OrderView{}, err // the id's partition keeps its directory entry
+	}
 	v, err := inventory.FindOrder(e.loop.View, e.s.Kafka.Partitions, id)
 	if err != nil {
 		return contract.OrderView{}, err
@@ -302,7 +348,11 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 		return contract.FeedAnswer{}, &contract.InvalidError{Field: "location",
 			Reason: fmt.Sprintf("%q is not configured (known: %s)", msg.Location, strings.Join(e.catalog.Locations(), ", "))}
 	}
-	if before, err := e.ledger(msg.SKU); err == nil && before.Applied(msg) {
+	before, err := e.ledger(msg.SKU)
+	if err != nil && !errors.Is(err, contract.ErrUnavailable) {
+		return contract.FeedAnswer{}, err // another instance owns the SKU: the API forwards there
+	}
+	if err == nil && before.Applied(msg) {
 		v := e.view(msg.SKU, before)
 		return contract.FeedAnswer{Status: "applied", Ignored: true, Stock: &v}, nil
 	}
@@ -339,6 +389,5 @@ func (e *Engine) Locations() []contract.LocationInfo {
 // ConsumerGroups is the engine's one group with its loop's inputs (as New
 // gives them to txloop), for the ops console's cluster view (opsui.Engine).
 func (e *Engine) ConsumerGroups() []admin.GroupInputs {
-	return []admin.GroupInputs{{Group: string(e.names.Engine),
-		Topics: []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)}}}
+	return admin.Inputs(e.names, config.BackendTxloop)
 }

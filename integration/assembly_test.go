@@ -6,38 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
-
-	"github.com/stocksync/stocksync/config"
-	"github.com/stocksync/stocksync/marketplace"
-	"github.com/stocksync/stocksync/marketplace/mock"
 )
-
-// startMarketplaces points every channel at a mock of its marketplace, as
-// `stocksync dev` does, so the channel sinks have somewhere to push.
-func (in *instance) startMarketplaces(channels []config.Channel) map[string]marketplace.Config {
-	t := in.env.t
-	t.Helper()
-	endpoints := map[string]marketplace.Config{}
-	for _, c := range channels {
-		s, err := mock.New(c.Marketplace)
-		if err != nil {
-			in.closeMarketplaces()
-			t.Fatalf("channel %s: %v", c.Name, err)
-		}
-		in.mocks = append(in.mocks, s)
-		cfg := s.Config()
-		cfg.Channel = c.Name
-		endpoints[c.Name] = cfg
-	}
-	return endpoints
-}
-
-func (in *instance) closeMarketplaces() {
-	for _, m := range in.mocks {
-		m.Close()
-	}
-	in.mocks = nil
-}
 
 // ---- the engine's log: kept in memory, shown when a test fails.
 

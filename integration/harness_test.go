@@ -9,11 +9,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,18 +19,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"gopkg.in/yaml.v3"
 
 	"github.com/stocksync/stocksync/config"
-	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/examples"
-	"github.com/stocksync/stocksync/marketplace/mock"
-	"github.com/stocksync/stocksync/queryapi"
-	"github.com/stocksync/stocksync/reconcile"
+	stocksync "github.com/stocksync/stocksync/instance"
 	"github.com/stocksync/stocksync/topology"
 )
 
@@ -101,6 +95,7 @@ type env struct {
 	b      *backend
 	prefix string
 	names  topology.Names
+	engine string // the instances' engine.backend, from $STOCKSYNC_ENGINE (default goka)
 	seq    atomic.Int32
 }
 
@@ -108,7 +103,11 @@ type env struct {
 // a real broker the topics and groups are deleted when the scenario ends.
 func newEnv(t *testing.T, b *backend, short string) *env {
 	prefix := fmt.Sprintf("it-%s-%s.", runID, short)
-	e := &env{t: t, b: b, prefix: prefix, names: topology.New(prefix)}
+	engine, err := config.ParseBackend(os.Getenv(config.EnvBackend))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, b: b, prefix: prefix, names: topology.New(prefix), engine: engine}
 	if b.real {
 		t.Cleanup(e.deleteTopics)
 	}
@@ -172,63 +171,37 @@ func (e *env) settings(dataDir string) *config.Config {
 	return s
 }
 
-// instance is one running stocksync: engine and HTTP API on a local listener.
+// instance is one running stocksync (package instance) with its HTTP API
+// on a local listener.
 type instance struct {
 	env     *env
 	name    string
 	dataDir string
 	url     string
-	srv     *httptest.Server
-	cancel  context.CancelFunc
-	done    chan error
+	in      *stocksync.Instance
 	logs    *logBuffer
-	mocks   []*mock.Server // a mock marketplace per channel
 	stopped bool
-	// ReadyIn is how long the instance took from Run to /readyz 200;
-	// StoppedIn, from Stop to Run's return.
+	// ReadyIn is how long the instance took from its start to /readyz 200;
+	// StoppedIn, from Stop to its return.
 	ReadyIn, StoppedIn time.Duration
 }
 
-// start runs an instance on dataDir and waits until /readyz answers 200; it
-// is stopped when the test ends, if not before.
+// start runs an instance on dataDir, on the backend of $STOCKSYNC_ENGINE
+// (default goka), and waits until /readyz answers 200; it is stopped when
+// the test ends, if not before.
 func (e *env) start(dataDir string) *instance {
 	e.t.Helper()
 	n := e.seq.Add(1)
-	in := &instance{env: e, name: fmt.Sprintf("%s#%d", e.prefix, n), dataDir: dataDir, done: make(chan error, 1)}
+	in := &instance{env: e, name: fmt.Sprintf("%s#%d", e.prefix, n), dataDir: dataDir}
 	in.logs = newLogBuffer(in.name)
-	e.t.Cleanup(in.closeMarketplaces) // if start fails half-way; Stop closes them too
-	settings := e.settings(dataDir)
-	reg := prometheus.NewRegistry()
-	log := in.logs.logger()
-	eng, err := engine.New(engine.Config{Settings: settings, Registry: reg, Logger: log,
-		InstanceID: fmt.Sprintf("it-%s-%d", strings.TrimSuffix(e.prefix, "."), n),
-		Endpoints:  in.startMarketplaces(settings.Channels)})
-	if err != nil {
-		e.t.Fatalf("engine.New: %v", err)
-	}
-	recons, err := reconcile.New(reconcile.Config{Engine: eng, Kafka: &settings.Kafka, Settings: settings.Reconcile,
-		Instance: in.name, Registry: reg, Logger: log})
-	if err != nil {
-		e.t.Fatalf("reconcile.New: %v", err)
-	}
-	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log,
-		WriteTimeout: settings.Engine.WriteTimeout.Duration, Open: true, Reconciliations: recons})
-	if err != nil {
-		e.t.Fatalf("queryapi.New: %v", err)
-	}
-	in.srv = httptest.NewServer(api)
-	in.url = in.srv.URL
-	ctx, cancel := context.WithCancel(context.Background())
-	in.cancel = cancel
 	began := time.Now()
-	go func() {
-		rctx, rstop := context.WithCancel(ctx)
-		recDone := make(chan error, 1)
-		go func() { recDone <- recons.Run(rctx) }()
-		err := eng.Run(ctx)
-		rstop()
-		in.done <- errors.Join(err, <-recDone)
-	}()
+	var err error
+	in.in, err = stocksync.Start(context.Background(), stocksync.Config{Settings: e.settings(dataDir),
+		Backend: e.engine, Logger: in.logs.logger()})
+	if err != nil {
+		e.t.Fatalf("start instance %s: %v", in.name, err)
+	}
+	in.url = in.in.URL()
 	e.t.Cleanup(in.Stop)
 	in.waitReady(began)
 	return in
@@ -241,11 +214,9 @@ func (in *instance) waitReady(began time.Time) {
 	last := "no answer yet"
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-in.done:
-			in.stopped = true // nothing left to stop but the listeners
-			in.srv.Close()
-			in.closeMarketplaces()
-			t.Fatalf("instance %s: Run returned before it was ready: %v\nengine log:\n%s", in.name, err, in.logs)
+		case <-in.in.Done():
+			in.stopped = true
+			t.Fatalf("instance %s: it stopped before it was ready: %v\nengine log:\n%s", in.name, in.in.Err(), in.logs)
 		default:
 		}
 		code, body, err := call(context.Background(), http.MethodGet, in.url+"/readyz", nil)
@@ -260,7 +231,7 @@ func (in *instance) waitReady(began time.Time) {
 		in.name, in.env.b.brokers, readyWithin, last)
 }
 
-// Stop shuts the API, cancels the engine and waits for Run to return.
+// Stop stops the instance gracefully and waits for it.
 func (in *instance) Stop() {
 	if in.stopped {
 		return
@@ -268,17 +239,16 @@ func (in *instance) Stop() {
 	in.stopped = true
 	t := in.env.t
 	began := time.Now()
-	in.srv.Close()
-	in.cancel()
-	defer in.closeMarketplaces()
+	stopped := make(chan error, 1)
+	go func() { stopped <- in.in.Stop() }()
 	select {
-	case err := <-in.done:
+	case err := <-stopped:
 		in.StoppedIn = time.Since(began)
 		if err != nil {
-			t.Errorf("instance %s: Run returned %v", in.name, err)
+			t.Errorf("instance %s: it stopped with %v", in.name, err)
 		}
 	case <-time.After(stopWithin):
-		t.Errorf("instance %s: Run did not return within %s of its context being cancelled", in.name, stopWithin)
+		t.Errorf("instance %s: did not stop within %s", in.name, stopWithin)
 	}
 	if t.Failed() {
 		t.Logf("engine log of instance %s (its last %d KiB):\n%s", in.name, maxLog>>10, in.logs)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/stocksync/stocksync/config"
 )
 
 // testTableTopics checks on a real broker what the engine created: the table
@@ -33,6 +35,9 @@ func testTableTopics(t *testing.T, e *env) {
 		}
 	}
 	tables := []string{string(e.names.InventoryTable()), string(e.names.OrdersTable())}
+	if e.engine == config.BackendTxloop {
+		tables = []string{string(e.names.EngineTable())}
+	}
 	streams := []string{string(e.names.OrderCommands), string(e.names.OrderResults), string(e.names.StockFeed),
 		string(e.names.StockCommands), string(e.names.StockReplies), string(e.names.StockChanges), string(e.names.DLQ)}
 	for _, name := range append(tables, streams...) {

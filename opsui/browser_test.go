@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,22 +19,15 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/stocksync/stocksync/admin"
 	"github.com/stocksync/stocksync/config"
-	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/examples"
+	"github.com/stocksync/stocksync/instance"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/marketplace/mock"
-	"github.com/stocksync/stocksync/opsui"
 	"github.com/stocksync/stocksync/processors"
-	"github.com/stocksync/stocksync/queryapi"
-	"github.com/stocksync/stocksync/reconcile"
 	"github.com/stocksync/stocksync/topology"
 )
 
@@ -111,11 +103,15 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Cluster: this instance, ready, with its partitions; the groups' lag.
 	do(t, ctx, "open the cluster tab", chromedp.Click(`#tabs button[data-tab="cluster"]`))
-	inst := waitText(t, ctx, `#instances tbody`, "(this one)")
-	if !strings.Contains(inst, "ready") || !strings.Contains(inst, "stocksync.inventory:") {
-		t.Fatalf("instances table = %q, want this instance, ready, with its inventory partitions", inst)
+	group, another := "stocksync.inventory", "stocksync.orders" // the goka engine's groups
+	if b, _ := config.ParseBackend(os.Getenv(config.EnvBackend)); b == config.BackendTxloop {
+		group, another = "stocksync.engine", "stocksync.engine" // the new engine's one group
 	}
-	waitText(t, ctx, `#groups tbody`, "stocksync.orders")
+	inst := waitText(t, ctx, `#instances tbody`, "(this one)")
+	if !strings.Contains(inst, "ready") || !strings.Contains(inst, group+":") {
+		t.Fatalf("instances table = %q, want this instance, ready, with its %s partitions", inst, group)
+	}
+	waitText(t, ctx, `#groups tbody`, another)
 	waitText(t, ctx, `#partitions tbody`, "stocksync.stock.feed")
 	shot(t, ctx, "ops-cluster.png")
 
@@ -247,60 +243,26 @@ type stack struct {
 }
 
 // startStack runs the example configuration on kfake with mock
-// marketplaces, the console and a lag collector, as `stocksync serve` does.
+// marketplaces as `stocksync serve` does (package instance: the console and
+// a lag collector included), on the engine of $STOCKSYNC_ENGINE.
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	settings, endpoints, mocks := exampleOnKfake(t)
+	settings.HTTP.Addr = "127.0.0.1:0"
 	st := &stack{kafka: settings.Kafka.Brokers, names: topology.New(settings.Kafka.TopicPrefix), ozon: mocks["ozon"]}
-	srv := httptest.NewUnstartedServer(nil)
-	st.base = "http://" + srv.Listener.Addr().String()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	orders, err := opsui.NewOrders(reg)
+	in, err := instance.Start(context.Background(), instance.Config{Settings: settings, Backend: os.Getenv(config.EnvBackend),
+		Endpoints: endpoints, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), LagInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Config{Settings: settings, Registry: reg, Logger: log, Endpoints: endpoints,
-		Advertise: st.base, OnResult: orders.Observe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	console, err := opsui.New(opsui.Config{Engine: eng, Orders: orders, Gatherer: reg, Brokers: st.kafka, Names: st.names, Instance: st.base})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(console.Close)
+	t.Cleanup(func() { _ = in.Stop() })
+	st.base = in.URL()
 	st.client, err = kgo.NewClient(kgo.SeedBrokers(st.kafka...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.client.Close)
-	lag, err := admin.NewLagCollector(admin.LagCollectorConfig{Admin: kadm.NewClient(st.client), Names: st.names, Registry: reg,
-		Interval: time.Second, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	recons, err := reconcile.New(reconcile.Config{Engine: eng, Settings: settings.Reconcile, Instance: st.base, Registry: reg, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log, Open: true,
-		Console: console, Instance: st.base, Reconciliations: recons})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = api
-	srv.Start()
-	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
-	go console.Run(ctx)
-	go lag.Run(ctx)
-	go func() { _ = recons.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, "the engine to be ready", func() bool { return eng.Ready() == nil })
+	waitFor(t, "the engine to be ready", func() bool { return in.Engine().Ready() == nil })
 	return st
 }
 

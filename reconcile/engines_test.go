@@ -95,7 +95,7 @@ func settings(t *testing.T, prefix string) *config.Config {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	s, _, err := bench.EngineSettings(c.ListenAddrs(), prefix, 2, t.TempDir(), "127.0.0.1:0")
+	s, _, err := bench.EngineSettings(c.ListenAddrs(), prefix, 2, t.TempDir(), "127.0.0.1:0", "" /* backend: the config default */)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,6 +103,7 @@ func run(ctx context.Context, args []string) error {
 		ChannelsWait:           *channelsWait,
 		KStreamsDir:            *kstreamsDir,
 		KStreamsCommitInterval: *kstreamsCommit,
+		Backend:                os.Getenv(config.EnvBackend),
 	}
 	switch *engineCmd {
 	case "self":
@@ -166,7 +167,7 @@ func engine(ctx context.Context, args []string) error {
 		s.HTTP.Addr = *httpAddr
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return bench.RunEngine(ctx, bench.EngineConfig{Settings: s, Throttle: *throttle, CPUProfile: *cpuprofile, Logger: log,
+	return bench.RunEngine(ctx, bench.EngineConfig{Settings: s, Backend: os.Getenv(config.EnvBackend), Throttle: *throttle, CPUProfile: *cpuprofile, Logger: log,
 		ConsoleViewers: *viewers})
 }
 
@@ -199,6 +200,7 @@ func chain(ctx context.Context, args []string) error {
 		c.Brokers = splitList(*brokers)
 	}
 	c.Modes, c.Partitions = splitList(*modes), int32(*partitions)
+	c.Backend = os.Getenv(config.EnvBackend)
 	c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	c.Progress = func(line string) { fmt.Fprintln(os.Stderr, line) }
 	res, err := bench.RunChain(ctx, c)

@@ -39,7 +39,7 @@ func runAdmin(ctx context.Context, getenv env, out io.Writer, args []string) err
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	report, err := admin.Inspect(ctx, kadm.NewClient(cl), topology.New(settings.Kafka.TopicPrefix), settings.Kafka.Partitions)
+	report, err := admin.Inspect(ctx, kadm.NewClient(cl), topology.New(settings.Kafka.TopicPrefix), settings.Kafka.Partitions, settings.Engine.Backend)
 	report.Print(out)
 	if err != nil {
 		return fmt.Errorf("admin: %w (brokers %v)", err, settings.Kafka.Brokers)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/imports"
 	"github.com/stocksync/stocksync/internal/buildinfo"
 )
@@ -19,6 +20,7 @@ const (
 	envBrokers    = "STOCKSYNC_BROKERS"     // --brokers: comma-separated host:port
 	envHTTP       = "STOCKSYNC_HTTP"        // --http: the API's listen address
 	envTokensFile = "STOCKSYNC_TOKENS_FILE" // serve's --tokens-file
+	envEngine     = config.EnvBackend       // engine.backend: goka (v1) or txloop (v2)
 	envLogLevel   = "STOCKSYNC_LOG_LEVEL"   // debug, info, warn, error; default info
 	envLogFormat  = "STOCKSYNC_LOG_FORMAT"  // text or json; default text
 )

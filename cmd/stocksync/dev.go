@@ -12,13 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
-	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/examples"
+	"github.com/stocksync/stocksync/instance"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -55,14 +56,21 @@ func runDev(ctx context.Context, log *slog.Logger, getenv env, stdout io.Writer,
 	settings.Kafka.Brokers = cluster.ListenAddrs()
 	settings.HTTP.Addr = *httpAddr
 	settings.DataDir = filepath.Join(*data, "engine")
+	if err := backendFromEnv(getenv, settings); err != nil {
+		return err
+	}
 	log.Warn("dev: the API is open, without auth; it listens on loopback only", "http", *httpAddr)
 	gate := &demoGate{}
 	gate.set("dev: the demo catalogue is not applied yet")
-	return run(ctx, log, settings, nil, gate.err, func(inst instance) {
-		addr, eng := inst.addr, inst.engine
+	return run(ctx, log, settings, nil, gate.err, func(in *instance.Instance) {
+		addr, eng := strings.TrimPrefix(in.URL(), "http://"), in.Engine()
 		var marketplaces string
 		for _, c := range settings.Channels {
-			marketplaces += fmt.Sprintf("\n            %-12s %-12s %s", c.Name, c.Marketplace, inst.mocks[c.Name])
+			var url string
+			if m := in.Mocks()[c.Name]; m != nil {
+				url = m.URL()
+			}
+			marketplaces += fmt.Sprintf("\n            %-12s %-12s %s", c.Name, c.Marketplace, url)
 		}
 		go func() {
 			if err := seedDemo(ctx, log, eng, gate, *data, *skus); err != nil {
@@ -89,7 +97,7 @@ Stop with Ctrl-C.
 
 // seedDemo gives a new data directory a demo catalogue: n SKUs, each with a
 // snapshot at every location. It runs once per data directory.
-func seedDemo(ctx context.Context, log *slog.Logger, eng *engine.Engine, gate *demoGate, dir string, n int) error {
+func seedDemo(ctx context.Context, log *slog.Logger, eng instance.Engine, gate *demoGate, dir string, n int) error {
 	marker := filepath.Join(dir, "demo-seeded")
 	if _, err := os.Stat(marker); err == nil {
 		return waitReady(ctx, eng)
@@ -137,7 +145,7 @@ func seedDemo(ctx context.Context, log *slog.Logger, eng *engine.Engine, gate *d
 	return os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
 }
 
-func waitReady(ctx context.Context, eng *engine.Engine) error {
+func waitReady(ctx context.Context, eng instance.Engine) error {
 	for eng.Ready() != nil {
 		select {
 		case <-ctx.Done():

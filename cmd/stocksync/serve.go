@@ -8,6 +8,7 @@ import (
 
 	"github.com/stocksync/stocksync/auth"
 	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/instance"
 )
 
 func runServe(ctx context.Context, log *slog.Logger, getenv env, args []string) error {
@@ -48,10 +49,14 @@ func runServe(ctx context.Context, log *slog.Logger, getenv env, args []string) 
 		return fmt.Errorf("serve needs --tokens-file FILE (or $STOCKSYNC_TOKENS_FILE) naming the API's bearer tokens; " +
 			"--insecure-open serves without auth")
 	}
-	return run(ctx, log, settings, keyring, nil /* readyGate */, func(inst instance) {
-		addr := inst.addr
-		log.Info("stocksync serving", "api", "http://"+addr+"/v1/", "ops", "http://"+addr+"/ops/", "metrics", "http://"+addr+"/metrics",
-			"brokers", settings.Kafka.Brokers, "data", settings.DataDir, "mock_marketplaces", inst.mocks)
+	return run(ctx, log, settings, keyring, nil /* readyGate */, func(in *instance.Instance) {
+		mocks := map[string]string{}
+		for name, m := range in.Mocks() {
+			mocks[name] = m.URL()
+		}
+		u := in.URL()
+		log.Info("stocksync serving", "api", u+"/v1/", "ops", u+"/ops/", "metrics", u+"/metrics", "backend", in.Settings().Engine.Backend,
+			"brokers", settings.Kafka.Brokers, "data", settings.DataDir, "mock_marketplaces", mocks)
 	})
 }
 
@@ -62,7 +67,8 @@ type overrides struct {
 
 // loadSettings reads the config file and applies the overrides, then
 // validates: a flag wins over its environment variable (STOCKSYNC_CONFIG,
-// STOCKSYNC_BROKERS, STOCKSYNC_HTTP), the variable over the file.
+// STOCKSYNC_BROKERS, STOCKSYNC_HTTP), the variable over the file;
+// STOCKSYNC_ENGINE wins over engine.backend.
 func loadSettings(cmd string, getenv env, o overrides) (*config.Config, error) {
 	path := getenv.or(o.config, envConfig)
 	if path == "" {
@@ -84,8 +90,25 @@ func loadSettings(cmd string, getenv env, o overrides) (*config.Config, error) {
 	if o.advertise != "" {
 		settings.HTTP.Advertise = o.advertise
 	}
+	if err := backendFromEnv(getenv, settings); err != nil {
+		return nil, err
+	}
 	if err := settings.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s with flags and environment: %w", path, err)
 	}
 	return settings, nil
+}
+
+// backendFromEnv applies $STOCKSYNC_ENGINE, when set, to engine.backend.
+func backendFromEnv(getenv env, settings *config.Config) error {
+	v := getenv(envEngine)
+	if v == "" {
+		return nil
+	}
+	b, err := config.ParseBackend(v)
+	if err != nil {
+		return err
+	}
+	settings.Engine.Backend = b
+	return nil
 }

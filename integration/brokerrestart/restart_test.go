@@ -11,22 +11,17 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
-	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/examples"
-	"github.com/stocksync/stocksync/marketplace"
-	"github.com/stocksync/stocksync/marketplace/mock"
-	"github.com/stocksync/stocksync/queryapi"
+	"github.com/stocksync/stocksync/instance"
 )
 
 const (
@@ -66,28 +61,20 @@ func TestBrokerRestartUnderARunningEngine(t *testing.T) {
 	settings.Kafka.Brokers = brokers
 	settings.Kafka.Partitions = 3
 	settings.DataDir = t.TempDir()
+	settings.HTTP.Addr = "127.0.0.1:0"
 	settings.Channels = settings.Channels[:1] // the web shop: enough to keep the sinks in the loop
-	hook, _ := mock.New(settings.Channels[0].Marketplace)
-	defer hook.Close()
-	reg := prometheus.NewRegistry()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng, err := engine.New(engine.Config{Settings: settings, Registry: reg, Logger: log,
-		Endpoints: map[string]marketplace.Config{settings.Channels[0].Name: hook.Config()}})
+	in, err := instance.Start(context.Background(), instance.Config{Settings: settings, Backend: os.Getenv(config.EnvBackend),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, _ := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log, Open: true})
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := &engineRun{done: make(chan struct{})}
-	go func() { stopped.err = eng.Run(ctx); close(stopped.done) }()
-	defer func() { cancel(); <-stopped.done }()
-	waitFor(t, "the engine is ready", 90*time.Second, stopped, func() bool { return eng.Ready() == nil })
+	defer in.Stop()
+	eng, srvURL := in.Engine(), in.URL()
+	waitFor(t, "the engine is ready", 90*time.Second, in, func() bool { return eng.Ready() == nil })
 
 	sku := func(i int) string { return fmt.Sprintf("R-%02d", i) }
 	for i := 0; i < skus; i++ {
-		put(t, srv.URL+"/v1/stock/"+sku(i)+"/locations/msk-wh-1", fmt.Sprintf(`{"on_hand":%d,"source":"erp","version":1}`, startStock))
+		put(t, srvURL+"/v1/stock/"+sku(i)+"/locations/msk-wh-1", fmt.Sprintf(`{"on_hand":%d,"source":"erp","version":1}`, startStock))
 	}
 	orders, err := client.NewKafka(context.Background(), client.KafkaConfig{Brokers: brokers, Timeout: 5 * time.Second})
 	if err != nil {
@@ -134,7 +121,7 @@ func TestBrokerRestartUnderARunningEngine(t *testing.T) {
 		for n := 0; load.Err() == nil; n++ {
 			s := sku(n % skus)
 			body := fmt.Sprintf(`{"delta":2,"reason":"restock","id":"adj-%d"}`, n)
-			for post(srv.URL+"/v1/stock/"+s+"/locations/msk-wh-1/adjust", body) != nil {
+			for post(srvURL+"/v1/stock/"+s+"/locations/msk-wh-1/adjust", body) != nil {
 				time.Sleep(200 * time.Millisecond)
 			}
 			mu.Lock()
@@ -154,7 +141,7 @@ func TestBrokerRestartUnderARunningEngine(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	broker(t, data, "up")
 	t.Logf("broker back after %s", time.Since(begin).Round(time.Millisecond))
-	waitFor(t, "orders are answered again", 90*time.Second, stopped, func() bool {
+	waitFor(t, "orders are answered again", 90*time.Second, in, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return answered > before+50
@@ -166,7 +153,7 @@ func TestBrokerRestartUnderARunningEngine(t *testing.T) {
 	t.Logf("%d reserves answered, %d calls repeated during the outage", answered, retried)
 
 	// Nothing accepted is lost, nothing is applied twice.
-	waitFor(t, "the engine shows exactly the history", 60*time.Second, stopped, func() bool {
+	waitFor(t, "the engine shows exactly the history", 60*time.Second, in, func() bool {
 		for i := 0; i < skus; i++ {
 			v, err := eng.Stock(context.Background(), sku(i))
 			if err != nil || v.Reserved != reserved[sku(i)] || v.OnHand != startStock+adjusted[sku(i)] {
@@ -184,20 +171,14 @@ func TestBrokerRestartUnderARunningEngine(t *testing.T) {
 	}
 }
 
-// engineRun is the engine's Run in the background: done closes when it returns.
-type engineRun struct {
-	done chan struct{}
-	err  error
-}
-
 // waitFor polls cond; it fails when the engine stops or the time is up.
-func waitFor(t *testing.T, what string, within time.Duration, stopped *engineRun, cond func() bool) {
+func waitFor(t *testing.T, what string, within time.Duration, in *instance.Instance, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
 		select {
-		case <-stopped.done:
-			t.Fatalf("the engine stopped while waiting until %s: %v", what, stopped.err)
+		case <-in.Done():
+			t.Fatalf("the instance stopped while waiting until %s: %v", what, in.Err())
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
@@ -24,11 +23,10 @@ import (
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
-	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/examples"
+	"github.com/stocksync/stocksync/instance"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/marketplace/mock"
-	"github.com/stocksync/stocksync/queryapi"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -62,8 +60,7 @@ func TestChannelsConvergeDespiteMisbehavingMarketplaces(t *testing.T) {
 }
 
 type stack struct {
-	eng      *engine.Engine
-	api      *httptest.Server
+	eng      instance.Engine
 	reg      *prometheus.Registry
 	mocks    map[string]*mock.Server
 	settings *config.Config
@@ -71,56 +68,48 @@ type stack struct {
 
 func startStack(t *testing.T, brokers []string) *stack {
 	t.Helper()
+	settings := testSettings(t, brokers, fmt.Sprintf("e2e-%d.", rand.Uint32()), 4)
+	in := start(t, instance.Config{Settings: settings,
+		TuneMock: func(c config.Channel, m *mock.Server, ep *marketplace.Config) {
+			if c.Marketplace == "ozon" { // the real 30 s would make the test wait minutes
+				m.SetCooldown(time.Second)
+				ep.Limits.ItemCooldown = time.Second
+			}
+		}})
+	return &stack{eng: in.Engine(), reg: in.Registry(), mocks: in.Mocks(), settings: in.Settings()}
+}
+
+// testSettings is examples/stocksync.yaml on brokers, with a topic prefix,
+// partitions and a data directory of the test's own.
+func testSettings(t *testing.T, brokers []string, prefix string, partitions int32) *config.Config {
+	t.Helper()
 	settings, err := config.Parse(examples.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	settings.Kafka.Brokers = brokers
-	settings.Kafka.TopicPrefix = fmt.Sprintf("e2e-%d.", rand.Uint32())
-	settings.Kafka.Partitions = 4
+	settings.Kafka.Brokers, settings.Kafka.TopicPrefix, settings.Kafka.Partitions = brokers, prefix, partitions
 	settings.DataDir = t.TempDir()
-	s := &stack{settings: settings, reg: prometheus.NewRegistry(), mocks: map[string]*mock.Server{}}
-	endpoints := map[string]marketplace.Config{}
-	for _, c := range settings.Channels {
-		m, err := mock.New(c.Marketplace)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.Marketplace == "ozon" {
-			m.SetCooldown(time.Second) // the real 30 s would make the test wait minutes
-		}
-		t.Cleanup(m.Close)
-		s.mocks[c.Name] = m
-		ep := m.Config()
-		ep.Channel = c.Name
-		if c.Marketplace == "ozon" {
-			ep.Limits.ItemCooldown = time.Second
-		}
-		endpoints[c.Name] = ep
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s.eng, err = engine.New(engine.Config{Settings: settings, Registry: s.reg, Logger: log, Endpoints: endpoints})
+	settings.HTTP.Addr = "127.0.0.1:0"
+	return settings
+}
+
+// start runs an instance on the backend of $STOCKSYNC_ENGINE (default goka)
+// until the test ends, and waits until it is ready.
+func start(t *testing.T, cfg instance.Config) *instance.Instance {
+	t.Helper()
+	cfg.Backend = os.Getenv(config.EnvBackend)
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	in, err := instance.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := queryapi.New(queryapi.Config{Engine: s.eng, Registry: s.reg, Gatherer: s.reg, Logger: log, Open: true})
-	if err != nil {
+	t.Cleanup(func() { _ = in.Stop() })
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := in.WaitReady(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s.api = httptest.NewServer(api)
-	t.Cleanup(s.api.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.eng.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(90 * time.Second)
-	for s.eng.Ready() != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("engine not ready within 90s: %v", s.eng.Ready())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return s
+	return in
 }
 
 func run(t *testing.T, brokers []string) {

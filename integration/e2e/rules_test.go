@@ -3,17 +3,12 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
-	"github.com/stocksync/stocksync/engine"
-	"github.com/stocksync/stocksync/examples"
+	"github.com/stocksync/stocksync/instance"
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/marketplace/mock"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -36,31 +31,19 @@ func TestChangedRulesAreRecomputedOnRestart(t *testing.T) {
 	ozon.SetCooldown(0)
 	defer ozon.Close()
 
-	run := func(share float64, during func(eng *engine.Engine)) {
-		settings, err := config.Parse(examples.Config)
-		if err != nil {
-			t.Fatal(err)
-		}
-		settings.Kafka.Brokers, settings.Kafka.TopicPrefix, settings.Kafka.Partitions = cluster.ListenAddrs(), prefix, 2
+	run := func(share float64, during func(eng instance.Engine)) {
+		settings := testSettings(t, cluster.ListenAddrs(), prefix, 2)
 		settings.DataDir = dir
 		settings.Channels = settings.Channels[1:2] // ozon
 		settings.Channels[0].Share = share
 		ep := ozon.Config()
 		ep.Limits.ItemCooldown = -1
-		eng, err := engine.New(engine.Config{Settings: settings, Registry: prometheus.NewRegistry(),
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Endpoints: map[string]marketplace.Config{"ozon": ep}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- eng.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-		within(t, "the engine is ready", func() bool { return eng.Ready() == nil })
-		during(eng)
+		in := start(t, instance.Config{Settings: settings, Endpoints: map[string]marketplace.Config{"ozon": ep}})
+		defer in.Stop()
+		during(in.Engine())
 	}
 	// Ozon: share 0.5, safety 2: floor(0.5 × 40) − 2 = 18.
-	run(0.5, func(eng *engine.Engine) {
+	run(0.5, func(eng instance.Engine) {
 		n := int64(40)
 		if _, err := eng.SubmitFeed(context.Background(), contract.FeedMessage{Type: contract.Snapshot, SKU: "R-1",
 			Location: "msk-wh-1", OnHand: &n, Source: "erp", Version: 1}); err != nil {
@@ -69,7 +52,7 @@ func TestChangedRulesAreRecomputedOnRestart(t *testing.T) {
 		within(t, "Ozon shows 18", func() bool { v, ok := ozon.Stock("R-1"); return ok && v == 18 })
 	})
 	// Share 0.25 after the restart: floor(0.25 × 40) − 2 = 8, with no new stock.
-	run(0.25, func(eng *engine.Engine) {
+	run(0.25, func(eng instance.Engine) {
 		within(t, "Ozon shows 8 under the new rule", func() bool { v, ok := ozon.Stock("R-1"); return ok && v == 8 })
 		// The acknowledgement reaches the channels table through the verdicts
 		// stream, a moment after Ozon answered.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/stocksync/stocksync/admin"
 	"github.com/stocksync/stocksync/client"
+	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -306,6 +308,7 @@ func check(t *testing.T, l *live, h *history) {
 	}
 	// Every order the history knows is present once, in the state it was left.
 	wrong := 0
+	wrongBy := map[string]int{}
 	for id, o := range h.orders {
 		var v contract.OrderView
 		status := getJSON(l.pick().url+"/v1/orders/"+id, &v)
@@ -313,6 +316,7 @@ func check(t *testing.T, l *live, h *history) {
 			continue
 		}
 		if status != 200 || v.State != o.state {
+			wrongBy[fmt.Sprintf("history %s, engine %d %q", o.state, status, v.State)]++
 			wrong++
 			if wrong <= 10 {
 				t.Errorf("order %s: engine says %d %q, history says %q", id, status, v.State, o.state)
@@ -320,7 +324,7 @@ func check(t *testing.T, l *live, h *history) {
 		}
 	}
 	if wrong > 0 {
-		t.Errorf("%d orders differ from the history", wrong)
+		t.Errorf("%d orders differ from the history: %v", wrong, wrongBy)
 	}
 }
 
@@ -328,6 +332,10 @@ func check(t *testing.T, l *live, h *history) {
 // instances.
 func checkSpread(t *testing.T, brokers []string, prefix string, alive []*instance) {
 	t.Helper()
+	backend, err := config.ParseBackend(os.Getenv(config.EnvBackend)) // the instances' own, inherited
+	if err != nil {
+		t.Fatal(err)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +343,7 @@ func checkSpread(t *testing.T, brokers []string, prefix string, alive []*instanc
 	defer cl.Close()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		r, err := admin.Inspect(context.Background(), kadm.NewClient(cl), topology.New(prefix), partitions)
+		r, err := admin.Inspect(context.Background(), kadm.NewClient(cl), topology.New(prefix), partitions, backend)
 		var problems []string
 		if err != nil {
 			problems = append(problems, err.Error())

@@ -14,8 +14,6 @@ import (
 	"github.com/lovoo/goka/storage"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/topology"
@@ -135,44 +133,4 @@ func (l gokaLogger) out(s string) {
 		return
 	}
 	l.log.Debug(strings.TrimSpace(s), "component", "goka", "group", "fraud")
-}
-
-// topicsLed asks the brokers, uncached (kadm keeps a missing topic missing
-// for seconds), until every topic lists all its partitions with a leader.
-func topicsLed(ctx context.Context, cl *kgo.Client, n Names, partitions int32) error {
-	for {
-		req := kmsg.NewPtrMetadataRequest()
-		for name := range n.topics() {
-			t := kmsg.NewMetadataRequestTopic()
-			t.Topic = kmsg.StringPtr(name)
-			req.Topics = append(req.Topics, t)
-		}
-		resp, err := req.RequestWith(ctx, cl)
-		missing := ""
-		if err == nil {
-			for _, t := range resp.Topics {
-				led := 0
-				for _, p := range t.Partitions {
-					if p.ErrorCode == 0 && p.Leader >= 0 {
-						led++
-					}
-				}
-				if t.ErrorCode != 0 || int32(led) < partitions {
-					missing = *t.Topic
-					break
-				}
-			}
-		}
-		if err == nil && missing == "" {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if err == nil {
-				err = fmt.Errorf("topic %s has no leader for some partitions yet", missing)
-			}
-			return fmt.Errorf("waiting for the new topics to be served: %w", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

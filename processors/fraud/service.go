@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/state"
 )
 
@@ -199,7 +202,7 @@ func (s *Service) waitForTopics(ctx context.Context) error {
 		if err == nil {
 			// A broker may not list a topic it just created for a moment;
 			// goka reads the partitions when its processors are built.
-			err = topicsLed(tctx, s.producer, s.names, k.Partitions)
+			err = topics.WaitLed(tctx, s.producer, slices.Collect(maps.Keys(s.names.topics())), k.Partitions)
 		}
 		cancel()
 		switch {

@@ -1,4 +1,4 @@
-package main
+package instance
 
 import (
 	"fmt"
@@ -15,9 +15,7 @@ func channelEndpoints(channels []config.Channel) (map[string]marketplace.Config,
 	endpoints := map[string]marketplace.Config{}
 	mocks := map[string]*mock.Server{}
 	fail := func(err error) (map[string]marketplace.Config, map[string]*mock.Server, error) {
-		for _, s := range mocks {
-			s.Close()
-		}
+		closeMocks(mocks)
 		return nil, nil, err
 	}
 	for _, c := range channels {
@@ -40,4 +38,10 @@ func channelEndpoints(channels []config.Channel) (map[string]marketplace.Config,
 		endpoints[c.Name] = cfg
 	}
 	return endpoints, mocks, nil
+}
+
+func closeMocks(mocks map[string]*mock.Server) {
+	for _, m := range mocks {
+		m.Close()
+	}
 }

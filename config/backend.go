@@ -1,0 +1,28 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Backends of engine.backend.
+const (
+	BackendGoka   = "goka"   // the goka processors (package engine); the default
+	BackendTxloop = "txloop" // the transactional loop (package enginev2)
+)
+
+// EnvBackend names the environment variable that overrides engine.backend.
+// cmd/ and the test harnesses read it; the engine never does.
+const EnvBackend = "STOCKSYNC_ENGINE"
+
+// ParseBackend reads a backend as an operator writes it in $STOCKSYNC_ENGINE:
+// goka or v1, txloop or v2, in any case; "" (unset) is the default, goka.
+func ParseBackend(s string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", BackendGoka, "v1":
+		return BackendGoka, nil
+	case BackendTxloop, "v2":
+		return BackendTxloop, nil
+	}
+	return "", fmt.Errorf("$%s=%q is not one of goka (or v1), txloop (or v2)", EnvBackend, s)
+}
