@@ -66,13 +66,13 @@ type Engine struct {
 	Backend       string   `yaml:"backend"`
 	SweepInterval Duration `yaml:"sweep_interval"` // how often expired reservations are released; default 1s
 	WriteTimeout  Duration `yaml:"write_timeout"`  // how long an HTTP write waits for the decision; default 5s
-	// StandbyReplicas 1 keeps, on every instance, a warm copy of every
-	// partition it does not own (the store follows the changelog): a
+	// StandbyReplicas 1 (default) keeps, on every instance, a warm copy of
+	// every partition it does not own (the store follows the changelog): a
 	// takeover only catches up the last records, and stock and order reads
-	// are answered from the instance's own state. 0 (default) keeps only the
-	// owned partitions; reads of others are forwarded to their owner.
-	// (New engine only.)
-	StandbyReplicas int `yaml:"standby_replicas"`
+	// are answered from the instance's own state. 0 keeps only the owned
+	// partitions; reads of others are forwarded to their owner. (New
+	// engine only.)
+	StandbyReplicas *int `yaml:"standby_replicas"`
 	// SessionTimeout is how long the group waits for a silent instance
 	// before its partitions move to the others (the failure detection of a
 	// takeover). The broker bounds it from below with
@@ -231,6 +231,10 @@ func (c *Config) Defaults() {
 	if c.Engine.SessionTimeout.Duration == 0 {
 		c.Engine.SessionTimeout.Duration = 6 * time.Second
 	}
+	if c.Engine.StandbyReplicas == nil {
+		one := 1
+		c.Engine.StandbyReplicas = &one
+	}
 	if c.Engine.TransactionTimeout.Duration == 0 {
 		c.Engine.TransactionTimeout.Duration = 10 * time.Second
 	}
@@ -279,8 +283,8 @@ func (c *Config) Validate() error {
 	if c.Engine.SweepInterval.Duration < 10*time.Millisecond {
 		bad("engine.sweep_interval", "%s is below 10ms", c.Engine.SweepInterval)
 	}
-	if c.Engine.StandbyReplicas != 0 && c.Engine.StandbyReplicas != 1 {
-		bad("engine.standby_replicas", "%d: want 0 (owned partitions only) or 1 (a warm copy of every other partition)", c.Engine.StandbyReplicas)
+	if n := c.Engine.StandbyReplicas; n != nil && *n != 0 && *n != 1 {
+		bad("engine.standby_replicas", "%d: want 0 (owned partitions only) or 1 (a warm copy of every other partition)", *n)
 	}
 	if c.Engine.SessionTimeout.Duration < time.Second {
 		bad("engine.session_timeout", "%s is below 1s", c.Engine.SessionTimeout)

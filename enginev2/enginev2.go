@@ -152,7 +152,7 @@ func New(cfg Config) (*Engine, error) {
 		Changelog:       string(e.names.EngineTable()), Partitions: s.Kafka.Partitions,
 		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger,
 		Opts:    append(opts[:len(opts):len(opts)], kgo.WithHooks(rebalanced)),
-		Standby: s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration,
+		Standby: *s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration,
 		TransactionTimeout: s.Engine.TransactionTimeout.Duration, Metrics: txloop.NewMetrics(cfg.Registry)})
 	if err != nil {
 		return nil, err

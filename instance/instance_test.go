@@ -21,20 +21,25 @@ import (
 
 // TestAnyInstanceAnswers runs two instances of each backend on one kfake
 // cluster and reads, through the second, stock written through the first:
-// a SKU the second does not own is forwarded to its owner.
+// a SKU the second does not own is forwarded to its owner, or, with warm
+// standbys (the new engine's default), answered from the second's own copy.
 func TestAnyInstanceAnswers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts two engines on kfake")
 	}
-	for _, backend := range []string{config.BackendGoka, config.BackendTxloop} {
-		t.Run(backend, func(t *testing.T) {
+	for _, run := range []struct {
+		backend string
+		standby int
+	}{{config.BackendGoka, 0}, {config.BackendTxloop, 0}, {config.BackendTxloop, 1}} {
+		backend := run.backend
+		t.Run(fmt.Sprintf("%s/standby=%d", backend, run.standby), func(t *testing.T) {
 			cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer cluster.Close()
-			a := start(t, cluster.ListenAddrs(), backend)
-			b := start(t, cluster.ListenAddrs(), backend)
+			a := start(t, cluster.ListenAddrs(), backend, run.standby)
+			b := start(t, cluster.ListenAddrs(), backend, run.standby)
 			// Both own partitions once the group settled: each is ready.
 			for _, in := range []*instance.Instance{a, b} {
 				within(t, "both instances ready", func() (bool, string) {
@@ -70,8 +75,11 @@ func TestAnyInstanceAnswers(t *testing.T) {
 					return ok, fmt.Sprintf("%d %s", res.StatusCode, body)
 				})
 			}
-			if forwarded == 0 {
+			switch {
+			case run.standby == 0 && forwarded == 0:
 				t.Errorf("none of %d SKUs was answered by the first instance through the second: does each own partitions?", skus)
+			case run.standby == 1 && forwarded > 0:
+				t.Errorf("%d of %d SKUs were forwarded to the first instance; with warm standbys the second answers all itself", forwarded, skus)
 			}
 		})
 	}
@@ -88,7 +96,7 @@ func TestStartRefusesAnUnknownBackend(t *testing.T) {
 	}
 }
 
-func start(t *testing.T, brokers []string, backend string) *instance.Instance {
+func start(t *testing.T, brokers []string, backend string, standby int) *instance.Instance {
 	t.Helper()
 	settings, err := config.Parse(examples.Config)
 	if err != nil {
@@ -97,6 +105,7 @@ func start(t *testing.T, brokers []string, backend string) *instance.Instance {
 	settings.Kafka.Brokers, settings.Kafka.TopicPrefix, settings.Kafka.Partitions = brokers, "inst.", 4
 	settings.HTTP.Addr, settings.DataDir = "127.0.0.1:0", t.TempDir()
 	settings.Channels = nil
+	settings.Engine.StandbyReplicas = &standby
 	in, err := instance.Start(context.Background(), instance.Config{Settings: settings, Backend: backend,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

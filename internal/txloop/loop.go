@@ -182,6 +182,47 @@ func (l *Loop) View(partition int32) *state.Partition {
 // Run is the member's life: join, restore, decide cycle after cycle, until
 // ctx ends or the producer fails for good.
 func (l *Loop) Run(ctx context.Context) error {
+	if l.cfg.Standby {
+		go l.warmAll(ctx)
+	}
+	defer l.closeAll()
+	pause := time.Second
+	for {
+		began := time.Now()
+		err := l.member(ctx)
+		var lost *sessionError
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case !errors.As(err, &lost):
+			return err
+		}
+		if time.Since(began) > time.Minute {
+			pause = time.Second
+		}
+		l.log.Warn("txloop: the transactional session failed (is the broker restarting or unreachable?); joining again with a new one",
+			"in", pause, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
+}
+
+// sessionError is a failure of the transactional session itself (a
+// transaction that could not begin or end): the member leaves the group and
+// joins again with a new session. Whatever the failed cycle decided was
+// never applied to the stores; if its transaction did commit, the stores
+// catch up from the changelog when their partitions come back.
+type sessionError struct{ err error }
+
+func (e *sessionError) Error() string { return e.err.Error() }
+func (e *sessionError) Unwrap() error { return e.err }
+
+// member is one membership of the group, from joining to leaving.
+func (l *Loop) member(ctx context.Context) error {
 	s, err := kgo.NewGroupTransactSession(append([]kgo.Opt{
 		kgo.SeedBrokers(l.cfg.Brokers...),
 		kgo.ConsumerGroup(l.cfg.Group),
@@ -208,10 +249,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("txloop: %w", err)
 	}
+	l.mu.Lock()
 	l.session = s
-	if l.cfg.Standby {
-		go l.warmAll(ctx)
-	}
+	l.mu.Unlock()
 	defer func() {
 		l.mu.Lock()
 		for p, job := range l.restoring {
@@ -220,7 +260,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		l.mu.Unlock()
 		s.CloseAllowingRebalance() // BlockRebalanceOnPoll: a plain Close would wait for AllowRebalance
-		l.closeAll()
+		l.dropAll()
 	}()
 	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, l.cfg.TickInterval)
@@ -266,7 +306,7 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	// Begin only now: the cycle's writes and outputs were buffered.
 	began := time.Now()
 	if err := l.session.Begin(); err != nil {
-		return fmt.Errorf("txloop: begin a transaction: %w", err)
+		return &sessionError{fmt.Errorf("txloop: begin a transaction: %w", err)}
 	}
 	// Every record's outcome is checked before the commit: a record that
 	// failed (a topic not yet known to a broker that just started, a
@@ -290,7 +330,8 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	}
 	committed, err := l.session.End(ectx, try)
 	if err != nil {
-		return fmt.Errorf("txloop: ending a transaction: %w", err)
+		l.cfg.Handler.Aborted(c)
+		return &sessionError{fmt.Errorf("txloop: ending a transaction: %w", err)}
 	}
 	l.cfg.Metrics.observe(committed, len(recs), len(c.out), c.Writes(), time.Since(began))
 	if !committed {
@@ -528,19 +569,29 @@ func (l *Loop) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	}
 }
 
-func (l *Loop) closeAll() {
+// dropAll lets go of the partitions of a session that ended: stores
+// closed, or kept warm as standbys.
+func (l *Loop) dropAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.closed = true
 	for p, job := range l.restoring { // assigned while the session closed
 		job.cancel()
 		delete(l.restoring, p)
 	}
 	for p, st := range l.stores {
 		l.cfg.Handler.Gone(p)
-		_ = st.Close()
+		l.release(p, st)
 		delete(l.stores, p)
 	}
+}
+
+func (l *Loop) closeAll() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.dropAll()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for p, s := range l.standby {
 		_ = s.stop().Close()
 		delete(l.standby, p)

@@ -83,9 +83,9 @@ type Processor struct {
 	acked          map[string]unwritten
 	chanWritten    []string
 	lastCheckpoint time.Time
-	verdicts  chan sinks.Verdict    // from the pushers, recorded by the next cycle
-	offers    []offer               // for the pushers once the cycle commits
-	settled   []sinks.Verdict       // recorded verdicts, for the pushers once the cycle commits
+	verdicts       chan sinks.Verdict // from the pushers, recorded by the next cycle
+	offers         []offer            // for the pushers once the cycle commits
+	settled        []sinks.Verdict    // recorded verdicts, for the pushers once the cycle commits
 }
 
 // cycleState is what one cycle has read and changed, written back once at

@@ -2,10 +2,10 @@ package inventory
 
 import (
 	"context"
-	"maps"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"sync"

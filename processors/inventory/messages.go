@@ -32,6 +32,9 @@ const (
 	msgSettle = "settle" // home → a line partition: confirm, release, ship or expire the lines
 	msgForget = "forget" // home → the order id's partition: the order left; drop the id's entry
 	msgAnswer = "answer" // back home: a hold, claim or settlement done, or refused
+	// home → the order id's partition: the order was refused; lead lookups
+	// by id to it, leaving the id free
+	msgRejected = "rejected"
 )
 
 type message struct {
@@ -95,6 +98,8 @@ func (p *Processor) message(c *txloop.Cycle, r *kgo.Record) error {
 		return p.settle(c, r.Partition, m)
 	case msgForget:
 		return p.forgetID(c, r.Partition, m.Order, m.Digest)
+	case msgRejected:
+		return p.markRejected(c, r.Partition, m.Order, dirEntry{Route: m.Route, Digest: m.Digest, Accepted: m.Accepted, Rejected: true})
 	case msgAnswer:
 		return p.answered(c, m)
 	}
@@ -111,8 +116,7 @@ func (p *Processor) reserveAcross(c *txloop.Cycle, home int32, o *order, cmd con
 		return err
 	}
 	if reason != nil {
-		p.reject(c, home, o, cmd, *reason, now)
-		return nil
+		return p.reject(c, home, o, cmd, *reason, now)
 	}
 	o.setPlaced(placed)
 	o.State = Pending
@@ -265,7 +269,7 @@ func (p *Processor) answered(c *txloop.Cycle, m message) error {
 		if _, err := p.settleLines(c, home, o, contract.Release, false, now); err != nil {
 			return err
 		}
-		if err := p.unclaim(c, home, o); err != nil {
+		if err := p.noteRejected(c, home, o); err != nil {
 			return err
 		}
 		o.State = Rejected

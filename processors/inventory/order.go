@@ -73,6 +73,9 @@ type dirEntry struct {
 	Route    string                  `json:"route"`
 	Digest   uint64                  `json:"digest"`
 	Accepted *contract.AcceptedOrder `json:"accepted"`
+	// Rejected: the order was refused; the entry only leads lookups by id
+	// to it, and the id is free for another body.
+	Rejected bool `json:"rejected,omitempty"`
 }
 
 func decodeOrder(v []byte) (*order, error) {

@@ -25,6 +25,9 @@ func (p *Processor) command(c *txloop.Cycle, r *kgo.Record) error {
 	if err == nil && cmd.Type == contract.Expire {
 		err = errors.New("expire is the engine's own command")
 	}
+	if err == nil && cmd.Type == contract.Reserve && string(r.Key) != cmd.OrderID && string(r.Key) != cmd.Lines[0].SKU {
+		err = fmt.Errorf("message key %q is neither the order id %q nor the route SKU %q (the first line's)", r.Key, cmd.OrderID, cmd.Lines[0].SKU)
+	}
 	if err != nil {
 		p.deadLetter(c, r, err.Error())
 		return nil
@@ -143,7 +146,7 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 	for _, l := range cmd.Lines {
 		local = local && c.Owned(p.partition(l.SKU))
 	}
-	if local && d != home {
+	if local || d == home { // the id's own partition is here: its claim is checked in this cycle
 		e, err := p.claimant(c, d, cmd.OrderID)
 		if err != nil {
 			return err
@@ -160,14 +163,12 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 		o.Lines = append(o.Lines, orderLine{SKU: l.SKU, Qty: l.Qty, Requested: l.Location})
 	}
 	if cmd.Channel != "" && !p.cfg.Catalog.HasChannel(cmd.Channel) {
-		p.reject(c, home, o, cmd, contract.Reason{Type: contract.ErrUnknownChannel, Message: fmt.Sprintf("channel %q is not configured", cmd.Channel)}, now)
-		return nil
+		return p.reject(c, home, o, cmd, contract.Reason{Type: contract.ErrUnknownChannel, Message: fmt.Sprintf("channel %q is not configured", cmd.Channel)}, now)
 	}
 	for _, l := range cmd.Lines {
 		if l.Location != "" && !p.cfg.Catalog.Known(l.Location) {
-			p.reject(c, home, o, cmd, contract.Reason{Type: contract.ErrUnknownLocation, SKU: l.SKU, Location: l.Location,
+			return p.reject(c, home, o, cmd, contract.Reason{Type: contract.ErrUnknownLocation, SKU: l.SKU, Location: l.Location,
 				Message: fmt.Sprintf("location %q is not configured", l.Location)}, now)
-			return nil
 		}
 	}
 	if !local {
@@ -178,8 +179,7 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 		return err
 	}
 	if reason != nil {
-		p.reject(c, home, o, cmd, *reason, now)
-		return nil
+		return p.reject(c, home, o, cmd, *reason, now)
 	}
 	o.Lines = placed
 	o.Answer = reservedAnswer(o, cmd.RequestID)
@@ -209,7 +209,7 @@ func conflict(accepted *contract.AcceptedOrder) contract.Reason {
 // directory entry, or an order routed there; nil when the id is free.
 func (p *Processor) claimant(c *txloop.Cycle, d int32, id string) (*dirEntry, error) {
 	e, err := p.loadDir(c, d, id)
-	if err != nil || e != nil {
+	if err != nil || e != nil && !e.Rejected {
 		return e, err
 	}
 	// An order that lives at the id's own partition has no entry: it is its
@@ -258,13 +258,41 @@ func (p *Processor) place(c *txloop.Cycle, id, channel string, lines []orderLine
 // a duplicate delivery) gets the same answer rather than a new decision
 // nobody waits for. It holds nothing, so no directory entry is written: the
 // id may be reused with another body routed elsewhere.
-func (p *Processor) reject(c *txloop.Cycle, home int32, o *order, cmd contract.OrderCommand, reason contract.Reason, now time.Time) {
+func (p *Processor) reject(c *txloop.Cycle, home int32, o *order, cmd contract.OrderCommand, reason contract.Reason, now time.Time) error {
 	o.State = Rejected
 	o.Answer = contract.OrderResult{OrderID: o.ID, RequestID: cmd.RequestID, Type: contract.Reserve, Status: contract.StatusRejected, Error: &reason}
 	p.finished(home, o, now)
 	c.Put(home, orderKey(o.ID), o.encode())
 	p.know(home, o.ID)
 	p.refuse(c, cmd, reason)
+	return p.noteRejected(c, home, o)
+}
+
+// noteRejected leads lookups by id to a refused order: a directory entry
+// marked rejected at the id's partition (in this cycle if owned here, else
+// by a message), which leaves the id free for another body.
+func (p *Processor) noteRejected(c *txloop.Cycle, home int32, o *order) error {
+	d := p.partition(o.ID)
+	if d == home {
+		return nil
+	}
+	if !c.Owned(d) {
+		p.send(c, message{Kind: msgRejected, Order: o.ID, Route: o.Route, Digest: o.Digest, Accepted: o.accepted()})
+		return nil
+	}
+	return p.markRejected(c, d, o.ID, dirEntry{Route: o.Route, Digest: o.Digest, Accepted: o.accepted(), Rejected: true})
+}
+
+// markRejected writes a rejected order's entry at the id's partition d,
+// unless another body holds the id.
+func (p *Processor) markRejected(c *txloop.Cycle, d int32, id string, e dirEntry) error {
+	cur, err := p.loadDir(c, d, id)
+	if err != nil || cur != nil && !cur.Rejected && cur.Digest != e.Digest {
+		return err
+	}
+	c.Put(d, dirKey(id), mustJSON(e))
+	p.know(d, id)
+	return nil
 }
 
 // stepRule is what a step does to an order.
