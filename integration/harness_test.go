@@ -159,7 +159,7 @@ func (e *env) settings(dataDir string) *config.Config {
 	doc["kafka"] = map[string]any{"brokers": e.b.brokers, "topic_prefix": e.prefix, "partitions": partitions, "replication": 1}
 	doc["http"] = map[string]any{"addr": "127.0.0.1:0"}
 	doc["data_dir"] = dataDir
-	doc["engine"] = map[string]any{"sweep_interval": "100ms", "write_timeout": "10s"}
+	doc["engine"] = map[string]any{"sweep_interval": "100ms", "write_timeout": "10s", "backend": e.engine}
 	data, err := yaml.Marshal(doc)
 	if err != nil {
 		e.t.Fatal(err)

@@ -96,13 +96,22 @@ type tableEngine struct {
 
 func openTable(ctx context.Context, s *config.Config) (*tableEngine, error) {
 	names := topology.New(s.Kafka.TopicPrefix)
+	// The goka engine's inventory table holds ledgers only; the new engine's
+	// table holds them under the SKU too, beside keys of its own that start
+	// with a zero byte (orders, directory entries, push states), and is
+	// written in transactions: read committed, markers kept to know where
+	// a partition ends.
 	table := string(names.InventoryTable())
+	if s.Engine.Backend == config.BackendTxloop {
+		table = string(names.EngineTable())
+	}
 	security, err := s.Kafka.FranzOpts()
 	if err != nil {
 		return nil, err
 	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Kafka.Brokers...), kgo.ClientID("stocksync-reconcile"),
 		kgo.ConsumeTopics(table), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil))}, security...)...)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: kafka client: %w", err)
@@ -114,7 +123,9 @@ func openTable(ctx context.Context, s *config.Config) (*tableEngine, error) {
 		e.locs = append(e.locs, contract.LocationInfo{Name: l.Name, Kind: l.Kind})
 	}
 	e.catalog = stock.NewCatalog(locs, nil)
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, table)
+	// The cut: each partition's last stable offset (its end, for a table
+	// written without transactions).
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, table)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -139,13 +150,16 @@ func openTable(ctx context.Context, s *config.Config) (*tableEngine, error) {
 			if !ok || r.Offset >= end {
 				return // past the cut
 			}
+			if r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+			if r.Attrs.IsControl() || len(r.Key) > 0 && r.Key[0] == 0 {
+				return // a transaction marker, or not a ledger
+			}
 			if r.Value == nil {
 				delete(e.ledgers, string(r.Key))
 			} else {
 				e.ledgers[string(r.Key)] = r.Value
-			}
-			if r.Offset+1 >= end {
-				delete(want, r.Partition)
 			}
 		})
 	}

@@ -91,6 +91,9 @@ func reconcileDirect(ctx context.Context, path string, f reconcile.File, progres
 	if err != nil {
 		return reconcile.Run{}, err
 	}
+	if err := backendFromEnv(os.Getenv, settings); err != nil {
+		return reconcile.Run{}, err
+	}
 	if progress != nil {
 		fmt.Fprintf(progress, "reconcile: reading the inventory table of %v to its end (the cut)…\n", settings.Kafka.Brokers)
 	}
