@@ -100,20 +100,96 @@ func (p *Processor) project(c *txloop.Cycle, sku string, e *skuEntry) error {
 	if err != nil {
 		return err
 	}
-	st.Version++
 	st.Seq, st.At = e.ledger.Seq, e.at
+	p.publish(c, e.part, sku, st, moved, now, e.at)
+	return nil
+}
+
+// publish records new values of the moved channels in a SKU's push state:
+// a new version, channel.stock, and an offer to each pusher.
+func (p *Processor) publish(c *txloop.Cycle, part int32, sku string, st *processors.ChannelsState, moved []string, values map[string]int64, at int64) {
+	st.Rules = p.rules
+	if len(moved) > 0 {
+		st.Version++
+	}
 	for _, ch := range moved {
 		s := st.Sinks[ch]
 		if s == nil {
 			s = &processors.SinkState{}
 			st.Sinks[ch] = s
 		}
-		s.Want, s.WantVersion, s.WantAt, s.Parked = now[ch], st.Version, e.at, ""
+		s.Want, s.WantVersion, s.WantAt, s.Parked = values[ch], st.Version, at, ""
 		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.ChannelStock), Key: []byte(sku),
-			Value: mustJSON(contract.ChannelStock{Channel: ch, SKU: sku, Available: now[ch], Version: st.Version})})
-		p.offers = append(p.offers, offer{part: e.part, channel: ch, update: marketplace.Update{SKU: sku, Available: now[ch], Version: st.Version}})
+			Value: mustJSON(contract.ChannelStock{Channel: ch, SKU: sku, Available: values[ch], Version: st.Version})})
+		p.offers = append(p.offers, offer{part: part, channel: ch, update: marketplace.Update{SKU: sku, Available: values[ch], Version: st.Version}})
 	}
-	p.putChannels(c, e.part, sku, st)
+	p.putChannels(c, part, sku, st)
+}
+
+// rulesBatch bounds the push states a cycle checks against changed rules.
+const rulesBatch = 2_000
+
+// recheckRules recomputes, after a restore, the channel values that were
+// computed under other channel rules (a share, a safety stock or a
+// channel's locations changed in the config): a few thousand push states a
+// cycle, from where the last cycle stopped.
+func (p *Processor) recheckRules(c *txloop.Cycle, now time.Time) error {
+	for part, cursor := range p.rulesCursor {
+		st := c.Store(part)
+		if st == nil {
+			delete(p.rulesCursor, part)
+			continue
+		}
+		var stale []string
+		scanned, end := 0, true
+		err := st.ScanAfter([]byte(channelsPrefix), cursor, func(k, v []byte) bool {
+			if scanned >= rulesBatch {
+				end = false
+				return false
+			}
+			scanned++
+			cursor = append(cursor[:0], k...)
+			if cs, err := p.pushState(string(k[len(channelsPrefix):]), v); err == nil && cs.Rules != p.rules {
+				stale = append(stale, string(k[len(channelsPrefix):]))
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		for _, sku := range stale {
+			if err := p.reproject(c, part, sku, now); err != nil {
+				return err
+			}
+		}
+		if end {
+			delete(p.rulesCursor, part)
+		} else {
+			p.rulesCursor[part] = cursor
+		}
+	}
+	return nil
+}
+
+// reproject computes a SKU's channel values anew and publishes those that
+// differ from what its push state wants.
+func (p *Processor) reproject(c *txloop.Cycle, part int32, sku string, now time.Time) error {
+	e, err := p.ledger(c, sku)
+	if err != nil {
+		return err
+	}
+	st, err := p.channelsState(c, part, sku)
+	if err != nil {
+		return err
+	}
+	values := p.channelValues(e.ledger)
+	var moved []string
+	for _, ch := range p.cfg.Catalog.Channels() {
+		if s := st.Sinks[ch]; s == nil || s.Want != values[ch] {
+			moved = append(moved, ch)
+		}
+	}
+	p.publish(c, part, sku, st, moved, values, now.UnixMilli())
 	return nil
 }
 
@@ -255,6 +331,7 @@ func (p *Processor) afterCommit() {
 // seedPushers tells the pushers a restored partition may hold values their
 // marketplaces lack; refill offers them as the pushers have room.
 func (p *Processor) seedPushers(part int32) {
+	p.rulesCursor[part] = nil // and check its values against the rules
 	for ch, pu := range p.cfg.Pushers {
 		pu.MarkBehind(part)
 		delete(p.cursors[ch], part)

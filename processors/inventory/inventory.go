@@ -83,6 +83,8 @@ type Processor struct {
 	acked          map[string]unwritten
 	chanWritten    []string
 	lastCheckpoint time.Time
+	rules          uint64             // digest of the channel rules the values are computed under
+	rulesCursor    map[int32][]byte   // restored partitions whose values are still being checked against them
 	verdicts       chan sinks.Verdict // from the pushers, recorded by the next cycle
 	offers         []offer            // for the pushers once the cycle commits
 	settled        []sinks.Verdict    // recorded verdicts, for the pushers once the cycle commits
@@ -129,7 +131,8 @@ func New(cfg Config) (*Processor, error) {
 		retention: map[int32]*expiryQueue{}, holds: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14),
 		known: map[int32]*bloom.BloomFilter{}, ledgers: map[string]*stock.SKU{}, committed: map[string]*stock.SKU{},
 		chanCache: map[string]*processors.ChannelsState{}, chanCommitted: map[string]*processors.ChannelsState{},
-		cursors: map[string]map[int32][]byte{}, unwritten: map[string]unwritten{}, acked: map[string]unwritten{}}
+		cursors: map[string]map[int32][]byte{}, unwritten: map[string]unwritten{}, acked: map[string]unwritten{},
+		rules: cfg.Catalog.RulesDigest(), rulesCursor: map[int32][]byte{}}
 	p.reset()
 	return p, nil
 }
@@ -167,6 +170,9 @@ func (p *Processor) Process(c *txloop.Cycle, recs []*kgo.Record) error {
 func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 	defer p.reset()
 	p.refill(c)
+	if err := p.recheckRules(c, now); err != nil {
+		return err
+	}
 	for _, d := range []struct {
 		queues map[int32]*expiryQueue
 		end    func(*txloop.Cycle, int32, string, time.Time) error
@@ -253,6 +259,7 @@ func (p *Processor) Gone(part int32) {
 	delete(p.retention, part)
 	delete(p.holds, part)
 	delete(p.known, part)
+	delete(p.rulesCursor, part)
 	clear(p.ledgers) // a partition that comes back may have been changed elsewhere
 	clear(p.chanCache)
 	for sku, u := range p.unwritten { // the next owner pushes them again
