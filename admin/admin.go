@@ -179,9 +179,12 @@ type GroupInputs struct {
 }
 
 // Inputs lists the processor groups of names with their input topics, of
-// the engine backend (config.BackendGoka, the default for "", or
-// config.BackendTxloop).
+// the engine backend (config.BackendGoka, or config.BackendTxloop; "" is
+// config.BackendDefault).
 func Inputs(names topology.Names, backend string) []GroupInputs {
+	if backend == "" {
+		backend = config.BackendDefault
+	}
 	if backend == config.BackendTxloop {
 		return []GroupInputs{{Group: string(names.Engine), Topics: []string{string(names.OrderCommands), string(names.StockFeed), string(names.EngineMessages)}}}
 	}
