@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -20,7 +21,7 @@ import (
 func TestLagCollectorExportsLagPerGroupAndPartition(t *testing.T) {
 	names := topology.New("lagtest.")
 	var topics []string
-	for _, in := range Inputs(names, "") {
+	for _, in := range Inputs(names, config.BackendGoka) {
 		topics = append(topics, in.Topics...)
 	}
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topics...))
@@ -50,7 +51,7 @@ func TestLagCollectorExportsLagPerGroupAndPartition(t *testing.T) {
 	}
 
 	reg := prometheus.NewRegistry()
-	c, err := NewLagCollector(LagCollectorConfig{Admin: adm, Names: names, Registry: reg, Interval: 5 * time.Second})
+	c, err := NewLagCollector(LagCollectorConfig{Admin: adm, Names: names, Registry: reg, Interval: 5 * time.Second, Backend: config.BackendGoka})
 	if err != nil {
 		t.Fatal(err)
 	}
