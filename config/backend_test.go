@@ -7,7 +7,7 @@ func TestParseBackend(t *testing.T) {
 		name, in, want string
 		fails          bool
 	}{
-		{name: "unset is the new engine", in: "", want: BackendTxloop},
+		{name: "unset is the default", in: "", want: BackendDefault},
 		{name: "goka", in: "goka", want: BackendGoka},
 		{name: "v1", in: "V1", want: BackendGoka},
 		{name: "txloop", in: "txloop", want: BackendTxloop},
@@ -26,11 +26,11 @@ func TestParseBackend(t *testing.T) {
 func TestBackendInTheFile(t *testing.T) {
 	base := "kafka: {brokers: [k:9092]}\nlocations: [{name: w, kind: warehouse}]\n"
 	c, err := Parse([]byte(base))
-	if err != nil || c.Engine.Backend != BackendTxloop {
-		t.Fatalf("no engine.backend: %q, %v; want the default txloop", c.Engine.Backend, err)
+	if err != nil || c.Engine.Backend != BackendDefault {
+		t.Fatalf("no engine.backend: %q, %v; want the default %s", c.Engine.Backend, err, BackendDefault)
 	}
-	if c, err := Parse([]byte(base + "engine: {backend: goka}\n")); err != nil || c.Engine.Backend != BackendGoka {
-		t.Fatalf("engine.backend goka: %v", err)
+	if c, err := Parse([]byte(base + "engine: {backend: txloop}\n")); err != nil || c.Engine.Backend != BackendTxloop {
+		t.Fatalf("engine.backend txloop: %v", err)
 	}
 	if _, err := Parse([]byte(base + "engine: {backend: kafka-streams}\n")); err == nil {
 		t.Fatal("engine.backend kafka-streams was accepted")

@@ -66,7 +66,7 @@ func TestDevIsReadyOnlyWithItsCatalogue(t *testing.T) {
 		t.Errorf("ready, but the catalogue's last SKU answers %d %s", code, body)
 	}
 	_, metrics := get("/metrics")
-	for _, want := range []string{`stocksync_build_info{goversion="go`, `stocksync_consumer_lag_refresh_errors_total{group="stocksync.engine"}`} {
+	for _, want := range []string{`stocksync_build_info{goversion="go`, `stocksync_consumer_lag_refresh_errors_total{group="stocksync.inventory"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

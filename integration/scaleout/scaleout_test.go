@@ -192,8 +192,8 @@ func orderLoop(ctx context.Context, t *testing.T, w int, kc *client.Kafka, l *li
 				set(h, rec, "released")
 			}
 		default:
-			if call(contract.Confirm).Status != contract.StatusConfirmed {
-				t.Errorf("order %s: confirm of a reserved order refused", id)
+			if res := call(contract.Confirm); res.Status != contract.StatusConfirmed {
+				t.Errorf("order %s: confirm of a reserved order refused: %+v", id, res.Error)
 				continue
 			}
 			set(h, rec, "confirmed")
