@@ -47,13 +47,17 @@ func (p *Processor) Verdict(ctx context.Context, v sinks.Verdict) bool {
 	}
 }
 
-// requeue puts back a verdict an aborted cycle had taken; the loop must
-// not wait on its own queue, so a full queue drops it and the value is
-// pushed again later.
+// requeue puts back a verdict an aborted cycle had taken. The loop must
+// not wait on its own queue: when it is full the pusher lets the value go,
+// and the refill that follows an abort (Ready marks every partition
+// behind) offers it again.
 func (p *Processor) requeue(v sinks.Verdict) {
 	select {
 	case p.verdicts <- v:
 	default:
+		if pu := p.cfg.Pushers[v.Channel]; pu != nil {
+			pu.Dropped(v.SKU, v.Version)
+		}
 	}
 }
 
@@ -263,8 +267,16 @@ func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
 			return nil
 		}
 		part := p.partition(v.SKU)
-		if !c.Owned(part) || p.cfg.Pushers[v.Channel] == nil {
-			continue // the partition moved on; its new owner pushes again
+		if p.cfg.Pushers[v.Channel] == nil {
+			continue
+		}
+		if !c.Owned(part) {
+			// The partition moved on (its new owner pushes again) or is
+			// being restored (marked behind: refill offers its values
+			// again). The pusher lets the value go either way; else it
+			// would wait for this acknowledgement forever.
+			p.settled = append(p.settled, v)
+			continue
 		}
 		st, err := p.channelsState(c, part, v.SKU)
 		if err != nil {
