@@ -80,8 +80,8 @@ type Config struct {
 	Logger  *slog.Logger // default slog.Default()
 	// Metrics of the cycles; nil for none.
 	Metrics *Metrics
-	Opts         []kgo.Opt    // TLS, SASL, more options, appended last
-	Handler      Handler      // required
+	Opts    []kgo.Opt // TLS, SASL, more options, appended last
+	Handler Handler   // required
 }
 
 // Loop is one member of the group.
