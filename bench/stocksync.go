@@ -23,7 +23,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"gopkg.in/yaml.v3"
 
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/contract"
@@ -58,8 +57,8 @@ type StocksyncConfig struct {
 	// CPUProfile receives a pprof CPU profile of an in-process engine.
 	CPUProfile string
 	// Instances of the engine, each a child process (Command required
-	// past 1) with a warm standby of every partition it does not own, so
-	// any instance answers reads. Default 1.
+	// past 1); with the new engine's default warm standbys any instance
+	// answers reads. Default 1.
 	Instances int
 	// Name is the system's row in the results. Default "stocksync".
 	Name string
@@ -115,13 +114,8 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Instances > 1 {
-		if len(cfg.Command) == 0 {
-			return nil, errors.New("bench: several instances run as child processes: set Command")
-		}
-		if yamlDoc, err = withStandby(yamlDoc); err != nil {
-			return nil, err
-		}
+	if cfg.Instances > 1 && len(cfg.Command) == 0 {
+		return nil, errors.New("bench: several instances run as child processes: set Command")
 	}
 	s := &Stocksync{cfg: cfg, names: topology.New(prefix), url: "http://" + addr, done: make(chan error, 1)}
 	if err := s.createTopics(ctx); err != nil {
@@ -178,21 +172,6 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 	return s, nil
 }
 
-// withStandby turns on warm standbys in an instance's config document.
-func withStandby(doc []byte) ([]byte, error) {
-	var m map[string]any
-	if err := yaml.Unmarshal(doc, &m); err != nil {
-		return nil, err
-	}
-	engine, _ := m["engine"].(map[string]any)
-	if engine == nil {
-		engine = map[string]any{}
-	}
-	engine["standby_replicas"] = 1
-	m["engine"] = engine
-	return yaml.Marshal(m)
-}
-
 // startPeer starts instance i (> 0) on the same topics and waits until it
 // answers ready; the group then spreads the partitions over the instances.
 func (s *Stocksync) startPeer(ctx context.Context, prefix string, i int) error {
@@ -202,9 +181,6 @@ func (s *Stocksync) startPeer(ctx context.Context, prefix string, i int) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	_, doc, err := EngineSettings(s.cfg.Brokers, prefix, s.cfg.Partitions, filepath.Join(s.cfg.Dir, fmt.Sprintf("data-%d", i)), addr, s.cfg.Backend)
-	if err == nil {
-		doc, err = withStandby(doc)
-	}
 	if err != nil {
 		return err
 	}
@@ -212,55 +188,41 @@ func (s *Stocksync) startPeer(ctx context.Context, prefix string, i int) error {
 	if err := os.WriteFile(file, doc, 0o644); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(s.cfg.Dir, fmt.Sprintf("engine-%d.log", i)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logName := fmt.Sprintf("engine-%d.log", i)
+	done := make(chan error, 1)
+	cmd, err := s.spawn(append(s.cfg.Command[1:len(s.cfg.Command):len(s.cfg.Command)], "--config", file, "--http", addr), logName, done)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(s.cfg.Command[0], append(s.cfg.Command[1:len(s.cfg.Command):len(s.cfg.Command)], "--config", file, "--http", addr)...)
+	s.peers = append(s.peers, cmd)
+	if err := waitReady(ctx, "http://"+addr, done, func() string { return s.logTail(logName) }); err != nil {
+		return fmt.Errorf("instance %d: %w", i, err)
+	}
+	return s.waitReady(ctx) // the first instance, after the rebalance
+}
+
+func (s *Stocksync) startChild() (err error) {
+	s.child, err = s.spawn(s.args, "engine.log", s.done)
+	return err
+}
+
+// spawn starts an engine process of cfg.Command with args, its output
+// appended to logName in Dir; done gets its exit.
+func (s *Stocksync) spawn(args []string, logName string, done chan<- error) (*exec.Cmd, error) {
+	logf, err := os.OpenFile(filepath.Join(s.cfg.Dir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(s.cfg.Command[0], args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), "STOCKSYNC_LOG_LEVEL=warn")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fmt.Errorf("bench: start instance %d: %w", i, err)
+		return nil, fmt.Errorf("bench: start %v: %w", s.cfg.Command, err)
 	}
-	go func() { _ = cmd.Wait(); logf.Close() }()
-	s.peers = append(s.peers, cmd)
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("bench: instance %d not ready within 2 minutes (its log: %s)", i, logf.Name())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return s.waitReady(ctx) // the first instance, after the rebalance
-}
-
-func (s *Stocksync) startChild() error {
-	logf, err := os.OpenFile(filepath.Join(s.cfg.Dir, "engine.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	s.child = exec.Command(s.cfg.Command[0], s.args...)
-	s.child.Stdout, s.child.Stderr = logf, logf
-	s.child.Env = append(os.Environ(), "STOCKSYNC_LOG_LEVEL=warn")
-	s.child.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := s.child.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("bench: start %v: %w", s.cfg.Command, err)
-	}
-	done := s.done
-	go func() { done <- s.child.Wait(); logf.Close() }()
-	return nil
+	go func() { done <- cmd.Wait(); logf.Close() }()
+	return cmd, nil
 }
 
 // Rebuild stops the engine's child process, removes its data directory
@@ -299,13 +261,16 @@ func (s *Stocksync) Rebuild(ctx context.Context, settle time.Duration) (took tim
 }
 
 func (s *Stocksync) waitReady(ctx context.Context) error {
-	return waitReady(ctx, s.url, s.done, func() string {
-		b, _ := os.ReadFile(filepath.Join(s.cfg.Dir, "engine.log"))
-		if len(b) > 4096 {
-			b = b[len(b)-4096:]
-		}
-		return string(b)
-	})
+	return waitReady(ctx, s.url, s.done, func() string { return s.logTail("engine.log") })
+}
+
+// logTail is the end of an engine's log in Dir.
+func (s *Stocksync) logTail(name string) string {
+	b, _ := os.ReadFile(filepath.Join(s.cfg.Dir, name))
+	if len(b) > 4096 {
+		b = b[len(b)-4096:]
+	}
+	return string(b)
 }
 
 // waitReady polls url's /readyz for up to 120 s; done reports the engine
