@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/stocksync/stocksync/contract"
 )
 
 // Errors every method may return, wrapped in an *Error; test with errors.Is.
@@ -114,4 +116,17 @@ func ctxError(op, orderID string, err error) *Error {
 // isCtxErr reports whether err is a context's.
 func isCtxErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// AsAPIError turns an error of Submit into the contract's errors the HTTP
+// API answers with (an engine submitting on an HTTP caller's behalf):
+// timeout, invalid as it is, anything else unavailable.
+func AsAPIError(err error, timeout time.Duration, cmd contract.OrderCommand) error {
+	switch {
+	case err == nil, errors.Is(err, ErrInvalid):
+		return err
+	case errors.Is(err, ErrTimeout):
+		return fmt.Errorf("%w after %s (order %s, %s)", contract.ErrTimeout, timeout, cmd.OrderID, cmd.Type)
+	}
+	return fmt.Errorf("%w: %v", contract.ErrUnavailable, err)
 }

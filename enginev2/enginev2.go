@@ -328,15 +328,7 @@ func (e *Engine) SubmitOrder(ctx context.Context, cmd contract.OrderCommand) (co
 		return contract.OrderResult{}, fmt.Errorf("%w: the engine is still starting", contract.ErrUnavailable)
 	}
 	res, err := k.Submit(ctx, cmd)
-	switch {
-	case err == nil:
-		return res, nil
-	case errors.Is(err, client.ErrTimeout):
-		return res, fmt.Errorf("%w after %s (order %s, %s)", contract.ErrTimeout, e.timeout, cmd.OrderID, cmd.Type)
-	case errors.Is(err, client.ErrInvalid):
-		return res, err
-	}
-	return res, fmt.Errorf("%w: %v", contract.ErrUnavailable, err)
+	return res, client.AsAPIError(err, e.timeout, cmd)
 }
 
 // SubmitFeed sends a snapshot or adjust and waits until the store shows it.
