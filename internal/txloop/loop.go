@@ -38,8 +38,7 @@ type Handler interface {
 	Ready(partition int32, st *state.Partition)
 	Gone(partition int32)
 	// Committed runs after a cycle's transaction committed and its writes
-	// reached the stores, or after a cycle with nothing to write: the place
-	// to answer in-process callers.
+	// reached the stores: the place to answer in-process callers.
 	Committed(c *Cycle)
 	// Tick runs at the end of every cycle, and every TickInterval when no
 	// record comes: the place for what time decides (expiry).
@@ -300,8 +299,7 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 		return fmt.Errorf("txloop: tick: %w", err)
 	}
 	if len(recs) == 0 && len(c.out) == 0 && len(c.dirty) == 0 {
-		l.cfg.Handler.Committed(c) // nothing to make durable: what the handler did in memory stands
-		return nil
+		return nil // nothing to commit
 	}
 	// Begin only now: the cycle's writes and outputs were buffered.
 	began := time.Now()

@@ -202,45 +202,6 @@ func (p *Processor) reproject(c *txloop.Cycle, part int32, sku string, now time.
 func (p *Processor) putChannels(c *txloop.Cycle, part int32, sku string, st *processors.ChannelsState) {
 	c.Put(part, channelsKey(sku), st.AppendBinary(nil))
 	p.chanCommitted[sku] = st
-	p.chanWritten = append(p.chanWritten, sku)
-}
-
-// unwritten is a push state changed only by acknowledgements since it was
-// last written.
-type unwritten struct {
-	part int32
-	st   *processors.ChannelsState
-}
-
-// checkpointEvery is how often acknowledgements not yet written with their
-// SKU's next change are written on their own.
-const checkpointEvery = time.Second
-
-// checkpoint writes the acknowledgements not written since the last one.
-func (p *Processor) checkpoint(c *txloop.Cycle, now time.Time) {
-	if now.Sub(p.lastCheckpoint) < checkpointEvery {
-		return
-	}
-	p.lastCheckpoint = now
-	for sku, u := range p.unwritten {
-		if _, changed := p.cur.chans[sku]; changed {
-			continue // this cycle has it: written with it, or at the next checkpoint
-		}
-		p.putChannels(c, u.part, sku, u.st)
-	}
-}
-
-// channelsCommitted settles which acknowledgements are written: those of
-// the SKUs the cycle wrote are, this cycle's others are not yet.
-func (p *Processor) channelsCommitted() {
-	for sku, u := range p.acked {
-		p.unwritten[sku] = u
-	}
-	for _, sku := range p.chanWritten {
-		delete(p.unwritten, sku)
-	}
-	clear(p.acked)
-	p.chanWritten = p.chanWritten[:0]
 }
 
 // cloneChannels copies a cached push state for a cycle to change.
@@ -293,13 +254,6 @@ func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
 			if v.Version == s.WantVersion && p.cfg.SinkMetrics != nil {
 				p.cfg.SinkMetrics.E2E.WithLabelValues(v.Channel).Observe(float64(v.At-s.WantAt) / 1000)
 			}
-			// Written with the SKU's next write, or by the next checkpoint:
-			// an acknowledgement lost in a crash only means the value is
-			// pushed again.
-			p.chanCommitted[v.SKU] = st
-			p.acked[v.SKU] = unwritten{part: part, st: st}
-			p.settled = append(p.settled, v)
-			continue
 		case v.OK: // a value pushed again (a refill, a takeover) whose acknowledgement is recorded: the pusher lets it go
 			p.settled = append(p.settled, v)
 			continue
@@ -383,7 +337,7 @@ func (p *Processor) refill(c *txloop.Cycle) {
 				}
 				scanned++
 				cursors[part] = append(cursors[part][:0], k...)
-				cs, err := p.pushState(string(k[len(channelsPrefix):]), v)
+				cs, err := processors.DecodeChannelsState(v)
 				if err != nil {
 					return true
 				}
@@ -398,7 +352,6 @@ func (p *Processor) refill(c *txloop.Cycle) {
 				continue
 			}
 			room -= offered
-			p.log.Debug("refill", "channel", ch, "partition", part, "scanned", scanned, "offered", offered, "end", end, "room", room)
 			if end {
 				delete(cursors, part)
 				pu.CaughtUp(part, mark)
@@ -407,12 +360,9 @@ func (p *Processor) refill(c *txloop.Cycle) {
 	}
 }
 
-// pushState is a SKU's newest committed push state: with the
-// acknowledgements not yet written (checkpoint), else as stored.
+// pushState is a SKU's newest committed push state: cached, else as
+// stored.
 func (p *Processor) pushState(sku string, stored []byte) (*processors.ChannelsState, error) {
-	if u, ok := p.unwritten[sku]; ok {
-		return u.st, nil
-	}
 	if st, ok := p.chanCache[sku]; ok {
 		return st, nil
 	}

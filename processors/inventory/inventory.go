@@ -75,19 +75,11 @@ type Processor struct {
 	chanCache     map[string]*processors.ChannelsState
 	chanCommitted map[string]*processors.ChannelsState
 	cursors       map[string]map[int32][]byte // per channel and partition: the last push state key refill read
-	// Acknowledgements are written lazily (channels.go, checkpoint):
-	// unwritten holds the committed push states changed only by them,
-	// acked this cycle's, chanWritten the SKUs whose state this cycle
-	// wrote.
-	unwritten      map[string]unwritten
-	acked          map[string]unwritten
-	chanWritten    []string
-	lastCheckpoint time.Time
-	rules          uint64             // digest of the channel rules the values are computed under
-	rulesCursor    map[int32][]byte   // restored partitions whose values are still being checked against them
-	verdicts       chan sinks.Verdict // from the pushers, recorded by the next cycle
-	offers         []offer            // for the pushers once the cycle commits
-	settled        []sinks.Verdict    // recorded verdicts, for the pushers once the cycle commits
+	rules         uint64                      // digest of the channel rules the values are computed under
+	rulesCursor   map[int32][]byte            // restored partitions whose values are still being checked against them
+	verdicts      chan sinks.Verdict          // from the pushers, recorded by the next cycle
+	offers        []offer                     // for the pushers once the cycle commits
+	settled       []sinks.Verdict             // recorded verdicts, for the pushers once the cycle commits
 }
 
 // cycleState is what one cycle has read and changed, written back once at
@@ -131,8 +123,8 @@ func New(cfg Config) (*Processor, error) {
 		retention: map[int32]*expiryQueue{}, holds: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14),
 		known: map[int32]*bloom.BloomFilter{}, ledgers: map[string]*stock.SKU{}, committed: map[string]*stock.SKU{},
 		chanCache: map[string]*processors.ChannelsState{}, chanCommitted: map[string]*processors.ChannelsState{},
-		cursors: map[string]map[int32][]byte{}, unwritten: map[string]unwritten{}, acked: map[string]unwritten{},
-		rules: cfg.Catalog.RulesDigest(), rulesCursor: map[int32][]byte{}}
+		cursors: map[string]map[int32][]byte{},
+		rules:   cfg.Catalog.RulesDigest(), rulesCursor: map[int32][]byte{}}
 	p.reset()
 	return p, nil
 }
@@ -191,11 +183,7 @@ func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 	if err := p.recordVerdicts(c); err != nil {
 		return err
 	}
-	if err := p.flush(c); err != nil {
-		return err
-	}
-	p.checkpoint(c, now)
-	return nil
+	return p.flush(c)
 }
 
 // forget removes a finished order past its retention, and its directory
@@ -262,11 +250,6 @@ func (p *Processor) Gone(part int32) {
 	delete(p.rulesCursor, part)
 	clear(p.ledgers) // a partition that comes back may have been changed elsewhere
 	clear(p.chanCache)
-	for sku, u := range p.unwritten { // the next owner pushes them again
-		if u.part == part {
-			delete(p.unwritten, sku)
-		}
-	}
 	for _, cursors := range p.cursors {
 		delete(cursors, part)
 	}
@@ -280,7 +263,6 @@ func (p *Processor) Gone(part int32) {
 func (p *Processor) Committed(*txloop.Cycle) {
 	keep(p.ledgers, p.committed)
 	keep(p.chanCache, p.chanCommitted)
-	p.channelsCommitted()
 	p.afterCommit()
 }
 
@@ -320,8 +302,6 @@ func (p *Processor) Aborted(c *txloop.Cycle) {
 	p.offers, p.settled = p.offers[:0], p.settled[:0]
 	clear(p.committed)
 	clear(p.chanCommitted)
-	clear(p.acked)
-	p.chanWritten = p.chanWritten[:0]
 	for part := range p.expiry {
 		if st := c.Store(part); st != nil {
 			p.Ready(part, st) // both queues

@@ -291,9 +291,6 @@ type resErr struct {
 func withErr(res contract.OrderResult, err error) resErr { return resErr{res, err} }
 
 func testLogger() *slog.Logger {
-	if os.Getenv("STOCKSYNC_TEST_LOG") == "debug" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
 	if os.Getenv("STOCKSYNC_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
