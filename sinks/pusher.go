@@ -81,7 +81,8 @@ type entry struct {
 	partition    int32
 	update       marketplace.Update
 	offered      time.Time
-	sentOK       int64 // version the marketplace accepted, awaiting the processor's ack
+	sentOK       int64     // version the marketplace accepted, awaiting the processor's ack
+	sentAt       time.Time // when; past ackWait the value is pushed again
 	inflight     bool
 	attempts     int // every retry, for the ops console
 	itemFailures int // retries the marketplace blamed on this item
@@ -369,7 +370,7 @@ func (p *Pusher) due(now time.Time) (bool, time.Duration) {
 	wait := idle
 	for _, e := range p.entries {
 		switch {
-		case e.inflight || e.update.Version <= e.sentOK:
+		case e.inflight || awaitingAck(e, now):
 		case now.Before(e.notBefore):
 			wait = min(wait, e.notBefore.Sub(now))
 		default:
@@ -393,7 +394,7 @@ func (p *Pusher) pick(now time.Time) []marketplace.Update {
 	var batch, routine []*entry
 	for _, e := range p.entries {
 		switch {
-		case e.inflight || e.update.Version <= e.sentOK || now.Before(e.notBefore):
+		case e.inflight || awaitingAck(e, now) || now.Before(e.notBefore):
 		case e.urgent && len(batch) < limit:
 			batch = append(batch, e)
 		case !e.urgent && len(routine) < limit:
@@ -558,6 +559,19 @@ func (p *Pusher) settle(ctx context.Context, u marketplace.Update, v Verdict) {
 	p.cfg.Send(ctx, v, func(err error) { p.settled(u, v, err) })
 }
 
+// ackWait is how long a value the marketplace took waits for the
+// processor to record its verdict (Acked, Dropped) before it is pushed
+// again: a verdict lost on its way (a partition that moved, an aborted
+// cycle) must not hold the value, and a slot of MaxPending, for good. A
+// marketplace takes an absolute value, so a repeat is harmless.
+const ackWait = 15 * time.Second
+
+// awaitingAck reports whether e's value was taken by the marketplace and
+// waits, not for too long yet, for the processor to record it.
+func awaitingAck(e *entry, now time.Time) bool {
+	return e.update.Version <= e.sentOK && now.Sub(e.sentAt) < ackWait
+}
+
 // settled records the verdict's fate; the SKU stays in flight until then.
 func (p *Pusher) settled(u marketplace.Update, v Verdict, err error) {
 	p.mu.Lock()
@@ -572,6 +586,7 @@ func (p *Pusher) settled(u marketplace.Update, v Verdict, err error) {
 		e.notBefore = time.Now().Add(p.cfg.Backoff)
 		return
 	}
+	e.sentAt = time.Now()
 	if v.OK {
 		e.sentOK = max(e.sentOK, u.Version)
 		p.shown[slot(u.SKU)] = uint32(min(max(u.Available, 0), math.MaxUint32-1)) + 1
