@@ -135,6 +135,7 @@ func start(t *testing.T, bin, cfg, name string) *instance {
 		if t.Failed() {
 			t.Logf("log of %s (%s):\n%s", in.name, in.log, tail(in.log, 40))
 		}
+		keepLog(t, in)
 	})
 	deadline := time.Now().Add(120 * time.Second)
 	for {
@@ -167,6 +168,22 @@ func (in *instance) stop(t *testing.T, sig syscall.Signal) {
 	case <-in.done:
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%s still runs 60s after %v", in.name, sig)
+	}
+}
+
+// keepLog copies the instance's log to $STOCKSYNC_TEST_KEEP_LOGS, when set,
+// since the test's own directory goes with the test.
+func keepLog(t *testing.T, in *instance) {
+	dir := os.Getenv("STOCKSYNC_TEST_KEEP_LOGS")
+	if dir == "" {
+		return
+	}
+	b, err := os.ReadFile(in.log)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, in.name+".log"), b, 0o644)
+	}
+	if err != nil {
+		t.Logf("keeping the log of %s: %v", in.name, err)
 	}
 }
 

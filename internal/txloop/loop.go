@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -94,6 +96,13 @@ type Loop struct {
 	restoring map[int32]*restoreJob
 	standby   map[int32]*standby // warm stores of partitions not owned here (Config.Standby)
 	closed    bool               // the member stopped: no new standby
+	// joins counts the member's joins of the group (joinWatch); owned is
+	// its value when the stores were last matched to an assignment. They
+	// differ from the moment a rebalance began until its assignment
+	// arrived: a cycle that ends in that window is aborted, since the
+	// stores it decided with may already belong to another member.
+	joins atomic.Int64
+	owned int64
 }
 
 // standby is a store following its changelog while another member owns the
@@ -237,7 +246,7 @@ func (l *Loop) member(ctx context.Context) error {
 		// store of partition p serves them all. The range balancer gives
 		// co-partitioned topics the same assignment; the cooperative-sticky
 		// default balances each topic on its own and does not.
-		kgo.Balancers(kgo.RangeBalancer()),
+		kgo.Balancers(joinWatch{kgo.RangeBalancer(), &l.joins}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group reads everything: nothing accepted is skipped
 		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(partitioner{manual: map[string]bool{l.cfg.Changelog: true}}),
@@ -324,6 +333,14 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	try := kgo.TryCommit
 	if err := l.session.Client().Flush(ectx); err != nil || failed.get() != nil {
 		l.log.Warn("txloop: a record of the cycle failed; aborting its transaction", "records", len(recs), "err", errors.Join(err, failed.get()))
+		try = kgo.TryAbort
+	}
+	if l.joins.Load() != l.owned {
+		// The cycle's records are in the log, so a member assigned these
+		// partitions by the rebalance that began will wait for this
+		// transaction to end; but what it decided may rest on stores
+		// that are no longer this member's.
+		l.log.Info("txloop: a rebalance began during the cycle; aborting its transaction", "records", len(recs))
 		try = kgo.TryAbort
 	}
 	committed, err := l.session.End(ectx, try)
@@ -419,6 +436,19 @@ func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32)
 	if l.closed {
 		return
 	}
+	// The range balancer is eager: every rebalance revokes every
+	// partition before the join, so nothing should be held here now.
+	// GroupTransactSession does not pass a revoke on to OnPartitionsRevoked
+	// when no transaction ended since the previous one (two rebalances in
+	// a row): a store still held here may then be stale, changed by the
+	// member that owned its partition in between. Let go of it; it is
+	// restored again from where it stands.
+	if held := l.heldLocked(); len(held) > 0 {
+		l.log.Warn("txloop: partitions still held at a new assignment (a revoke the client did not report); restoring them again",
+			"partitions", held)
+		l.goneLocked(held)
+	}
+	l.owned = l.joins.Load()
 	var parts []int32 // new here: paused until restored
 	for _, p := range partitionsOf(m) {
 		if l.stores[p] == nil && l.restoring[p] == nil {
@@ -554,7 +584,27 @@ func (l *Loop) ready(r restored) {
 func (l *Loop) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, p := range partitionsOf(m) {
+	l.goneLocked(partitionsOf(m))
+}
+
+// heldLocked lists the partitions ready or restoring here; call with l.mu
+// held.
+func (l *Loop) heldLocked() []int32 {
+	var held []int32
+	for p := range l.stores {
+		held = append(held, p)
+	}
+	for p := range l.restoring {
+		held = append(held, p)
+	}
+	slices.Sort(held)
+	return held
+}
+
+// goneLocked lets go of partitions that left this member; call with l.mu
+// held.
+func (l *Loop) goneLocked(parts []int32) {
+	for _, p := range parts {
 		if job, ok := l.restoring[p]; ok {
 			job.cancel()
 			delete(l.restoring, p)
@@ -625,4 +675,17 @@ func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
 		return kgo.ManualPartitioner().ForTopic(topic)
 	}
 	return kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+}
+
+// joinWatch counts the member's joins of the group. JoinGroupMetadata runs
+// at every join, right after the revoke that precedes it, whether or not
+// the revoke reached OnPartitionsRevoked (see Loop.assigned).
+type joinWatch struct {
+	kgo.GroupBalancer
+	joins *atomic.Int64
+}
+
+func (w joinWatch) JoinGroupMetadata(interests []string, current map[string][]int32, generation int32) []byte {
+	w.joins.Add(1)
+	return w.GroupBalancer.JoinGroupMetadata(interests, current, generation)
 }

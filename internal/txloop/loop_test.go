@@ -192,6 +192,78 @@ func exactlyOnce(t *testing.T, standby bool) {
 	}
 }
 
+// TestOneOwnerPerPartition lets members join one after another while no
+// record flows, so no transaction ends between the rebalances. franz-go's
+// GroupTransactSession then does not report the second revoke to
+// OnPartitionsRevoked; a member that kept deciding with the store of a
+// partition it no longer owns lost acknowledged orders in the scale-out
+// test. Every partition must end up ready at exactly one member.
+func TestOneOwnerPerPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	brokers := brokersForTest(t)
+	prefix := fmt.Sprintf("txl1-%d.", time.Now().UnixNano())
+	const partitions = 6
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, 1, nil, prefix+"in", prefix+"table"); err != nil {
+		t.Fatal(err)
+	}
+	var members []*Loop
+	var wg sync.WaitGroup
+	mctx, stop := context.WithCancel(ctx)
+	defer func() { stop(); wg.Wait() }()
+	settled := func(want int) string { // "" once want members own every partition once between them
+		owners := make([][]string, partitions)
+		total := 0
+		for i, l := range members {
+			ready, restoring := l.Status()
+			if ready == 0 || restoring > 0 {
+				return fmt.Sprintf("member %d: %d ready, %d restoring", i, ready, restoring)
+			}
+			for p := range int32(partitions) {
+				if l.Store(p) != nil {
+					owners[p] = append(owners[p], strconv.Itoa(i))
+					total++
+				}
+			}
+		}
+		if len(members) < want || total != partitions {
+			return fmt.Sprintf("owners by partition %v", owners)
+		}
+		return ""
+	}
+	for i := range 3 {
+		l, err := New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + strconv.Itoa(i),
+			Inputs: []string{prefix + "in"}, Changelog: prefix + "table", Partitions: partitions, Dir: t.TempDir(),
+			Handler: counter{out: prefix + "in"}, Logger: testLogger(), Opts: kgoLogOpts()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, l)
+		wg.Go(func() {
+			if err := l.Run(mctx); err != nil {
+				t.Errorf("member %d: %v", i, err)
+			}
+		})
+		var state string
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+			if state = settled(i + 1); state == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d members a minute after member %d joined: %s; want each partition ready at exactly one member", i+1, i, state)
+			}
+		}
+	}
+}
+
 func testLogger() *slog.Logger {
 	if os.Getenv("STOCKSYNC_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
