@@ -3,6 +3,9 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/stocksync
 PKGS  := ./...
+# The suites that run an engine: `make test` runs them once more on the
+# first wave's goka engine, which stays until it is removed.
+ENGINE_SUITES := ./integration/... ./instance/
 # Stamped into the binary (internal/buildinfo): stocksync version, stocksync_build_info.
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -20,8 +23,9 @@ build: ## build bin/stocksync, stamped with VERSION and REVISION (default: from 
 run: build ## run stocksync dev: embedded Kafka, demo catalogue, API on 127.0.0.1:8080
 	./$(BIN) dev
 
-test: ## the whole suite: unit tests, and the integration suite on kfake and (when STOCKSYNC_TEST_BROKERS is set) on real Kafka
+test: ## the whole suite: unit tests, and the integration suite on kfake and (when STOCKSYNC_TEST_BROKERS is set) on real Kafka; the engine suites on the goka engine too
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	STOCKSYNC_ENGINE=goka $(GO) test -race -count=1 -timeout 20m $(ENGINE_SUITES)
 
 test-short: ## unit tests only (skips the integration suite)
 	$(GO) test -short -count=1 $(PKGS)
@@ -29,6 +33,7 @@ test-short: ## unit tests only (skips the integration suite)
 test-kafka: ## start a local Apache Kafka (scripts/kafka.sh) and run the whole suite against it and kfake
 	scripts/kafka.sh up
 	STOCKSYNC_TEST_BROKERS=127.0.0.1:$${KAFKA_PORT:-19092} $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	STOCKSYNC_TEST_BROKERS=127.0.0.1:$${KAFKA_PORT:-19092} STOCKSYNC_ENGINE=goka $(GO) test -race -count=1 -timeout 20m $(ENGINE_SUITES)
 
 kafka-up: ## start the local Kafka broker on 127.0.0.1:19092 (fetches the jars on first use)
 	scripts/kafka.sh up

@@ -21,7 +21,7 @@ type LagCollectorConfig struct {
 	// Names gives the groups and their input topics (Inputs). Required.
 	Names topology.Names
 	// Backend is the engine.backend whose groups are watched (Inputs);
-	// default "", the goka engine's.
+	// default "", config.BackendDefault's.
 	Backend string
 	// Registry receives the metrics of the package doc. Required: the
 	// global default registry is never used.

@@ -7,12 +7,11 @@ import (
 
 // Backends of engine.backend.
 const (
-	BackendGoka   = "goka"   // the goka processors (package engine), the first wave's engine; the default
-	BackendTxloop = "txloop" // the transactional loop (package enginev2)
-	// BackendDefault is what an instance runs when nothing says otherwise.
-	// The new engine becomes the default once the scale-out suite holds on
-	// it under load every time (docs/design.md, "Status").
-	BackendDefault = BackendGoka
+	BackendGoka   = "goka"   // the goka processors (package engine), the first wave's engine
+	BackendTxloop = "txloop" // the transactional loop (package enginev2), the default
+	// BackendDefault is what an instance runs when nothing says otherwise
+	// (docs/design.md, "Status").
+	BackendDefault = BackendTxloop
 )
 
 // EnvBackend names the environment variable that overrides engine.backend.

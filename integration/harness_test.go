@@ -95,7 +95,7 @@ type env struct {
 	b      *backend
 	prefix string
 	names  topology.Names
-	engine string // the instances' engine.backend, from $STOCKSYNC_ENGINE (default goka)
+	engine string // the instances' engine.backend, from $STOCKSYNC_ENGINE (default txloop)
 	seq    atomic.Int32
 }
 
@@ -187,7 +187,7 @@ type instance struct {
 }
 
 // start runs an instance on dataDir, on the backend of $STOCKSYNC_ENGINE
-// (default goka), and waits until /readyz answers 200; it is stopped when
+// (default txloop), and waits until /readyz answers 200; it is stopped when
 // the test ends, if not before.
 func (e *env) start(dataDir string) *instance {
 	e.t.Helper()

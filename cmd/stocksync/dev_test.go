@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stocksync/stocksync/admin"
+	"github.com/stocksync/stocksync/topology"
 )
 
 // TestDevIsReadyOnlyWithItsCatalogue runs `stocksync dev` on its embedded
@@ -66,7 +70,9 @@ func TestDevIsReadyOnlyWithItsCatalogue(t *testing.T) {
 		t.Errorf("ready, but the catalogue's last SKU answers %d %s", code, body)
 	}
 	_, metrics := get("/metrics")
-	for _, want := range []string{`stocksync_build_info{goversion="go`, `stocksync_consumer_lag_refresh_errors_total{group="stocksync.inventory"}`} {
+	// The lag of the default engine's group (admin.Inputs) is exported.
+	lagOf := fmt.Sprintf(`stocksync_consumer_lag_refresh_errors_total{group=%q}`, admin.Inputs(topology.New(""), "")[0].Group)
+	for _, want := range []string{`stocksync_build_info{goversion="go`, lagOf} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

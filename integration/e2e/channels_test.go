@@ -93,7 +93,7 @@ func testSettings(t *testing.T, brokers []string, prefix string, partitions int3
 	return settings
 }
 
-// start runs an instance on the backend of $STOCKSYNC_ENGINE (default goka)
+// start runs an instance on the backend of $STOCKSYNC_ENGINE (default txloop)
 // until the test ends, and waits until it is ready.
 func start(t *testing.T, cfg instance.Config) *instance.Instance {
 	t.Helper()

@@ -79,8 +79,7 @@ func scenario(t *testing.T, bin string, b backend) {
 	first := start(t, bin, cfg, "i1")
 	l.add(first)
 	for i := 0; i < skus; i++ {
-		putJSON(t, first.url+"/v1/stock/"+sku(i)+"/locations/"+location,
-			fmt.Sprintf(`{"on_hand":%d,"source":"erp","version":1}`, startStock), 200)
+		putStock(t, first.url, sku(i), startStock)
 	}
 	kc, err := client.NewKafka(context.Background(), client.KafkaConfig{Brokers: b.brokers, TopicPrefix: prefix, Timeout: 10 * time.Second})
 	if err != nil {
@@ -444,16 +443,40 @@ func report(t *testing.T, what string, from, to time.Time, p *prober, h *history
 		what, readPause, len(lat), p50.Round(time.Millisecond), worst.Round(time.Millisecond))
 }
 
-func putJSON(t *testing.T, url, body string, want int) {
+// putStock sets a SKU's stock with an ERP snapshot and waits until the
+// engine shows it: a snapshot answered 202 (sent, not yet applied within
+// the write timeout, as on a loaded machine right after the start) is
+// applied later.
+func putStock(t *testing.T, base, sku string, onHand int64) {
 	t.Helper()
+	url := base + "/v1/stock/" + sku + "/locations/" + location
+	body := fmt.Sprintf(`{"on_hand":%d,"source":"erp","version":1}`, onHand)
 	req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader([]byte(body)))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	if b, _ := io.ReadAll(res.Body); res.StatusCode != want {
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	switch res.StatusCode {
+	case http.StatusOK:
+		return
+	case http.StatusAccepted:
+	default:
 		t.Fatalf("PUT %s: %d %s", url, res.StatusCode, b)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		var v contract.StockView
+		if res, err := http.Get(base + "/v1/stock/" + sku); err == nil {
+			_ = json.NewDecoder(res.Body).Decode(&v)
+			res.Body.Close()
+		}
+		if v.OnHand == onHand {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PUT %s answered 202; a minute later the stock shows %d on hand, want %d", url, v.OnHand, onHand)
+		}
 	}
 }
 
