@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// What the HTTP API (queryapi.Engine) asks of the engine.
+// What the HTTP API asks of the engine (the roles of queryapi.Config).
 
 // Ready is nil once the processors have recovered their tables.
 func (e *Engine) Ready() error {

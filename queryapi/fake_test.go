@@ -17,8 +17,8 @@ import (
 	"github.com/stocksync/stocksync/contract"
 )
 
-// fakeEngine is an in-memory Engine with fixed rules, enough to drive every
-// answer of the API:
+// fakeEngine plays every engine role of Config in memory, with fixed rules
+// enough to drive every answer of the API:
 //   - SubmitOrder rejects a reserve line over 5 units as insufficient_stock
 //     and a confirm/release/ship of order "o-unknown" as unknown_order;
 //   - SubmitFeed applies snapshots and accepts (queues) adjusts;
@@ -161,6 +161,11 @@ func (e *fakeEngine) Ready() error {
 	return e.ready
 }
 
+// serveFake has e play every engine role of c.
+func serveFake(c *Config, e *fakeEngine) {
+	c.Stock, c.Feed, c.Orders, c.OrderCommands, c.Catalogue, c.Readiness, c.Channels = e, e, e, e, e, e, e
+}
+
 func (e *fakeEngine) set(f func(e *fakeEngine)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -209,12 +214,12 @@ func newTestServer(t *testing.T, mods ...func(*Config)) *testServer {
 	ts := &testServer{engine: newFakeEngine(), logs: &syncBuffer{}}
 	reg := prometheus.NewRegistry()
 	cfg := Config{
-		Engine:   ts.engine,
 		Registry: reg,
 		Gatherer: reg,
 		Logger:   slog.New(slog.NewJSONHandler(ts.logs, nil)),
 		Open:     true,
 	}
+	serveFake(&cfg, ts.engine)
 	for _, m := range mods {
 		m(&cfg)
 	}
