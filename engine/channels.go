@@ -105,12 +105,12 @@ type control struct {
 	channels map[string]*channel
 	log      interface{ Warn(string, ...any) }
 	mu       sync.Mutex
-	modes    map[string]string
+	modes    map[string]contract.ChannelMode
 }
 
 type modeRecord struct {
-	Mode string `json:"mode"`
-	At   string `json:"at"`
+	Mode contract.ChannelMode `json:"mode"`
+	At   string               `json:"at"`
 }
 
 func (c *control) run(ctx context.Context) error {
@@ -135,28 +135,28 @@ func (c *control) run(ctx context.Context) error {
 			c.mu.Lock()
 			c.modes[ch.name] = m.Mode
 			c.mu.Unlock()
-			ch.pusher.SetManual(m.Mode == "manual")
+			ch.pusher.SetManual(m.Mode == contract.ModeManual)
 		})
 	}
 }
 
-func (c *control) mode(name string) string {
+func (c *control) mode(name string) contract.ChannelMode {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if m := c.modes[name]; m != "" {
 		return m
 	}
-	return "auto"
+	return contract.ModeAuto
 }
 
-// SetChannelMode switches a channel to "manual" (nothing pushed; pending
-// values kept) or "auto", for every instance, and waits until this one applied it.
-func (e *Engine) SetChannelMode(ctx context.Context, name, mode string) (contract.ChannelInfo, error) {
+// SetChannelMode switches a channel to manual (nothing pushed; pending
+// values kept) or auto, for every instance, and waits until this one applied it.
+func (e *Engine) SetChannelMode(ctx context.Context, name string, mode contract.ChannelMode) (contract.ChannelInfo, error) {
 	if _, ok := e.channels[name]; !ok {
 		return contract.ChannelInfo{}, fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
 	}
-	if mode != "manual" && mode != "auto" {
-		return contract.ChannelInfo{}, &contract.InvalidError{Field: "mode", Reason: fmt.Sprintf("%q is not one of manual, auto", mode)}
+	if err := mode.Validate(); err != nil {
+		return contract.ChannelInfo{}, err
 	}
 	value, _ := json.Marshal(modeRecord{Mode: mode, At: time.Now().UTC().Format(time.RFC3339)})
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
@@ -176,7 +176,7 @@ func (e *Engine) SetChannelMode(ctx context.Context, name, mode string) (contrac
 
 func (e *Engine) channelInfo(name string) contract.ChannelInfo {
 	ch := e.channels[name]
-	info := contract.ChannelInfo{Name: name, Marketplace: ch.marketplace, Mode: e.control.mode(name), Circuit: "none"}
+	info := contract.ChannelInfo{Name: name, Marketplace: ch.marketplace, Mode: e.control.mode(name), Circuit: contract.CircuitNone}
 	if ch.pusher != nil {
 		st := ch.pusher.Status()
 		info.Circuit, info.Pending = st.Circuit, int64(st.Pending)

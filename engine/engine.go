@@ -165,7 +165,7 @@ func New(cfg Config) (*Engine, error) {
 		e.sinkMetrics.Pending.WithLabelValues(c.Name).Set(0)
 	}
 	e.control = &control{topic: string(e.names.ChannelControl), brokers: s.Kafka.Brokers, security: e.security, channels: e.channels,
-		log: e.log, modes: map[string]string{}}
+		log: e.log, modes: map[string]contract.ChannelMode{}}
 	e.expiry = &processors.Expiry{Send: e.sendExpire, Interval: s.Engine.SweepInterval.Duration, Metrics: e.metrics, Logger: e.log}
 	ordersTable := string(e.names.OrdersTable())
 	channelsTable := string(e.names.ChannelsTable())

@@ -18,13 +18,13 @@ import (
 // instance reads all of it, so a mode set anywhere holds everywhere.
 type modes struct {
 	mu    sync.Mutex
-	by    map[string]string
+	by    map[string]contract.ChannelMode
 	apply func(channel string, manual bool)
 }
 
 type modeRecord struct {
-	Mode string `json:"mode"`
-	At   string `json:"at"`
+	Mode contract.ChannelMode `json:"mode"`
+	At   string               `json:"at"`
 }
 
 func (m *modes) run(ctx context.Context, cl *kgo.Client) error {
@@ -41,18 +41,18 @@ func (m *modes) run(ctx context.Context, cl *kgo.Client) error {
 			m.mu.Lock()
 			m.by[string(r.Key)] = rec.Mode
 			m.mu.Unlock()
-			m.apply(string(r.Key), rec.Mode == "manual")
+			m.apply(string(r.Key), rec.Mode == contract.ModeManual)
 		})
 	}
 }
 
-func (m *modes) get(name string) string {
+func (m *modes) get(name string) contract.ChannelMode {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if v := m.by[name]; v != "" {
 		return v
 	}
-	return "auto"
+	return contract.ModeAuto
 }
 
 // Channels lists the configured channels with their mode, circuit and
@@ -66,7 +66,7 @@ func (e *Engine) Channels() []contract.ChannelInfo {
 }
 
 func (e *Engine) channelInfo(name, market string) contract.ChannelInfo {
-	info := contract.ChannelInfo{Name: name, Marketplace: market, Mode: e.modes.get(name), Circuit: "none"}
+	info := contract.ChannelInfo{Name: name, Marketplace: market, Mode: e.modes.get(name), Circuit: contract.CircuitNone}
 	if pu := e.pushers[name]; pu != nil {
 		st := pu.Status()
 		info.Circuit, info.Pending = st.Circuit, int64(st.Pending)
@@ -113,12 +113,12 @@ func (e *Engine) ChannelStock(_ context.Context, name, sku string) (contract.Cha
 
 // SetChannelMode records a channel's mode for every instance and waits until
 // this one applied it.
-func (e *Engine) SetChannelMode(ctx context.Context, name, mode string) (contract.ChannelInfo, error) {
+func (e *Engine) SetChannelMode(ctx context.Context, name string, mode contract.ChannelMode) (contract.ChannelInfo, error) {
 	if _, err := e.pusher(name); err != nil {
 		return contract.ChannelInfo{}, err
 	}
-	if mode != "manual" && mode != "auto" {
-		return contract.ChannelInfo{}, &contract.InvalidError{Field: "mode", Reason: fmt.Sprintf("%q is not one of manual, auto", mode)}
+	if err := mode.Validate(); err != nil {
+		return contract.ChannelInfo{}, err
 	}
 	value, _ := json.Marshal(modeRecord{Mode: mode, At: time.Now().UTC().Format(time.RFC3339)})
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)

@@ -132,7 +132,7 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("enginev2: channel %s: %w", c.Name, err)
 		}
 	}
-	e.modes = &modes{by: map[string]string{}, apply: func(ch string, manual bool) {
+	e.modes = &modes{by: map[string]contract.ChannelMode{}, apply: func(ch string, manual bool) {
 		if pu := e.pushers[ch]; pu != nil {
 			pu.SetManual(manual)
 		}
@@ -346,7 +346,7 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 	}
 	if err == nil && before.Applied(msg) {
 		v := e.view(msg.SKU, before)
-		return contract.FeedAnswer{Status: "applied", Ignored: true, Stock: &v}, nil
+		return contract.FeedAnswer{Status: contract.FeedApplied, Ignored: true, Stock: &v}, nil
 	}
 	value, _ := json.Marshal(msg)
 	ctx, stop := context.WithTimeout(ctx, e.timeout)
@@ -359,11 +359,11 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 	for {
 		select {
 		case <-ctx.Done():
-			return contract.FeedAnswer{Status: "accepted"}, nil
+			return contract.FeedAnswer{Status: contract.FeedAccepted}, nil
 		case <-tick.C:
 			if s, err := e.ledger(msg.SKU); err == nil && s.Applied(msg) {
 				v := e.view(msg.SKU, s)
-				return contract.FeedAnswer{Status: "applied", Stock: &v}, nil
+				return contract.FeedAnswer{Status: contract.FeedApplied, Stock: &v}, nil
 			}
 		}
 	}

@@ -19,9 +19,10 @@ type ChannelOperator interface {
 	// ChannelStock is what the channel shows of sku against what its
 	// marketplace acknowledged.
 	ChannelStock(ctx context.Context, channel, sku string) (contract.ChannelStockView, error)
-	// SetChannelMode sets "manual" or "auto"; another mode is a
-	// *contract.InvalidError.
-	SetChannelMode(ctx context.Context, channel, mode string) (contract.ChannelInfo, error)
+	// SetChannelMode sets the channel's mode for every instance; a mode
+	// that is not one of the contract's is a *contract.InvalidError
+	// (contract.ChannelMode.Validate).
+	SetChannelMode(ctx context.Context, channel string, mode contract.ChannelMode) (contract.ChannelInfo, error)
 	// PendingChannelStock is every value the marketplace has not
 	// acknowledged yet, sorted by SKU.
 	PendingChannelStock(channel string) ([]contract.PendingValue, error)
@@ -63,7 +64,7 @@ func (a *api) setMode(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := a.writeCtx(r)
 	defer cancel()
-	info, err := a.channelOps.SetChannelMode(ctx, name, body.Mode)
+	info, err := a.channelOps.SetChannelMode(ctx, name, contract.ChannelMode(body.Mode))
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -147,9 +147,9 @@ func (e *fakeEngine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (
 	e.gotFeed = append(e.gotFeed, msg)
 	e.mu.Unlock()
 	if msg.Type == contract.Adjust {
-		return contract.FeedAnswer{Status: feedAccepted}, nil
+		return contract.FeedAnswer{Status: contract.FeedAccepted}, nil
 	}
-	return contract.FeedAnswer{Status: feedApplied, Ignored: msg.Version < 10}, nil
+	return contract.FeedAnswer{Status: contract.FeedApplied, Ignored: msg.Version < 10}, nil
 }
 
 func (e *fakeEngine) Locations() []contract.LocationInfo { return e.locs }

@@ -8,12 +8,6 @@ import (
 	"github.com/stocksync/stocksync/contract"
 )
 
-// Statuses of contract.FeedAnswer (documented there, not yet constants).
-const (
-	feedApplied  = "applied"
-	feedAccepted = "accepted"
-)
-
 // StockReader answers GET /v1/stock/{sku}: contract.ErrNotFound for a SKU
 // the engine has no record of.
 type StockReader interface {
@@ -122,9 +116,9 @@ func (a *api) submitFeed(w http.ResponseWriter, r *http.Request, msg contract.Fe
 		return
 	}
 	switch answer.Status {
-	case feedApplied:
+	case contract.FeedApplied:
 		writeJSON(w, http.StatusOK, answer)
-	case feedAccepted:
+	case contract.FeedAccepted:
 		writeJSON(w, http.StatusAccepted, answer)
 	default:
 		a.internal(w, r, fmt.Errorf("engine answered a %s with status %q", msg.Type, answer.Status))
