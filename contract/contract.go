@@ -14,7 +14,9 @@ const (
 	Expire = "expire"
 )
 
-// Result statuses on orders.results.
+// Result statuses on orders.results. An order's state (OrderView.State) is
+// the status of its last result, or StatePending before its reserve is
+// decided.
 const (
 	StatusReserved  = "reserved"
 	StatusRejected  = "rejected"
@@ -22,6 +24,10 @@ const (
 	StatusReleased  = "released"
 	StatusShipped   = "shipped"
 	StatusExpired   = "expired"
+
+	// StatePending is an order's state while its reserve is being decided;
+	// no result has it.
+	StatePending = "pending"
 )
 
 // Feed message types on stock.feed.

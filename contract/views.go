@@ -35,7 +35,7 @@ type LocationView struct {
 // OrderView is the answer of GET /v1/orders/{order_id}.
 type OrderView struct {
 	OrderID   string  `json:"order_id"`
-	State     string  `json:"state"` // pending, reserved, rejected, confirmed, released, expired, shipped
+	State     string  `json:"state"` // StatePending or a Status* constant
 	Channel   string  `json:"channel,omitempty"`
 	Lines     []Line  `json:"lines"`
 	ExpiresAt string  `json:"expires_at,omitempty"` // RFC 3339, while reserved
@@ -50,23 +50,57 @@ type LocationInfo struct {
 
 // ChannelInfo is one entry of GET /v1/channels.
 type ChannelInfo struct {
-	Name        string `json:"name"`
-	Marketplace string `json:"marketplace"`
-	Mode        string `json:"mode"`    // auto | manual
-	Circuit     string `json:"circuit"` // closed | open | half-open | none (no sink yet)
-	Pending     int64  `json:"pending"`
-	LastAckAt   string `json:"last_ack_at,omitempty"`
+	Name        string      `json:"name"`
+	Marketplace string      `json:"marketplace"`
+	Mode        ChannelMode `json:"mode"`
+	Circuit     Circuit     `json:"circuit"`
+	Pending     int64       `json:"pending"`
+	LastAckAt   string      `json:"last_ack_at,omitempty"`
 	// LastError is the newest failure of a push to the marketplace (on this
 	// instance), LastErrorAt when it happened (RFC 3339).
 	LastError   string `json:"last_error,omitempty"`
 	LastErrorAt string `json:"last_error_at,omitempty"`
 }
 
+// ChannelMode is how a channel's values reach its marketplace
+// (ChannelInfo.Mode, POST /v1/channels/{name}/mode).
+type ChannelMode string
+
+const (
+	ModeAuto   ChannelMode = "auto"   // pushed as they change; the default
+	ModeManual ChannelMode = "manual" // nothing pushed: values are kept for an operator's upload
+)
+
+// Validate returns a *InvalidError unless m is ModeAuto or ModeManual.
+func (m ChannelMode) Validate() error {
+	if m != ModeAuto && m != ModeManual {
+		return &InvalidError{Field: "mode", Reason: fmt.Sprintf("%q is not one of %s, %s", string(m), ModeManual, ModeAuto)}
+	}
+	return nil
+}
+
+// Circuit is the state of the circuit breaker in front of a channel's
+// marketplace (ChannelInfo.Circuit).
+type Circuit string
+
+const (
+	CircuitClosed   Circuit = "closed"    // pushes go out
+	CircuitOpen     Circuit = "open"      // the marketplace kept failing: no push for a pause
+	CircuitHalfOpen Circuit = "half-open" // the pause is over: one probe push decides
+	CircuitNone     Circuit = "none"      // no sink on this instance yet
+)
+
+// FeedStatus is FeedAnswer.Status.
+type FeedStatus string
+
+const (
+	FeedApplied  FeedStatus = "applied"  // the engine's table shows the change
+	FeedAccepted FeedStatus = "accepted" // durably queued, not yet applied
+)
+
 // FeedAnswer is the answer to an HTTP snapshot or adjust.
 type FeedAnswer struct {
-	// Status is "applied" when the engine's table shows the change, or
-	// "accepted" when it is durably queued but not yet applied.
-	Status string `json:"status"`
+	Status FeedStatus `json:"status"`
 	// Ignored is true for a snapshot whose version was not newer than the
 	// last one applied for that source and location, or an adjust id seen before.
 	Ignored bool       `json:"ignored,omitempty"`

@@ -17,7 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// What the HTTP API (queryapi.Engine) asks of the engine.
+// What the HTTP API asks of the engine (the roles of queryapi.Config).
 
 // Ready is nil once the processors have recovered their tables.
 func (e *Engine) Ready() error {
@@ -121,7 +121,7 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 		return contract.FeedAnswer{}, err
 	}
 	if before.Applied(msg) {
-		return contract.FeedAnswer{Status: "applied", Ignored: true, Stock: e.viewOf(msg.SKU, before)}, nil
+		return contract.FeedAnswer{Status: contract.FeedApplied, Ignored: true, Stock: e.viewOf(msg.SKU, before)}, nil
 	}
 	value, err := json.Marshal(msg)
 	if err != nil {
@@ -138,10 +138,10 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 	for {
 		select {
 		case <-ctx.Done():
-			return contract.FeedAnswer{Status: "accepted"}, nil
+			return contract.FeedAnswer{Status: contract.FeedAccepted}, nil
 		case <-tick.C:
 			if s, err := e.ledger(msg.SKU); err == nil && s.Applied(msg) {
-				return contract.FeedAnswer{Status: "applied", Stock: e.viewOf(msg.SKU, s)}, nil
+				return contract.FeedAnswer{Status: contract.FeedApplied, Stock: e.viewOf(msg.SKU, s)}, nil
 			}
 		}
 	}

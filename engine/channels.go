@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -88,95 +87,33 @@ func (e *Engine) onChannelsRecovered(partition int32, st storage.Storage) {
 	}
 }
 
-// runChannels runs the pushers and the control listener.
+// runChannels runs the pushers and the reader of channel modes.
 func (e *Engine) runChannels(ctx context.Context, run func(name string, f func(context.Context) error)) {
 	for _, ch := range e.channels {
 		run("pusher "+ch.name, ch.pusher.Run)
 	}
-	run("channel control", e.control.run)
+	run("channel control", func(ctx context.Context) error {
+		return e.modes.Run(ctx, append([]kgo.Opt{kgo.SeedBrokers(e.cfg.Brokers...)}, e.security...)...)
+	})
 }
 
-// control applies the channel modes of the compacted control topic: every
-// instance reads all of it, so a mode set anywhere holds everywhere.
-type control struct {
-	topic    string
-	brokers  []string
-	security []kgo.Opt
-	channels map[string]*channel
-	log      interface{ Warn(string, ...any) }
-	mu       sync.Mutex
-	modes    map[string]string
-}
-
-type modeRecord struct {
-	Mode string `json:"mode"`
-	At   string `json:"at"`
-}
-
-func (c *control) run(ctx context.Context) error {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.brokers...), kgo.ConsumeTopics(c.topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100 * time.Millisecond)}, c.security...)...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	for {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			var m modeRecord
-			ch, ok := c.channels[string(r.Key)]
-			if err := json.Unmarshal(r.Value, &m); err != nil || !ok {
-				c.log.Warn("ignoring a channel control record", "key", string(r.Key), "err", err)
-				return
-			}
-			c.mu.Lock()
-			c.modes[ch.name] = m.Mode
-			c.mu.Unlock()
-			ch.pusher.SetManual(m.Mode == "manual")
-		})
-	}
-}
-
-func (c *control) mode(name string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if m := c.modes[name]; m != "" {
-		return m
-	}
-	return "auto"
-}
-
-// SetChannelMode switches a channel to "manual" (nothing pushed; pending
-// values kept) or "auto", for every instance, and waits until this one applied it.
-func (e *Engine) SetChannelMode(ctx context.Context, name, mode string) (contract.ChannelInfo, error) {
+// SetChannelMode switches a channel to manual (nothing pushed; pending
+// values kept) or auto, for every instance, and waits until this one applied it.
+func (e *Engine) SetChannelMode(ctx context.Context, name string, mode contract.ChannelMode) (contract.ChannelInfo, error) {
 	if _, ok := e.channels[name]; !ok {
 		return contract.ChannelInfo{}, fmt.Errorf("%w: channel %q is not configured", contract.ErrNotFound, name)
 	}
-	if mode != "manual" && mode != "auto" {
-		return contract.ChannelInfo{}, &contract.InvalidError{Field: "mode", Reason: fmt.Sprintf("%q is not one of manual, auto", mode)}
-	}
-	value, _ := json.Marshal(modeRecord{Mode: mode, At: time.Now().UTC().Format(time.RFC3339)})
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	if err := e.producer.ProduceSync(ctx, &kgo.Record{Topic: string(e.names.ChannelControl), Key: []byte(name), Value: value}).FirstErr(); err != nil {
-		return contract.ChannelInfo{}, fmt.Errorf("%w: recording the mode in Kafka: %v", contract.ErrUnavailable, err)
-	}
-	for e.control.mode(name) != mode {
-		select {
-		case <-ctx.Done():
-			return contract.ChannelInfo{}, fmt.Errorf("%w: the mode was recorded but not yet applied here", contract.ErrTimeout)
-		case <-time.After(5 * time.Millisecond):
-		}
+	if err := e.modes.Set(ctx, e.producer, name, mode); err != nil {
+		return contract.ChannelInfo{}, err
 	}
 	return e.channelInfo(name), nil
 }
 
 func (e *Engine) channelInfo(name string) contract.ChannelInfo {
 	ch := e.channels[name]
-	info := contract.ChannelInfo{Name: name, Marketplace: ch.marketplace, Mode: e.control.mode(name), Circuit: "none"}
+	info := contract.ChannelInfo{Name: name, Marketplace: ch.marketplace, Mode: e.modes.Mode(name), Circuit: contract.CircuitNone}
 	if ch.pusher != nil {
 		st := ch.pusher.Status()
 		info.Circuit, info.Pending = st.Circuit, int64(st.Pending)

@@ -86,7 +86,7 @@ type Engine struct {
 	pushers       atomic.Pointer[map[string]*sinks.Pusher] // by channel; set once the processors are defined
 	sinkMetrics   *sinks.Metrics
 	endpoints     map[string]marketplace.Config
-	control       *control
+	modes         *sinks.Modes  // channel modes from channels.control
 	recompute     chan struct{} // a partition of the channels table was recovered
 	timeout       time.Duration
 	onResult      func(contract.OrderResult)
@@ -164,8 +164,14 @@ func New(cfg Config) (*Engine, error) {
 		e.sinkMetrics.Manual.WithLabelValues(c.Name).Set(0)
 		e.sinkMetrics.Pending.WithLabelValues(c.Name).Set(0)
 	}
-	e.control = &control{topic: string(e.names.ChannelControl), brokers: s.Kafka.Brokers, security: e.security, channels: e.channels,
-		log: e.log, modes: map[string]string{}}
+	e.modes = sinks.NewModes(string(e.names.ChannelControl), func(name string, manual bool) bool {
+		ch := e.channels[name]
+		if ch == nil || ch.pusher == nil {
+			return false
+		}
+		ch.pusher.SetManual(manual)
+		return true
+	}, e.log)
 	e.expiry = &processors.Expiry{Send: e.sendExpire, Interval: s.Engine.SweepInterval.Duration, Metrics: e.metrics, Logger: e.log}
 	ordersTable := string(e.names.OrdersTable())
 	channelsTable := string(e.names.ChannelsTable())

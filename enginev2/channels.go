@@ -2,58 +2,13 @@ package enginev2
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/processors/inventory"
 	"github.com/stocksync/stocksync/sinks"
 )
-
-// modes applies the channel modes of the compacted control topic: every
-// instance reads all of it, so a mode set anywhere holds everywhere.
-type modes struct {
-	mu    sync.Mutex
-	by    map[string]string
-	apply func(channel string, manual bool)
-}
-
-type modeRecord struct {
-	Mode string `json:"mode"`
-	At   string `json:"at"`
-}
-
-func (m *modes) run(ctx context.Context, cl *kgo.Client) error {
-	for {
-		fetches := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			var rec modeRecord
-			if json.Unmarshal(r.Value, &rec) != nil {
-				return
-			}
-			m.mu.Lock()
-			m.by[string(r.Key)] = rec.Mode
-			m.mu.Unlock()
-			m.apply(string(r.Key), rec.Mode == "manual")
-		})
-	}
-}
-
-func (m *modes) get(name string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if v := m.by[name]; v != "" {
-		return v
-	}
-	return "auto"
-}
 
 // Channels lists the configured channels with their mode, circuit and
 // backlog (this instance's partitions).
@@ -66,7 +21,7 @@ func (e *Engine) Channels() []contract.ChannelInfo {
 }
 
 func (e *Engine) channelInfo(name, market string) contract.ChannelInfo {
-	info := contract.ChannelInfo{Name: name, Marketplace: market, Mode: e.modes.get(name), Circuit: "none"}
+	info := contract.ChannelInfo{Name: name, Marketplace: market, Mode: e.modes.Mode(name), Circuit: contract.CircuitNone}
 	if pu := e.pushers[name]; pu != nil {
 		st := pu.Status()
 		info.Circuit, info.Pending = st.Circuit, int64(st.Pending)
@@ -113,25 +68,14 @@ func (e *Engine) ChannelStock(_ context.Context, name, sku string) (contract.Cha
 
 // SetChannelMode records a channel's mode for every instance and waits until
 // this one applied it.
-func (e *Engine) SetChannelMode(ctx context.Context, name, mode string) (contract.ChannelInfo, error) {
+func (e *Engine) SetChannelMode(ctx context.Context, name string, mode contract.ChannelMode) (contract.ChannelInfo, error) {
 	if _, err := e.pusher(name); err != nil {
 		return contract.ChannelInfo{}, err
 	}
-	if mode != "manual" && mode != "auto" {
-		return contract.ChannelInfo{}, &contract.InvalidError{Field: "mode", Reason: fmt.Sprintf("%q is not one of manual, auto", mode)}
-	}
-	value, _ := json.Marshal(modeRecord{Mode: mode, At: time.Now().UTC().Format(time.RFC3339)})
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
-	if err := e.producer.ProduceSync(ctx, &kgo.Record{Topic: string(e.names.ChannelControl), Key: []byte(name), Value: value}).FirstErr(); err != nil {
-		return contract.ChannelInfo{}, fmt.Errorf("%w: recording the mode in Kafka: %v", contract.ErrUnavailable, err)
-	}
-	for e.modes.get(name) != mode {
-		select {
-		case <-ctx.Done():
-			return contract.ChannelInfo{}, fmt.Errorf("%w: the mode was recorded but not yet applied here", contract.ErrTimeout)
-		case <-time.After(5 * time.Millisecond):
-		}
+	if err := e.modes.Set(ctx, e.producer, name, mode); err != nil {
+		return contract.ChannelInfo{}, err
 	}
 	return e.channelInfo(name, e.marketOf(name)), nil
 }

@@ -78,7 +78,7 @@ type Engine struct {
 	started  atomic.Bool
 	timeout  time.Duration
 	pushers  map[string]*sinks.Pusher
-	modes    *modes
+	modes    *sinks.Modes
 	onResult func(contract.OrderResult)
 	owners   *owners.Owners
 }
@@ -132,11 +132,13 @@ func New(cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("enginev2: channel %s: %w", c.Name, err)
 		}
 	}
-	e.modes = &modes{by: map[string]string{}, apply: func(ch string, manual bool) {
-		if pu := e.pushers[ch]; pu != nil {
+	e.modes = sinks.NewModes(string(e.names.ChannelControl), func(ch string, manual bool) bool {
+		pu := e.pushers[ch]
+		if pu != nil {
 			pu.SetManual(manual)
 		}
-	}}
+		return pu != nil
+	}, cfg.Logger)
 	proc, err = inventory.New(inventory.Config{Names: e.names, Partitions: s.Kafka.Partitions, Catalog: e.catalog,
 		Metrics: processors.NewMetrics(cfg.Registry), Logger: cfg.Logger, Pushers: e.pushers, SinkMetrics: sinkMetrics})
 	if err != nil {
@@ -180,17 +182,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	defer k.Close()
 	e.commands.Store(k)
-	control, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.s.Kafka.Brokers...), kgo.ConsumeTopics(string(e.names.ChannelControl)),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, security...)...)
-	if err != nil {
-		return err
-	}
-	defer control.Close()
 	g, ctx := errgroup.WithContext(ctx)
 	for _, pu := range e.pushers {
 		g.Go(func() error { return pu.Run(ctx) })
 	}
-	g.Go(func() error { return e.modes.run(ctx, control) })
+	g.Go(func() error {
+		return e.modes.Run(ctx, append([]kgo.Opt{kgo.SeedBrokers(e.s.Kafka.Brokers...)}, security...)...)
+	})
 	e.started.Store(true)
 	g.Go(func() error { return e.loop.Run(ctx) })
 	return g.Wait()
@@ -346,7 +344,7 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 	}
 	if err == nil && before.Applied(msg) {
 		v := e.view(msg.SKU, before)
-		return contract.FeedAnswer{Status: "applied", Ignored: true, Stock: &v}, nil
+		return contract.FeedAnswer{Status: contract.FeedApplied, Ignored: true, Stock: &v}, nil
 	}
 	value, _ := json.Marshal(msg)
 	ctx, stop := context.WithTimeout(ctx, e.timeout)
@@ -359,11 +357,11 @@ func (e *Engine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (cont
 	for {
 		select {
 		case <-ctx.Done():
-			return contract.FeedAnswer{Status: "accepted"}, nil
+			return contract.FeedAnswer{Status: contract.FeedAccepted}, nil
 		case <-tick.C:
 			if s, err := e.ledger(msg.SKU); err == nil && s.Applied(msg) {
 				v := e.view(msg.SKU, s)
-				return contract.FeedAnswer{Status: "applied", Stock: &v}, nil
+				return contract.FeedAnswer{Status: contract.FeedApplied, Stock: &v}, nil
 			}
 		}
 	}

@@ -17,11 +17,9 @@ import (
 	"github.com/stocksync/stocksync/queryapi"
 )
 
-// feedEngine is the part of an engine POST /v1/imports uses: its locations
-// and a FeedBatcher that keeps what it was sent. The rest of
-// queryapi.Engine is not called by this route.
+// feedEngine is what POST /v1/imports uses of an instance: the
+// catalogue's locations, and a FeedBatcher that keeps what it was sent.
 type feedEngine struct {
-	queryapi.Engine
 	mu   sync.Mutex
 	sent []contract.FeedMessage
 }
@@ -30,11 +28,24 @@ func (e *feedEngine) Locations() []contract.LocationInfo {
 	return []contract.LocationInfo{{Name: "msk-1", Kind: "warehouse"}}
 }
 
+func (e *feedEngine) Channels() []contract.ChannelInfo { return nil }
+
 func (e *feedEngine) SendFeed(ctx context.Context, msgs []contract.FeedMessage) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.sent = append(e.sent, msgs...)
 	return nil
+}
+
+// notCalled stands for the engine roles POST /v1/imports does not use;
+// calling one panics.
+type notCalled struct {
+	queryapi.StockReader
+	queryapi.FeedSubmitter
+	queryapi.OrderReader
+	queryapi.OrderSubmitter
+	queryapi.Readiness
+	queryapi.ChannelOperator
 }
 
 // TestImportOverHTTP sends a JSON Lines export through a real API server:
@@ -43,7 +54,8 @@ func (e *feedEngine) SendFeed(ctx context.Context, msgs []contract.FeedMessage) 
 func TestImportOverHTTP(t *testing.T) {
 	eng := &feedEngine{}
 	reg := prometheus.NewRegistry()
-	h, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Open: true, Logger: slog.New(slog.DiscardHandler)})
+	h, err := queryapi.New(queryapi.Config{Stock: notCalled{}, Feed: notCalled{}, Orders: notCalled{},
+		OrderCommands: notCalled{}, Readiness: notCalled{}, Channels: notCalled{}, Catalogue: eng, Imports: eng, Registry: reg, Gatherer: reg, Open: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,10 +37,16 @@ import (
 	"github.com/stocksync/stocksync/topology"
 )
 
-// Engine is what an instance runs, of either backend: what the API and
-// the ops console ask, plus what tools in the same process use.
+// Engine is what an instance runs, of either backend: every role the API
+// and the ops console ask of it, plus what tools in the same process use.
 type Engine interface {
-	queryapi.Engine
+	queryapi.StockReader
+	queryapi.FeedSubmitter
+	queryapi.OrderReader
+	queryapi.OrderSubmitter
+	queryapi.Catalogue
+	queryapi.Readiness
+	queryapi.ChannelOperator
 	opsui.Engine
 	Run(ctx context.Context) error
 	Names() topology.Names

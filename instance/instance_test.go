@@ -85,6 +85,56 @@ func TestAnyInstanceAnswers(t *testing.T) {
 	}
 }
 
+// TestChannelModeOnBothBackends: an operator switches a channel to manual
+// and back through the API of each backend; the channel list shows the
+// mode, and a mode that is not one of the contract's is refused.
+func TestChannelModeOnBothBackends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: starts an engine on kfake")
+	}
+	for _, backend := range []string{config.BackendGoka, config.BackendTxloop} {
+		t.Run(backend, func(t *testing.T) {
+			cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cluster.Close()
+			in := start(t, cluster.ListenAddrs(), backend, 0, func(s *config.Config) {
+				s.Channels = []config.Channel{{Name: "web", Marketplace: "webhook", Locations: []string{"msk-wh-1"}, Share: 1,
+					Endpoint: config.Endpoint{Mock: true}}}
+			})
+			within(t, "the instance ready", func() (bool, string) {
+				err := in.Engine().Ready()
+				return err == nil, fmt.Sprint(err)
+			})
+			mode := func() string {
+				_, body := do(t, http.MethodGet, in.URL()+"/v1/channels", "")
+				var chans []contract.ChannelInfo
+				if json.Unmarshal(body, &chans) != nil || len(chans) != 1 {
+					return string(body)
+				}
+				return string(chans[0].Mode)
+			}
+			if got := mode(); got != "auto" {
+				t.Fatalf("a new channel's mode: %s, want auto", got)
+			}
+			for _, want := range []string{"manual", "auto"} {
+				code, body := do(t, http.MethodPost, in.URL()+"/v1/channels/web/mode", `{"mode":"`+want+`"}`)
+				if code != http.StatusOK || !strings.Contains(string(body), `"mode":"`+want+`"`) {
+					t.Fatalf("POST mode %s: %d %s", want, code, body)
+				}
+				if got := mode(); got != want {
+					t.Errorf("GET /v1/channels after POST mode %s: %s", want, got)
+				}
+			}
+			code, body := do(t, http.MethodPost, in.URL()+"/v1/channels/web/mode", `{"mode":"off"}`)
+			if code != http.StatusBadRequest || !strings.Contains(string(body), `mode: \"off\" is not one of manual, auto`) {
+				t.Errorf("POST mode off: %d %s", code, body)
+			}
+		})
+	}
+}
+
 func TestStartRefusesAnUnknownBackend(t *testing.T) {
 	settings, err := config.Parse(examples.Config)
 	if err != nil {
@@ -96,7 +146,9 @@ func TestStartRefusesAnUnknownBackend(t *testing.T) {
 	}
 }
 
-func start(t *testing.T, brokers []string, backend string, standby int) *instance.Instance {
+// start runs an instance of backend on brokers, without channels unless a
+// mod adds them.
+func start(t *testing.T, brokers []string, backend string, standby int, mods ...func(*config.Config)) *instance.Instance {
 	t.Helper()
 	settings, err := config.Parse(examples.Config)
 	if err != nil {
@@ -106,6 +158,9 @@ func start(t *testing.T, brokers []string, backend string, standby int) *instanc
 	settings.HTTP.Addr, settings.DataDir = "127.0.0.1:0", t.TempDir()
 	settings.Channels = nil
 	settings.Engine.StandbyReplicas = &standby
+	for _, m := range mods {
+		m(settings)
+	}
 	in, err := instance.Start(context.Background(), instance.Config{Settings: settings, Backend: backend,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

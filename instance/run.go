@@ -80,7 +80,8 @@ func (in *Instance) assemble(cfg Config, endpoints map[string]marketplace.Config
 		}
 		fraudRoutes = p.fraud
 	}
-	api, err := queryapi.New(queryapi.Config{Engine: in.eng, Registry: cfg.Registry, Gatherer: cfg.Registry, Logger: cfg.Logger,
+	api, err := queryapi.New(queryapi.Config{Stock: in.eng, Feed: in.eng, Orders: in.eng,
+		OrderCommands: in.eng, Catalogue: in.eng, Readiness: in.eng, Channels: in.eng, Registry: cfg.Registry, Gatherer: cfg.Registry, Logger: cfg.Logger,
 		WriteTimeout: s.Engine.WriteTimeout.Duration, Auth: cfg.Auth, Open: cfg.Auth == nil,
 		RatePerS: s.HTTP.RatePerS, MaxInFlight: s.HTTP.MaxInFlight, ReadyGate: cfg.ReadyGate, Fraud: fraudRoutes,
 		Imports: feedWriter{eng: in.eng}, Reconciliations: p.recons, Console: p.console, Instance: advertise})

@@ -44,7 +44,8 @@ func TestConsoleOnTheNewEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(console.Close)
-	api, err := queryapi.New(queryapi.Config{Engine: eng, Registry: reg, Gatherer: reg, Logger: log, Open: true, Console: console})
+	api, err := queryapi.New(queryapi.Config{Stock: eng, Feed: eng, Orders: eng, OrderCommands: eng,
+		Catalogue: eng, Readiness: eng, Channels: eng, Registry: reg, Gatherer: reg, Logger: log, Open: true, Console: console})
 	if err != nil {
 		t.Fatal(err)
 	}

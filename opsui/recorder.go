@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/stocksync/stocksync/contract"
 )
 
 // Recorder samples the instance's own registry every second into a ring
@@ -181,14 +183,15 @@ func (f Floats) MarshalJSON() ([]byte, error) {
 	return append(b, ']'), nil
 }
 
-// orderOutcomes names the order series of stocksync_commands_total by type and outcome.
+// orderOutcomes names the order series of stocksync_commands_total by
+// command type and outcome: the status the orders went to.
 var orderOutcomes = map[[2]string]string{
-	{"reserve", "accepted"}: "reserved",
-	{"reserve", "rejected"}: "rejected",
-	{"expire", "accepted"}:  "expired",
-	{"confirm", "accepted"}: "confirmed",
-	{"release", "accepted"}: "released",
-	{"ship", "accepted"}:    "shipped",
+	{contract.Reserve, "accepted"}: contract.StatusReserved,
+	{contract.Reserve, "rejected"}: contract.StatusRejected,
+	{contract.Expire, "accepted"}:  contract.StatusExpired,
+	{contract.Confirm, "accepted"}: contract.StatusConfirmed,
+	{contract.Release, "accepted"}: contract.StatusReleased,
+	{contract.Ship, "accepted"}:    contract.StatusShipped,
 }
 
 // derive reads the metrics the console charts out of a gather: counters

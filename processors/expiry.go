@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/lovoo/goka/storage"
+
+	"github.com/stocksync/stocksync/contract"
 )
 
 // Expiry ends reservations past their TTL. goka has no timers, so the orders
@@ -104,7 +106,7 @@ func (e *Expiry) Seed(partition int32, st storage.Storage) error {
 			return err
 		}
 		o, err := decodeOrder(v)
-		if err != nil || o.State != stateReserved {
+		if err != nil || o.State != contract.StatusReserved {
 			continue
 		}
 		e.Track(partition, o.ID, o.ExpiresAt)

@@ -142,15 +142,15 @@ func TestExpirySeed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put("o-1", order{ID: "o-1", State: stateReserved, ExpiresAt: 2000})
-	put("o-2", order{ID: "o-2", State: stateReserved, ExpiresAt: 1000})
-	put("o-3", order{ID: "o-3", State: stateConfirmed, ExpiresAt: 500})
-	put("o-4", order{ID: "o-4", State: statePending, ExpiresAt: 500})
-	put("o-5", order{ID: "o-5", State: stateRejected, ExpiresAt: 500,
+	put("o-1", order{ID: "o-1", State: contract.StatusReserved, ExpiresAt: 2000})
+	put("o-2", order{ID: "o-2", State: contract.StatusReserved, ExpiresAt: 1000})
+	put("o-3", order{ID: "o-3", State: contract.StatusConfirmed, ExpiresAt: 500})
+	put("o-4", order{ID: "o-4", State: contract.StatePending, ExpiresAt: 500})
+	put("o-5", order{ID: "o-5", State: contract.StatusRejected, ExpiresAt: 500,
 		Answer: &contract.OrderResult{OrderID: "o-5", Type: contract.Reserve, Status: contract.StatusRejected,
-			Error: &contract.Reason{Type: contract.ErrConflict, State: stateReserved}}}) // "state":"reserved" inside, yet not reserved
+			Error: &contract.Reason{Type: contract.ErrConflict, State: contract.StatusReserved}}}) // "state":"reserved" inside, yet not reserved
 	put("o-6", []byte(`{"state":"reserved",`)) // undecodable: skipped, not fatal
-	legacy, _ := json.Marshal(order{ID: "o-7", State: stateReserved, ExpiresAt: 3000})
+	legacy, _ := json.Marshal(order{ID: "o-7", State: contract.StatusReserved, ExpiresAt: 3000})
 	put("o-7", legacy) // JSON, written by an earlier build
 
 	e, _, m := newExpiry(t)

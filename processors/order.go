@@ -8,21 +8,10 @@ import (
 	"github.com/stocksync/stocksync/contract"
 )
 
-// Order states kept in the orders table.
-const (
-	statePending   = "pending" // reserve lines sent, answers awaited
-	stateReserved  = "reserved"
-	stateRejected  = "rejected"
-	stateConfirmed = "confirmed"
-	stateReleased  = "released"
-	stateExpired   = "expired"
-	stateShipped   = "shipped"
-)
-
 // order is the value of the orders table: one order's saga.
 type order struct {
 	ID        string                `json:"id"`
-	State     string                `json:"state"`
+	State     string                `json:"state"` // contract.StatePending or a result status
 	Channel   string                `json:"channel,omitempty"`
 	Digest    uint64                `json:"digest"` // of the reserve body: same id, other body is a conflict
 	At        int64                 `json:"at"`     // unix ms the reserve command was produced
@@ -102,7 +91,7 @@ func (o *order) view() contract.OrderView {
 	for i, l := range o.Lines {
 		v.Lines[i] = contract.Line{SKU: l.SKU, Qty: l.Qty, Location: l.Location}
 	}
-	if o.State == stateReserved || o.State == statePending {
+	if o.State == contract.StatusReserved || o.State == contract.StatePending {
 		v.ExpiresAt = time.UnixMilli(o.ExpiresAt).UTC().Format(time.RFC3339Nano)
 	}
 	if o.Answer != nil {

@@ -11,12 +11,12 @@ import (
 func TestOrderCodec(t *testing.T) {
 	avail := int64(1)
 	for name, o := range map[string]*order{
-		"pending": {ID: "o-1", State: statePending, Channel: "web", Digest: 1<<64 - 1, At: 1700000000000, ExpiresAt: 1700000900000,
+		"pending": {ID: "o-1", State: contract.StatePending, Channel: "web", Digest: 1<<64 - 1, At: 1700000000000, ExpiresAt: 1700000900000,
 			Lines: []orderLine{{SKU: "A", Qty: 2}, {SKU: "B", Qty: 1, Location: "msk-1", Answered: true, OK: true}}},
-		"rejected": {ID: "o-2", State: stateRejected, At: 5, Lines: []orderLine{{SKU: "A", Qty: 5, Answered: true, Error: contract.ErrInsufficientStock, Available: 1}},
+		"rejected": {ID: "o-2", State: contract.StatusRejected, At: 5, Lines: []orderLine{{SKU: "A", Qty: 5, Answered: true, Error: contract.ErrInsufficientStock, Available: 1}},
 			Answer: &contract.OrderResult{OrderID: "o-2", Type: contract.Reserve, Status: contract.StatusRejected,
 				Error: &contract.Reason{Type: contract.ErrInsufficientStock, Message: "not enough stock to reserve", SKU: "A", Requested: 5, Available: &avail}}},
-		"confirming": {ID: "o-3", State: stateReserved, Step: contract.Confirm, Lines: []orderLine{{SKU: "A", Qty: 1, Location: "spb-1", Answered: true, OK: true, Acked: true}},
+		"confirming": {ID: "o-3", State: contract.StatusReserved, Step: contract.Confirm, Lines: []orderLine{{SKU: "A", Qty: 1, Location: "spb-1", Answered: true, OK: true, Acked: true}},
 			Answer: &contract.OrderResult{OrderID: "o-3", Type: contract.Reserve, Status: contract.StatusReserved, ExpiresAt: "2026-01-01T00:00:00Z",
 				Lines: []contract.Line{{SKU: "A", Qty: 1, Location: "spb-1"}}}},
 	} {
@@ -35,7 +35,7 @@ func TestOrderCodec(t *testing.T) {
 		}
 	}
 	legacy, err := decodeOrder([]byte(`{"id":"o-9","state":"reserved","digest":3,"at":1,"expires_at":2,"lines":[{"sku":"A","qty":1,"location":"msk-1","answered":true,"ok":true}]}`))
-	if err != nil || legacy.ID != "o-9" || legacy.State != stateReserved || len(legacy.Lines) != 1 || !legacy.Lines[0].OK {
+	if err != nil || legacy.ID != "o-9" || legacy.State != contract.StatusReserved || len(legacy.Lines) != 1 || !legacy.Lines[0].OK {
 		t.Fatalf("an order written as JSON by an earlier build: %+v, %v", legacy, err)
 	}
 }
@@ -44,7 +44,7 @@ func TestOrderCodec(t *testing.T) {
 // decodes encodes back to the same bytes.
 func FuzzDecodeOrder(f *testing.F) {
 	avail := int64(2)
-	f.Add((&order{ID: "o", State: stateReserved, Lines: []orderLine{{SKU: "A", Qty: 1, Answered: true, OK: true}},
+	f.Add((&order{ID: "o", State: contract.StatusReserved, Lines: []orderLine{{SKU: "A", Qty: 1, Answered: true, OK: true}},
 		Answer: &contract.OrderResult{OrderID: "o", Error: &contract.Reason{Type: "x", Available: &avail}}}).appendBinary(nil))
 	f.Add([]byte(`{"id":"o"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {

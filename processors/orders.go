@@ -71,7 +71,7 @@ func (p *orders) load(ctx goka.Context) *order {
 
 func (p *orders) save(ctx goka.Context, o *order) {
 	ctx.SetValue(o.appendBinary(nil))
-	if o.State == stateReserved {
+	if o.State == contract.StatusReserved {
 		p.expiry.Track(ctx.Partition(), o.ID, o.ExpiresAt)
 	} else {
 		p.expiry.Untrack(ctx.Partition(), o.ID)
@@ -134,8 +134,8 @@ func (p *orders) command(ctx goka.Context, msg any) {
 		}
 		return
 	}
-	if o.State == stateReserved && !p.now().Before(time.UnixMilli(o.ExpiresAt)) {
-		p.transition(ctx, o, stateExpired, stock.CmdExpire)
+	if o.State == contract.StatusReserved && !p.now().Before(time.UnixMilli(o.ExpiresAt)) {
+		p.transition(ctx, o, contract.StatusExpired, stock.CmdExpire)
 		p.answer(ctx, &contract.OrderResult{OrderID: o.ID, Type: contract.Expire, Status: contract.StatusExpired})
 		p.metrics.Commands.WithLabelValues(contract.Expire, "accepted").Inc()
 		if c.Type == contract.Expire {
@@ -144,25 +144,25 @@ func (p *orders) command(ctx goka.Context, msg any) {
 	}
 	switch c.Type {
 	case contract.Confirm:
-		p.step(ctx, c, o, map[string]bool{stateReserved: true}, stateConfirmed, contract.StatusConfirmed, stock.CmdConfirm)
+		p.step(ctx, c, o, map[string]bool{contract.StatusReserved: true}, contract.StatusConfirmed, stock.CmdConfirm)
 	case contract.Release:
-		p.step(ctx, c, o, map[string]bool{stateReserved: true, stateConfirmed: true, stateRejected: true, stateExpired: true},
-			stateReleased, contract.StatusReleased, stock.CmdRelease)
+		p.step(ctx, c, o, map[string]bool{contract.StatusReserved: true, contract.StatusConfirmed: true,
+			contract.StatusRejected: true, contract.StatusExpired: true}, contract.StatusReleased, stock.CmdRelease)
 	case contract.Ship:
-		p.step(ctx, c, o, map[string]bool{stateConfirmed: true}, stateShipped, contract.StatusShipped, stock.CmdShip)
+		p.step(ctx, c, o, map[string]bool{contract.StatusConfirmed: true}, contract.StatusShipped, stock.CmdShip)
 	case contract.Expire:
-		if o.State == stateExpired {
+		if o.State == contract.StatusExpired {
 			p.fanOut(ctx, o, stock.CmdExpire, nil)
 		}
 	}
 }
 
 // step moves an order from one of the states in from to state to, sending cmd
-// for every line. The answer waits until every line's owner has applied cmd
+// for every line; to is also the status of the answer. The answer waits until every line's owner has applied cmd
 // (its reply), so a 200 means the stock already shows it; a repeat of the
 // same step re-sends the lines not yet applied, or answers the same again.
-func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from map[string]bool, to, status, cmd string) {
-	result := &contract.OrderResult{OrderID: o.ID, RequestID: c.RequestID, Type: c.Type, Status: status, Lines: o.placedLines()}
+func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from map[string]bool, to, cmd string) {
+	result := &contract.OrderResult{OrderID: o.ID, RequestID: c.RequestID, Type: c.Type, Status: to, Lines: o.placedLines()}
 	switch {
 	case o.State == to && o.Step == c.Type:
 		// The step is still awaiting its replies: this request gets the
@@ -176,7 +176,7 @@ func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from 
 		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
 		ctx.SetValue(o.appendBinary(nil))
 		p.fanOut(ctx, o, cmd, nil)
-	case from[o.State] && (o.State == stateRejected || o.State == stateExpired):
+	case from[o.State] && (o.State == contract.StatusRejected || o.State == contract.StatusExpired):
 		// Nothing is held: record the release without stock commands.
 		p.metrics.Commands.WithLabelValues(c.Type, "accepted").Inc()
 		o.State = to
@@ -190,11 +190,11 @@ func (p *orders) step(ctx goka.Context, c contract.OrderCommand, o *order, from 
 		}
 		p.transition(ctx, o, to, cmd)
 		return
-	case o.State == statePending:
+	case o.State == contract.StatePending:
 		p.refuse(ctx, c, contract.Reason{Type: contract.ErrPending, State: o.State,
 			Message: "the order's reserve is still being decided; repeat the command in a moment"})
 		return
-	case o.State == stateExpired:
+	case o.State == contract.StatusExpired:
 		p.refuse(ctx, c, contract.Reason{Type: contract.ErrExpired, State: o.State,
 			Message: fmt.Sprintf("cannot %s: the reservation expired and its stock was released", c.Type)})
 		return
@@ -291,7 +291,7 @@ func (p *orders) reserve(ctx goka.Context, c contract.OrderCommand, o *order, pr
 			return
 		}
 		p.metrics.Commands.WithLabelValues(c.Type, "duplicate").Inc()
-		if o.State == statePending {
+		if o.State == contract.StatePending {
 			o.Waiting = wait(o.Waiting, c.RequestID) // answered with the first once decided
 			p.replay(ctx, o)
 			return
@@ -315,7 +315,7 @@ func (p *orders) reserve(ctx goka.Context, c contract.OrderCommand, o *order, pr
 			return
 		}
 	}
-	o = &order{ID: c.OrderID, State: statePending, Channel: c.Channel, Digest: digest(c), TTLS: c.TTLS,
+	o = &order{ID: c.OrderID, State: contract.StatePending, Channel: c.Channel, Digest: digest(c), TTLS: c.TTLS,
 		Waiting: []string{c.RequestID},
 		At:      produced.UnixMilli(), ExpiresAt: p.now().Add(time.Duration(c.TTLS) * time.Second).UnixMilli()}
 	for _, l := range c.Lines {
@@ -336,9 +336,9 @@ func (p *orders) replay(ctx goka.Context, o *order) {
 // replayEffects re-sends the stock commands the order's state implies.
 func (p *orders) replayEffects(ctx goka.Context, o *order) {
 	switch o.State {
-	case statePending:
+	case contract.StatePending:
 		p.fanOut(ctx, o, stock.CmdReserve, func(l orderLine) bool { return !l.Answered })
-	case stateRejected:
+	case contract.StatusRejected:
 		p.fanOut(ctx, o, stock.CmdRelease, func(l orderLine) bool { return l.OK })
 	}
 }
@@ -369,7 +369,7 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 		// nobody will confirm or expire. Give them back.
 		p.releaseLine(ctx, o, r.SKU)
 	}
-	if o.State != statePending {
+	if o.State != contract.StatePending {
 		// A reply delivered again after a fault: the answer emitted with the
 		// decision may be lost, so it goes again, to the request it was for.
 		p.replay(ctx, o)
@@ -391,9 +391,9 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 		return
 	}
 	o.Answer = o.reserveAnswer()
-	o.State = stateReserved
+	o.State = contract.StatusReserved
 	if o.Answer.Status == contract.StatusRejected {
-		o.State = stateRejected
+		o.State = contract.StatusRejected
 	}
 	// The stored answer keeps the first request's id: a replay after a
 	// fault re-sends it to that request and to no other.
@@ -405,7 +405,7 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 	p.save(ctx, o)
 	p.replayEffects(ctx, o)
 	p.answerEach(ctx, *o.Answer, waiting)
-	p.metrics.Commands.WithLabelValues(contract.Reserve, map[bool]string{true: "accepted", false: "rejected"}[o.State == stateReserved]).Inc()
+	p.metrics.Commands.WithLabelValues(contract.Reserve, map[bool]string{true: "accepted", false: "rejected"}[o.State == contract.StatusReserved]).Inc()
 	p.metrics.ReserveLatency.WithLabelValues(o.Answer.Status).Observe(p.now().Sub(time.UnixMilli(o.At)).Seconds())
 }
 
@@ -413,9 +413,9 @@ func (p *orders) reply(ctx goka.Context, msg any) {
 // pending and the line was not refused, or reserved or confirmed.
 func (o *order) holds(i int) bool {
 	switch o.State {
-	case statePending:
+	case contract.StatePending:
 		return !o.Lines[i].Answered || o.Lines[i].OK
-	case stateReserved, stateConfirmed:
+	case contract.StatusReserved, contract.StatusConfirmed:
 		return true
 	}
 	return false

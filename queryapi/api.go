@@ -51,32 +51,23 @@ import (
 	"github.com/stocksync/stocksync/opsui"
 )
 
-// Engine is what the API reads from and submits to. Errors may wrap
-// contract.ErrNotFound, contract.ErrUnavailable, contract.ErrTimeout or a
-// *contract.InvalidError; the API maps them to statuses (see errors.go).
-type Engine interface {
-	Stock(ctx context.Context, sku string) (contract.StockView, error)                        // contract.ErrNotFound for an unknown SKU
-	Order(ctx context.Context, orderID string) (contract.OrderView, error)                    // contract.ErrNotFound
-	SubmitOrder(ctx context.Context, cmd contract.OrderCommand) (contract.OrderResult, error) // waits for the engine's decision
-	SubmitFeed(ctx context.Context, msg contract.FeedMessage) (contract.FeedAnswer, error)
-	Locations() []contract.LocationInfo
-	Channels() []contract.ChannelInfo
-	Ready() error // nil once every table is recovered; otherwise an error saying what is still missing
-
-	ChannelStock(ctx context.Context, channel, sku string) (contract.ChannelStockView, error)
-	SetChannelMode(ctx context.Context, channel, mode string) (contract.ChannelInfo, error) // "manual" | "auto"
-	PendingChannelStock(channel string) ([]contract.PendingValue, error)
-	PushChannelNow(channel string) error
-	ReplayChannelDLQ(ctx context.Context, channel string) error
-}
-
-// Errors from Engine methods may also be a *contract.NotOwnerError: another
-// instance owns the key, and the API forwards the request there.
-
 // Config configures the API. Zero fields take the defaults stated on them.
 type Config struct {
-	// Engine answers reads and decides writes. Required.
-	Engine Engine
+	// The engine's side of the API: one small interface per role, each
+	// declared beside the handlers that use it. An instance passes its
+	// engine to every one; a test passes a fake of the roles it drives.
+	// All are required. Their errors may wrap contract.ErrNotFound,
+	// contract.ErrUnavailable, contract.ErrTimeout or be a
+	// *contract.InvalidError, which the API maps to statuses (errors.go),
+	// or a *contract.NotOwnerError: another instance owns the key, and the
+	// API forwards the request there (forward.go).
+	Stock         StockReader     // GET /v1/stock/{sku}
+	Feed          FeedSubmitter   // PUT /v1/stock/{sku}/locations/{location}, POST .../adjust
+	Orders        OrderReader     // GET /v1/orders/{order_id}
+	OrderCommands OrderSubmitter  // POST /v1/orders/{order_id}/reserve, confirm, release, ship
+	Catalogue     Catalogue       // GET /v1/locations, GET /v1/channels; the locations POST /v1/imports knows
+	Readiness     Readiness       // GET /readyz
+	Channels      ChannelOperator // /v1/channels/{name}/stock/{sku}, pending, mode, push, dlq/replay
 	// Registry receives the metrics listed in the package doc. Required: the
 	// global default registry is never used.
 	Registry prometheus.Registerer
@@ -110,8 +101,7 @@ type Config struct {
 	// one more is answered 429 with Retry-After. Default 512.
 	MaxInFlight int
 	// Imports writes the rows of POST /v1/imports to stock.feed. Default
-	// Engine, when it implements FeedBatcher; without one the route answers
-	// 503.
+	// nil: the route answers 503.
 	Imports FeedBatcher
 	// Middleware wraps every /v1 route, in order, after Auth and the rate
 	// limits. It runs after routing, so chi.RouteContext(r.Context())
@@ -177,8 +167,22 @@ func (c Config) withDefaults() Config {
 // default are valid.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Engine == nil {
-		errs = append(errs, errors.New("queryapi: Engine is required"))
+	for _, role := range []struct {
+		field  string
+		absent bool
+		serves string
+	}{
+		{"Stock", c.Stock == nil, "GET /v1/stock/{sku}"},
+		{"Feed", c.Feed == nil, "the snapshot and adjust routes"},
+		{"Orders", c.Orders == nil, "GET /v1/orders/{order_id}"},
+		{"OrderCommands", c.OrderCommands == nil, "reserve, confirm, release and ship"},
+		{"Catalogue", c.Catalogue == nil, "GET /v1/locations and /v1/channels"},
+		{"Readiness", c.Readiness == nil, "GET /readyz"},
+		{"Channels", c.Channels == nil, "the /v1/channels/{name}/... routes"},
+	} {
+		if role.absent {
+			errs = append(errs, fmt.Errorf("queryapi: Config.%s is required: it serves %s", role.field, role.serves))
+		}
 	}
 	if c.Registry == nil {
 		errs = append(errs, errors.New("queryapi: Registry is required"))
@@ -214,13 +218,19 @@ func (c Config) Validate() error {
 
 // api holds what the handlers share.
 type api struct {
-	engine       Engine
+	stock        StockReader
+	feed         FeedSubmitter
+	orders       OrderReader
+	commands     OrderSubmitter
+	catalogue    Catalogue
+	readiness    Readiness
+	channelOps   ChannelOperator
 	log          *slog.Logger
 	maxBody      int64
 	writeTimeout time.Duration
 	peers        *http.Client // forwards requests to the instance that owns a key
 	readyGate    func() error // nil: the engine alone decides readiness
-	feed         FeedBatcher  // POST /v1/imports; nil: answered 503
+	imports      FeedBatcher  // POST /v1/imports; nil: answered 503
 	recon        Reconciliations
 	console      Console // nil: the console's routes answer 404
 }
@@ -240,12 +250,10 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &api{engine: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBodyBytes, writeTimeout: cfg.WriteTimeout,
-		peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second}, readyGate: cfg.ReadyGate, feed: cfg.Imports,
-		recon: cfg.Reconciliations, console: cfg.Console}
-	if a.feed == nil {
-		a.feed, _ = cfg.Engine.(FeedBatcher)
-	}
+	a := &api{stock: cfg.Stock, feed: cfg.Feed, orders: cfg.Orders, commands: cfg.OrderCommands, catalogue: cfg.Catalogue,
+		readiness: cfg.Readiness, channelOps: cfg.Channels, log: cfg.Logger, maxBody: cfg.MaxBodyBytes,
+		writeTimeout: cfg.WriteTimeout, peers: &http.Client{Timeout: cfg.WriteTimeout + 2*time.Second},
+		readyGate: cfg.ReadyGate, imports: cfg.Imports, recon: cfg.Reconciliations, console: cfg.Console}
 	if cfg.Open {
 		a.log.Warn("queryapi: serving /v1 without authentication (Open is set)")
 	}

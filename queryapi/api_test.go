@@ -17,7 +17,8 @@ import (
 
 func TestConfigValidate(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	valid := Config{Engine: newFakeEngine(), Registry: reg, Gatherer: reg, Logger: slog.New(slog.DiscardHandler), Open: true}
+	valid := Config{Registry: reg, Gatherer: reg, Logger: slog.New(slog.DiscardHandler), Open: true}
+	serveFake(&valid, newFakeEngine())
 	tests := []struct {
 		name   string
 		modify func(*Config)
@@ -28,7 +29,9 @@ func TestConfigValidate(t *testing.T) {
 			c.Open, c.Middleware = false, []func(http.Handler) http.Handler{func(h http.Handler) http.Handler { return h }}
 		}},
 		{name: "everything wrong at once", modify: func(c *Config) { *c = Config{MaxBodyBytes: -1, WriteTimeout: -time.Second} },
-			want: []string{"Engine is required", "Registry is required", "Gatherer is required",
+			want: []string{"Config.Stock is required: it serves GET /v1/stock/{sku}", "Config.Feed is required",
+				"Config.Orders is required", "Config.OrderCommands is required", "Config.Catalogue is required",
+				"Config.Readiness is required", "Config.Channels is required", "Registry is required", "Gatherer is required",
 				"MaxBodyBytes -1 is outside 1..65536", "WriteTimeout -1s is negative", "no authentication: set Auth"}},
 		{name: "body limit over the contract's", modify: func(c *Config) { c.MaxBodyBytes = contract.MaxMessageBytes + 1 },
 			want: []string{"MaxBodyBytes 65537 is outside 1..65536"}},

@@ -1,6 +1,7 @@
 package queryapi
 
 import (
+	"context"
 	"encoding/csv"
 	"math"
 	"net/http"
@@ -12,6 +13,25 @@ import (
 // The channel routes: what each channel's marketplace acknowledged, and the
 // operators' controls (manual mode, push now, DLQ replay).
 
+// ChannelOperator is what the channel routes read of a channel and the
+// operators' controls over it. An unknown channel is contract.ErrNotFound.
+type ChannelOperator interface {
+	// ChannelStock is what the channel shows of sku against what its
+	// marketplace acknowledged.
+	ChannelStock(ctx context.Context, channel, sku string) (contract.ChannelStockView, error)
+	// SetChannelMode sets the channel's mode for every instance; a mode
+	// that is not one of the contract's is a *contract.InvalidError
+	// (contract.ChannelMode.Validate).
+	SetChannelMode(ctx context.Context, channel string, mode contract.ChannelMode) (contract.ChannelInfo, error)
+	// PendingChannelStock is every value the marketplace has not
+	// acknowledged yet, sorted by SKU.
+	PendingChannelStock(channel string) ([]contract.PendingValue, error)
+	// PushChannelNow asks for a push now, not at the next tick.
+	PushChannelNow(channel string) error
+	// ReplayChannelDLQ releases the channel's parked values for another push.
+	ReplayChannelDLQ(ctx context.Context, channel string) error
+}
+
 func (a *api) channelStock(w http.ResponseWriter, r *http.Request) {
 	name, ok := a.pathKey(w, r, "name")
 	if !ok {
@@ -21,7 +41,7 @@ func (a *api) channelStock(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v, err := a.engine.ChannelStock(r.Context(), name, sku)
+	v, err := a.channelOps.ChannelStock(r.Context(), name, sku)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -44,7 +64,7 @@ func (a *api) setMode(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := a.writeCtx(r)
 	defer cancel()
-	info, err := a.engine.SetChannelMode(ctx, name, body.Mode)
+	info, err := a.channelOps.SetChannelMode(ctx, name, contract.ChannelMode(body.Mode))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -105,7 +125,7 @@ func (a *api) pendingOf(w http.ResponseWriter, r *http.Request) (string, []contr
 	if !ok {
 		return "", nil, false
 	}
-	items, err := a.engine.PendingChannelStock(name)
+	items, err := a.channelOps.PendingChannelStock(name)
 	if err != nil {
 		a.fail(w, r, err)
 		return "", nil, false
@@ -126,7 +146,7 @@ func (a *api) pushNow(w http.ResponseWriter, r *http.Request) {
 	if !ok || decodeBody[struct{}](a, w, r, true) == nil {
 		return
 	}
-	if err := a.engine.PushChannelNow(name); err != nil {
+	if err := a.channelOps.PushChannelNow(name); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -140,7 +160,7 @@ func (a *api) replayDLQ(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := a.writeCtx(r)
 	defer cancel()
-	if err := a.engine.ReplayChannelDLQ(ctx, name); err != nil {
+	if err := a.channelOps.ReplayChannelDLQ(ctx, name); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -38,15 +38,15 @@ func (e *fakeEngine) ChannelStock(ctx context.Context, name, sku string) (contra
 		AcknowledgedAt: "2025-01-01T00:00:00Z"}, nil
 }
 
-func (e *fakeEngine) SetChannelMode(ctx context.Context, name, mode string) (contract.ChannelInfo, error) {
+func (e *fakeEngine) SetChannelMode(ctx context.Context, name string, mode contract.ChannelMode) (contract.ChannelInfo, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c, err := e.channel(name)
 	if err != nil {
 		return contract.ChannelInfo{}, err
 	}
-	if mode != "manual" && mode != "auto" {
-		return contract.ChannelInfo{}, &contract.InvalidError{Field: "mode", Reason: fmt.Sprintf("%q is not one of manual, auto", mode)}
+	if err := mode.Validate(); err != nil {
+		return contract.ChannelInfo{}, err
 	}
 	c.Mode = mode
 	return *c, nil

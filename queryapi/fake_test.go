@@ -17,8 +17,8 @@ import (
 	"github.com/stocksync/stocksync/contract"
 )
 
-// fakeEngine is an in-memory Engine with fixed rules, enough to drive every
-// answer of the API:
+// fakeEngine plays every engine role of Config in memory, with fixed rules
+// enough to drive every answer of the API:
 //   - SubmitOrder rejects a reserve line over 5 units as insufficient_stock
 //     and a confirm/release/ship of order "o-unknown" as unknown_order;
 //   - SubmitFeed applies snapshots and accepts (queues) adjusts;
@@ -147,9 +147,9 @@ func (e *fakeEngine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) (
 	e.gotFeed = append(e.gotFeed, msg)
 	e.mu.Unlock()
 	if msg.Type == contract.Adjust {
-		return contract.FeedAnswer{Status: feedAccepted}, nil
+		return contract.FeedAnswer{Status: contract.FeedAccepted}, nil
 	}
-	return contract.FeedAnswer{Status: feedApplied, Ignored: msg.Version < 10}, nil
+	return contract.FeedAnswer{Status: contract.FeedApplied, Ignored: msg.Version < 10}, nil
 }
 
 func (e *fakeEngine) Locations() []contract.LocationInfo { return e.locs }
@@ -159,6 +159,11 @@ func (e *fakeEngine) Ready() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.ready
+}
+
+// serveFake has e play every engine role of c.
+func serveFake(c *Config, e *fakeEngine) {
+	c.Stock, c.Feed, c.Orders, c.OrderCommands, c.Catalogue, c.Readiness, c.Channels = e, e, e, e, e, e, e
 }
 
 func (e *fakeEngine) set(f func(e *fakeEngine)) {
@@ -209,12 +214,12 @@ func newTestServer(t *testing.T, mods ...func(*Config)) *testServer {
 	ts := &testServer{engine: newFakeEngine(), logs: &syncBuffer{}}
 	reg := prometheus.NewRegistry()
 	cfg := Config{
-		Engine:   ts.engine,
 		Registry: reg,
 		Gatherer: reg,
 		Logger:   slog.New(slog.NewJSONHandler(ts.logs, nil)),
 		Open:     true,
 	}
+	serveFake(&cfg, ts.engine)
 	for _, m := range mods {
 		m(&cfg)
 	}

@@ -57,7 +57,7 @@ type importBadRow struct {
 // validated and written to stock.feed as they are read, in constant memory;
 // bad rows are listed by line, the good ones are sent.
 func (a *api) postImports(w http.ResponseWriter, r *http.Request) {
-	if a.feed == nil {
+	if a.imports == nil {
 		writeError(w, http.StatusServiceUnavailable, ErrorUnavailable, "this instance cannot write to stock.feed in bulk")
 		return
 	}
@@ -72,7 +72,7 @@ func (a *api) postImports(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	known := map[string]bool{}
-	for _, l := range a.engine.Locations() {
+	for _, l := range a.catalogue.Locations() {
 		known[l.Name] = true
 	}
 	var ans importAnswer
@@ -91,7 +91,7 @@ func (a *api) postImports(w http.ResponseWriter, r *http.Request) {
 		}
 		ctx, cancel := a.writeCtx(r)
 		defer cancel()
-		if err := a.feed.SendFeed(ctx, batch); err != nil {
+		if err := a.imports.SendFeed(ctx, batch); err != nil {
 			return err
 		}
 		ans.Accepted += int64(len(batch))

@@ -30,7 +30,9 @@ type openAPIOp struct {
 // documented route is real.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	h, err := New(Config{Engine: newFakeEngine(), Registry: reg, Gatherer: reg, Logger: slog.New(slog.DiscardHandler), Auth: testKeyring(t)})
+	cfg := Config{Registry: reg, Gatherer: reg, Logger: slog.New(slog.DiscardHandler), Auth: testKeyring(t)}
+	serveFake(&cfg, newFakeEngine())
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

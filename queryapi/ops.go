@@ -11,7 +11,7 @@ import (
 )
 
 // The ops console's routes (opsui): live series, top SKUs, the cluster,
-// order history and the DLQ. The engine's own parts stay on Engine; these
+// order history and the DLQ. The engine's own roles are on Config; these
 // read what opsui.Console gathers beside it.
 
 // Console is what the console's routes read (opsui.Console implements it).

@@ -1,11 +1,24 @@
 package queryapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
 	"github.com/stocksync/stocksync/contract"
 )
+
+// OrderReader answers GET /v1/orders/{order_id}: contract.ErrNotFound for
+// an order the engine has no record of.
+type OrderReader interface {
+	Order(ctx context.Context, orderID string) (contract.OrderView, error)
+}
+
+// OrderSubmitter hands an order command to the engine and waits for its
+// decision.
+type OrderSubmitter interface {
+	SubmitOrder(ctx context.Context, cmd contract.OrderCommand) (contract.OrderResult, error)
+}
 
 // reserveBody is the body of POST /v1/orders/{order_id}/reserve. The order
 // id comes from the path, so a body naming it (or the type) is refused as
@@ -31,7 +44,7 @@ func (a *api) getOrder(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	view, err := a.engine.Order(r.Context(), id)
+	view, err := a.orders.Order(r.Context(), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -86,7 +99,7 @@ func (a *api) submitOrder(w http.ResponseWriter, r *http.Request, cmd contract.O
 	}
 	ctx, cancel := a.writeCtx(r)
 	defer cancel()
-	res, err := a.engine.SubmitOrder(ctx, cmd)
+	res, err := a.commands.SubmitOrder(ctx, cmd)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -123,7 +123,9 @@ func FuzzReserveBody(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	reg := prometheus.NewRegistry()
-	h, err := New(Config{Engine: newFakeEngine(), Registry: reg, Gatherer: reg, Logger: slog.New(slog.DiscardHandler), Open: true})
+	cfg := Config{Registry: reg, Gatherer: reg, Logger: slog.New(slog.DiscardHandler), Open: true}
+	serveFake(&cfg, newFakeEngine())
+	h, err := New(cfg)
 	if err != nil {
 		f.Fatal(err)
 	}

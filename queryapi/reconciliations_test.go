@@ -18,7 +18,11 @@ import (
 // the test server's fake engine (A: 10 on hand at msk-1).
 func withRecon(t *testing.T) func(*Config) {
 	return func(c *Config) {
-		s, err := reconcile.New(reconcile.Config{Engine: c.Engine, Instance: "t", Registry: prometheus.NewRegistry(),
+		s, err := reconcile.New(reconcile.Config{Engine: struct {
+			StockReader
+			FeedSubmitter
+			Catalogue
+		}{c.Stock, c.Feed, c.Catalogue}, Instance: "t", Registry: prometheus.NewRegistry(),
 			Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
@@ -108,10 +112,11 @@ func mustRun(t *testing.T, body string) reconcile.Run {
 	return r
 }
 
-// ownedElsewhere is the fake engine of an instance that owns no SKU "Z".
+// ownedElsewhere reads and writes the stock of an instance that owns no SKU
+// "Z", the rest through the fake engine.
 type ownedElsewhere struct {
-	*fakeEngine
-	owner string
+	fakeEngine *fakeEngine
+	owner      string
 }
 
 func (o ownedElsewhere) Stock(ctx context.Context, sku string) (contract.StockView, error) {
@@ -135,7 +140,10 @@ func TestReconcileAsksTheOwner(t *testing.T) {
 	owner.engine.set(func(e *fakeEngine) {
 		e.stock["Z"] = contract.StockView{SKU: "Z", Locations: []contract.LocationView{{Location: "msk-1", OnHand: 100}}}
 	})
-	ts := newTestServer(t, withAuth(t), func(c *Config) { c.Engine = ownedElsewhere{fakeEngine: c.Engine.(*fakeEngine), owner: owner.URL} }, withRecon(t))
+	ts := newTestServer(t, withAuth(t), func(c *Config) {
+		o := ownedElsewhere{fakeEngine: c.Stock.(*fakeEngine), owner: owner.URL}
+		c.Stock, c.Feed = o, o
+	}, withRecon(t))
 	got := ts.doAuth(t, "Bearer "+tokAll, "POST", "/v1/reconciliations", "sku,location,on_hand\nZ,msk-1,102\n")
 	if got.status != 202 {
 		t.Fatalf("POST: %d %s", got.status, got.body)

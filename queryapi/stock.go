@@ -1,17 +1,24 @@
 package queryapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 
 	"github.com/stocksync/stocksync/contract"
 )
 
-// Statuses of contract.FeedAnswer (documented there, not yet constants).
-const (
-	feedApplied  = "applied"
-	feedAccepted = "accepted"
-)
+// StockReader answers GET /v1/stock/{sku}: contract.ErrNotFound for a SKU
+// the engine has no record of.
+type StockReader interface {
+	Stock(ctx context.Context, sku string) (contract.StockView, error)
+}
+
+// FeedSubmitter applies a snapshot or an adjust and answers once it is
+// applied or durably queued (FeedAnswer.Status says which).
+type FeedSubmitter interface {
+	SubmitFeed(ctx context.Context, msg contract.FeedMessage) (contract.FeedAnswer, error)
+}
 
 // snapshotBody is the body of PUT /v1/stock/{sku}/locations/{location}. The
 // SKU and location come from the path, so a body naming them (or the type) is
@@ -35,7 +42,7 @@ func (a *api) getStock(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	view, err := a.engine.Stock(r.Context(), sku)
+	view, err := a.stock.Stock(r.Context(), sku)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -103,15 +110,15 @@ func (a *api) submitFeed(w http.ResponseWriter, r *http.Request, msg contract.Fe
 	}
 	ctx, cancel := a.writeCtx(r)
 	defer cancel()
-	answer, err := a.engine.SubmitFeed(ctx, msg)
+	answer, err := a.feed.SubmitFeed(ctx, msg)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	switch answer.Status {
-	case feedApplied:
+	case contract.FeedApplied:
 		writeJSON(w, http.StatusOK, answer)
-	case feedAccepted:
+	case contract.FeedAccepted:
 		writeJSON(w, http.StatusAccepted, answer)
 	default:
 		a.internal(w, r, fmt.Errorf("engine answered a %s with status %q", msg.Type, answer.Status))

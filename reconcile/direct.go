@@ -199,7 +199,7 @@ func (e *tableEngine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) 
 		return contract.FeedAnswer{}, err
 	}
 	if s.Applied(msg) {
-		return contract.FeedAnswer{Status: "applied", Ignored: true}, nil
+		return contract.FeedAnswer{Status: contract.FeedApplied, Ignored: true}, nil
 	}
 	value, err := json.Marshal(msg)
 	if err != nil {
@@ -208,7 +208,7 @@ func (e *tableEngine) SubmitFeed(ctx context.Context, msg contract.FeedMessage) 
 	if err := e.cl.ProduceSync(ctx, &kgo.Record{Topic: e.feed, Key: []byte(msg.SKU), Value: value}).FirstErr(); err != nil {
 		return contract.FeedAnswer{}, fmt.Errorf("%w: writing to %s: %v", contract.ErrUnavailable, e.feed, err)
 	}
-	return contract.FeedAnswer{Status: "accepted"}, nil
+	return contract.FeedAnswer{Status: contract.FeedAccepted}, nil
 }
 
 func (e *tableEngine) Locations() []contract.LocationInfo { return e.locs }

@@ -15,7 +15,6 @@ import (
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/engine"
 	"github.com/stocksync/stocksync/enginev2"
-	"github.com/stocksync/stocksync/queryapi"
 	"github.com/stocksync/stocksync/reconcile"
 )
 
@@ -27,8 +26,12 @@ func TestOnBothEngines(t *testing.T) {
 	if testing.Short() {
 		t.Skip("engines on kfake: skipped under -short")
 	}
-	engines := map[string]func(t *testing.T, prefix string) queryapi.Engine{
-		"engine": func(t *testing.T, prefix string) queryapi.Engine {
+	type readyEngine interface {
+		reconcile.Engine
+		Ready() error
+	}
+	engines := map[string]func(t *testing.T, prefix string) readyEngine{
+		"engine": func(t *testing.T, prefix string) readyEngine {
 			s := settings(t, prefix)
 			e, err := engine.New(engine.Config{Settings: s, Registry: prometheus.NewRegistry(), Logger: quiet, InstanceID: prefix})
 			if err != nil {
@@ -37,7 +40,7 @@ func TestOnBothEngines(t *testing.T) {
 			run(t, e.Run)
 			return e
 		},
-		"enginev2": func(t *testing.T, prefix string) queryapi.Engine {
+		"enginev2": func(t *testing.T, prefix string) readyEngine {
 			s := settings(t, prefix)
 			e, err := enginev2.New(enginev2.Config{Settings: s, Registry: prometheus.NewRegistry(), Logger: quiet, InstanceID: prefix})
 			if err != nil {

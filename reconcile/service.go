@@ -42,7 +42,7 @@ import (
 	"github.com/stocksync/stocksync/recon"
 )
 
-// Engine is what a run reads and writes: queryapi.Engine has it.
+// Engine is what a run reads and writes: an instance's engine has it.
 type Engine interface {
 	Stock(ctx context.Context, sku string) (contract.StockView, error)
 	SubmitFeed(ctx context.Context, msg contract.FeedMessage) (contract.FeedAnswer, error)

@@ -1,6 +1,10 @@
 package sinks
 
-import "time"
+import (
+	"time"
+
+	"github.com/stocksync/stocksync/contract"
+)
 
 // circuit stops requests to a marketplace that keeps failing: after
 // failuresToOpen consecutive failures it opens for a pause that doubles up to
@@ -18,23 +22,23 @@ const (
 	maxOpen        = 30 * time.Second
 )
 
-// State is "closed", "open" or "half-open".
-func (c *circuit) State(now time.Time) string {
+// State is closed, open or half-open.
+func (c *circuit) State(now time.Time) contract.Circuit {
 	switch {
 	case c.failures < failuresToOpen:
-		return "closed"
+		return contract.CircuitClosed
 	case now.Before(c.openUntil):
-		return "open"
+		return contract.CircuitOpen
 	}
-	return "half-open"
+	return contract.CircuitHalfOpen
 }
 
 // allow reports whether a request may go now; in half-open only one probe.
 func (c *circuit) allow(now time.Time) bool {
 	switch c.State(now) {
-	case "closed":
+	case contract.CircuitClosed:
 		return true
-	case "open":
+	case contract.CircuitOpen:
 		return false
 	}
 	if c.probing {

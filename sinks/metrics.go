@@ -6,7 +6,8 @@
 // Retry-After), opens a circuit while the marketplace is down, keeps at most
 // one push per SKU in flight so an older value can never overtake a newer
 // one, and reports every verdict back to the sink processor, the single
-// writer of what each marketplace acknowledged.
+// writer of what each marketplace acknowledged. Modes switches pushers to
+// manual and back as the channels.control topic says, on every instance.
 //
 // Metrics (registered on the registry the caller passes in):
 //

@@ -12,8 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stocksync/stocksync/marketplace"
 	"golang.org/x/time/rate"
+
+	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/marketplace"
 )
 
 // Verdict is a message on the sink verdicts stream (key SKU): what a
@@ -68,7 +70,7 @@ type Pending struct {
 // Status is a pusher's state for GET /v1/channels.
 type Status struct {
 	Manual    bool
-	Circuit   string
+	Circuit   contract.Circuit
 	Pending   int
 	LastAckAt time.Time
 	// LastError is the newest failure of a push (a refusal, a throttle, an
@@ -362,7 +364,7 @@ func (p *Pusher) due(now time.Time) (bool, time.Duration) {
 		return false, idle
 	case now.Before(p.pauseUntil):
 		return false, p.pauseUntil.Sub(now)
-	case p.breaker.State(now) == "open":
+	case p.breaker.State(now) == contract.CircuitOpen:
 		return false, max(p.breaker.openUntil.Sub(now), 10*time.Millisecond)
 	case p.breaker.probing:
 		return false, 10 * time.Millisecond // the half-open probe decides first
@@ -417,7 +419,7 @@ func (p *Pusher) pick(now time.Time) []marketplace.Update {
 // circuitMetric exports the breaker's state; call with p.mu held.
 func (p *Pusher) circuitMetric(now time.Time) {
 	open := 0.0
-	if p.breaker.State(now) != "closed" {
+	if p.breaker.State(now) != contract.CircuitClosed {
 		open = 1
 	}
 	p.cfg.Metrics.Circuit.WithLabelValues(p.cfg.Channel).Set(open)

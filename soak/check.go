@@ -234,7 +234,7 @@ func (c *checker) conservation() Check {
 		case contract.Snapshot:
 			if sure || maybe {
 				s := snap{value: *f.Msg.OnHand, sure: sure, w: window{From: f.Sent}, ver: f.Msg.Version}
-				if f.Status == "applied" {
+				if f.Status == contract.FeedApplied {
 					s.w.To = f.Answered
 				}
 				snaps[key] = append(snaps[key], s)
@@ -308,7 +308,7 @@ func (c *checker) conservation() Check {
 // stateRank orders order states; a state never goes to a lower rank.
 func stateRank(s string) int {
 	switch s {
-	case "pending":
+	case contract.StatePending:
 		return 0
 	case contract.StatusReserved:
 		return 1
@@ -380,7 +380,7 @@ func (c *checker) ownAnswers() Check {
 			}
 		}
 		kept := "" // the body the order was accepted with
-		if v != nil && v.State != contract.StatusRejected && v.State != "pending" {
+		if v != nil && v.State != contract.StatusRejected && v.State != contract.StatePending {
 			kept = lineKey(v.Lines, false)
 			if !bodies[kept] {
 				ck.failKind("the order holds lines no reserve sent", "%s: the order holds %s, which no reserve sent", id, kept)

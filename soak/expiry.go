@@ -83,7 +83,7 @@ func (l *load) expiryWatcher(stop context.Context) {
 // terminal reports whether an order state has ended its reservation.
 func terminal(state string) bool {
 	switch strings.ToLower(state) {
-	case "expired", "released", "shipped", "rejected", "confirmed":
+	case contract.StatusExpired, contract.StatusReleased, contract.StatusShipped, contract.StatusRejected, contract.StatusConfirmed:
 		return true
 	}
 	return false

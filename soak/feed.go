@@ -128,7 +128,7 @@ func (l *load) feedWorker(stop context.Context) {
 			if rng.IntN(10) == 0 {
 				rec = f.feed(ctx, (i+1)%len(f.bases), msg) // a duplicate: must count once
 			}
-			unsure[sku+"/"+loc] = unsure[sku+"/"+loc] || rec.Status != "applied"
+			unsure[sku+"/"+loc] = unsure[sku+"/"+loc] || rec.Status != contract.FeedApplied
 		}
 		cancel()
 		select {

@@ -32,7 +32,7 @@ type Feed struct {
 	Instance int                  `json:"instance"`
 	Sent     time.Time            `json:"sent"`
 	Answered time.Time            `json:"answered"`
-	Status   string               `json:"status,omitempty"` // applied | accepted
+	Status   contract.FeedStatus  `json:"status,omitempty"`
 	Ignored  bool                 `json:"ignored,omitempty"`
 	Err      string               `json:"err,omitempty"`
 }

@@ -73,9 +73,9 @@ func (l *load) send(r route, cmd contract.OrderCommand) *Attempt {
 	return a
 }
 
-// decide sends cmd until it is decided (an answer other than "pending")
-// or retryFor passes or stop ends; routes rotate between attempts. nil:
-// no decision seen.
+// decide sends cmd until it is decided (an answer other than a refusal
+// of type contract.ErrPending) or retryFor passes or stop ends; routes
+// rotate between attempts. nil: no decision seen.
 func (l *load) decide(stop context.Context, rng *rand.Rand, cmd contract.OrderCommand) *contract.OrderResult {
 	deadline := time.Now().Add(retryFor)
 	r := rng.IntN(len(l.routes))

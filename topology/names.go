@@ -25,7 +25,7 @@ type Names struct {
 	StockChanges   goka.Stream // stock.changes, key SKU: per-location quantities after each change
 	StockShortages goka.Stream // stock.shortages, key SKU: a snapshot left on_hand below reserved+committed
 	DLQ            goka.Stream // dlq: messages that could not be decoded or were invalid, with the reason
-	ChannelControl goka.Stream // channels.control, key channel: its mode (auto | manual); compacted
+	ChannelControl goka.Stream // channels.control, key channel: its mode (sinks.ModeRecord); compacted
 	// SinkVerdicts, key SKU: the pushers' verdicts (acknowledged or
 	// refused) on their way back to the single writer of each SKU, the
 	// channels group: the pushers run outside goka's callbacks. (goka's own
