@@ -43,6 +43,12 @@ type KafkaConfig struct {
 	// other clients' too (the ops console counts and ranks them). It runs
 	// on the reading goroutine: it must be quick. Default none.
 	OnResult func(contract.OrderResult)
+	// KeyByOrderID keys reserves by their order id, as the goka engine
+	// (engine.backend: goka) reads them; by default a reserve is keyed by
+	// its route SKU, the first line's, so the engine decides it at the
+	// partition its stock is at without a hop (docs/design.md, "Routing").
+	// Other commands are always keyed by order id.
+	KeyByOrderID bool
 }
 
 // Defaults of KafkaConfig.
@@ -275,6 +281,15 @@ func (k *Kafka) submit(ctx context.Context, typ, orderID string, lines []contrac
 	return k.send(ctx, cmd)
 }
 
+// key is a command's record key: the route SKU of a reserve, else the
+// order id (KafkaConfig.KeyByOrderID).
+func (k *Kafka) key(cmd contract.OrderCommand) string {
+	if cmd.Type == contract.Reserve && len(cmd.Lines) > 0 && !k.cfg.KeyByOrderID {
+		return cmd.Lines[0].SKU
+	}
+	return cmd.OrderID
+}
+
 func (k *Kafka) send(ctx context.Context, cmd contract.OrderCommand) (contract.OrderResult, error) {
 	typ, orderID := cmd.Type, cmd.OrderID
 	select {
@@ -293,7 +308,7 @@ func (k *Kafka) send(ctx context.Context, cmd contract.OrderCommand) (contract.O
 	defer cancel()
 	ctx, stop := context.WithTimeout(ctx, k.cfg.Timeout)
 	defer stop()
-	rec := &kgo.Record{Topic: k.commands, Key: []byte(orderID), Value: value,
+	rec := &kgo.Record{Topic: k.commands, Key: []byte(k.key(cmd)), Value: value,
 		Headers: []kgo.RecordHeader{{Key: contract.HeaderRequestID, Value: []byte(cmd.RequestID)}}}
 	if err := k.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		return contract.OrderResult{}, kafkaError(typ, orderID, err)

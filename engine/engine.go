@@ -257,7 +257,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		return err
 	}
 	commands, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.cfg.Brokers, TopicPrefix: e.names.Prefix,
-		Timeout: e.timeout, ClientID: "stocksync-api-" + e.instanceID, Opts: e.security, Logger: e.log, OnResult: e.onResult})
+		Timeout: e.timeout, ClientID: "stocksync-api-" + e.instanceID, Opts: e.security, Logger: e.log, OnResult: e.onResult,
+		KeyByOrderID: true}) // its orders processor is keyed by order id
 	if err != nil {
 		return fmt.Errorf("engine: listening on %s: %w", e.names.OrderResults, err)
 	}

@@ -117,7 +117,15 @@ func (p *orders) command(ctx goka.Context, msg any) {
 		c.RequestID, err = requestIDHeader(ctx)
 	}
 	if err == nil && c.OrderID != ctx.Key() {
-		err = fmt.Errorf("message key %q differs from its order_id %q", ctx.Key(), c.OrderID)
+		if c.Type == contract.Reserve && ctx.Key() == c.Lines[0].SKU {
+			// Keyed by its route SKU, as the new engine wants it: sent on
+			// keyed by order id (the request id in the body, since goka's
+			// Emit carries no headers), one hop more.
+			ctx.Emit(goka.Stream(ctx.Topic()), c.OrderID, mustJSON(c))
+			p.metrics.Rerouted.WithLabelValues(string(ctx.Topic())).Inc()
+			return
+		}
+		err = fmt.Errorf("message key %q is neither its order_id %q nor, for a reserve, its route SKU (the first line's)", ctx.Key(), c.OrderID)
 	}
 	if err != nil {
 		p.deadLetter(ctx, raw, err.Error())

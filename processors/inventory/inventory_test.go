@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -372,6 +373,110 @@ func TestOrphanHoldEnds(t *testing.T) {
 	}
 	if a := w.ledger("A").Location("msk-wh-1"); a.Reserved != 0 || a.OnHand != 10 {
 		t.Errorf("A after the orphan ended: %+v; want 10 on hand, none reserved", *a)
+	}
+}
+
+// TestPendingReserveExpiresRefused: a reserve whose other line's partition
+// does not answer before the TTL (its owner is a member of the group that
+// never processes anything) is refused as expired, not turned into an
+// expired reservation: the soak's checker caught the engine answering
+// "rejected" while the order read "expired". What the home held lets go at
+// once, and what the silent partition holds once it has an owner again
+// lets go too.
+func TestPendingReserveExpiresRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	w := newWorld(t, 0)
+	ctx := context.Background()
+	skus := make([]string, 16)
+	for i := range skus {
+		skus[i] = fmt.Sprintf("P%d", i)
+		w.snapshot(skus[i], "msk-wh-1", 5)
+	}
+	for _, sku := range skus {
+		w.ledger(sku)
+	}
+	// A member that takes its share of the partitions and decides nothing.
+	assigned := make(chan []int32, 1)
+	silent, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.ConsumerGroup(string(w.names.Engine)),
+		kgo.ConsumeTopics(string(w.names.OrderCommands), string(w.names.StockFeed), string(w.names.EngineMessages)),
+		kgo.Balancers(kgo.RangeBalancer()), kgo.DisableAutoCommit(),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			select {
+			case assigned <- m[string(w.names.EngineMessages)]:
+			default:
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() { // polls, so the member stays in the group, and drops what it gets
+		for !silent.PollFetches(ctx).IsClientClosed() {
+		}
+	}()
+	var mute []int32
+	select {
+	case mute = <-assigned:
+	case <-time.After(time.Minute):
+		t.Fatal("the silent member got no partitions within a minute")
+	}
+	var route, far string
+	for _, sku := range skus {
+		muted := slices.Contains(mute, topology.PartitionOf(sku, partitions))
+		switch {
+		case muted && far == "":
+			far = sku
+		case !muted && route == "":
+			route = sku
+		}
+	}
+	if route == "" || far == "" {
+		t.Fatalf("the silent member has partitions %v: no SKU on each side among %v", mute, skus)
+	}
+	for deadline := time.Now().Add(time.Minute); w.store(topology.PartitionOf(route, partitions)) == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s's partition is not served a minute after the silent member joined", route)
+		}
+	}
+
+	lines := []contract.Line{{SKU: route, Qty: 2}, {SKU: far, Qty: 1}}
+	t.Logf("silent member's partitions %v; o-p's lines %s (partition %d), %s (partition %d); its id's partition %d",
+		mute, route, topology.PartitionOf(route, partitions), far, topology.PartitionOf(far, partitions), topology.PartitionOf("o-p", partitions))
+	res := w.want("reserve o-p, one line on a silent partition", withErr(w.k.Reserve(ctx, "o-p", lines, "web", time.Second)), contract.StatusRejected)
+	if res.Error == nil || res.Error.Type != contract.ErrExpired {
+		t.Fatalf("o-p: %+v; want refused as expired", res.Error)
+	}
+	if r := w.ledger(route).Reservation("o-p"); r != nil {
+		t.Errorf("%s still holds o-p's line after its refusal: %+v", route, *r)
+	}
+
+	silent.Close() // instance 0 takes every partition over: the hold and its release come through
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if st := w.store(topology.PartitionOf(far, partitions)); st != nil {
+			if l := w.ledger(far); l.Reservation("o-p") == nil && l.Location("msk-wh-1").Reserved == 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: o-p's hold still there a minute after its partition got an owner", far)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a := w.ledger(route).Location("msk-wh-1"); a.Reserved != 0 || a.OnHand != 5 {
+		t.Errorf("%s at the end: %+v; want 5 on hand, none reserved", route, *a)
+	}
+	for { // found by id once its id's partition took the refusal's note
+		v, err := FindOrder(w.store, partitions, "o-p")
+		if err == nil && v != nil && v.State == string(Rejected) {
+			break
+		}
+		if err == nil && v != nil || time.Now().After(deadline) {
+			t.Fatalf("o-p reads %+v (%v); want rejected, as it was answered", v, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -441,14 +441,17 @@ func (p *Processor) applyLines(c *txloop.Cycle, step, id string, lines []orderLi
 }
 
 // expire ends a reservation past its expiry: its units go back. A reserve
-// still waiting for its holds ends too, refused to whoever waits for it.
+// still waiting for its holds is refused instead, as when a line's
+// partition refuses it: it never was a reservation.
 func (p *Processor) expire(c *txloop.Cycle, home int32, id string, now time.Time) error {
 	o, err := p.loadOrder(c, home, id)
 	if err != nil || o == nil || o.ExpiresAt > now.UnixMilli() {
 		return err
 	}
-	pending := o.State == Pending
-	if !pending && (o.State != Reserved || o.Waiting != nil) {
+	if o.State == Pending {
+		return p.refusePending(c, home, o, now)
+	}
+	if o.State != Reserved || o.Waiting != nil {
 		return nil // ended, or a step is being applied: it decides
 	}
 	if _, err := p.settleLines(c, home, o, contract.Expire, false, now); err != nil {
@@ -457,20 +460,31 @@ func (p *Processor) expire(c *txloop.Cycle, home int32, id string, now time.Time
 	o.State = Expired
 	p.finished(home, o, now)
 	p.cfg.Metrics.Expiries.Inc()
-	if pending {
-		reason := contract.Reason{Type: contract.ErrExpired,
-			Message: "the reservation's TTL passed before every line's partition answered; nothing is held"}
-		o.Answer = contract.OrderResult{OrderID: o.ID, RequestID: o.Waiting.Requests[0], Type: contract.Reserve, Status: contract.StatusRejected, Error: &reason}
-		for _, r := range o.Waiting.Requests {
-			p.refuse(c, contract.OrderCommand{OrderID: o.ID, RequestID: r, Type: contract.Reserve}, reason)
-		}
-		o.Waiting = nil
-		if err := p.unclaim(c, home, o); err != nil {
-			return err
-		}
-	}
 	c.Put(home, orderKey(o.ID), o.encode())
 	p.answer(c, &contract.OrderResult{OrderID: o.ID, Type: contract.Expire, Status: contract.StatusExpired})
+	return nil
+}
+
+// refusePending refuses a reserve whose TTL passed before every line's
+// partition answered: what was held lets go, and the order is kept
+// refused (its id free), answered to every request waiting for it.
+func (p *Processor) refusePending(c *txloop.Cycle, home int32, o *order, now time.Time) error {
+	if _, err := p.settleLines(c, home, o, contract.Release, false, now); err != nil {
+		return err
+	}
+	if err := p.noteRejected(c, home, o); err != nil {
+		return err
+	}
+	reason := contract.Reason{Type: contract.ErrExpired,
+		Message: "the reservation's TTL passed before every line's partition answered; nothing is held"}
+	o.State = Rejected
+	o.Answer = contract.OrderResult{OrderID: o.ID, RequestID: o.Waiting.Requests[0], Type: contract.Reserve, Status: contract.StatusRejected, Error: &reason}
+	for _, r := range o.Waiting.Requests {
+		p.refuse(c, contract.OrderCommand{OrderID: o.ID, RequestID: r, Type: contract.Reserve}, reason)
+	}
+	o.Waiting = nil
+	p.finished(home, o, now)
+	c.Put(home, orderKey(o.ID), o.encode())
 	return nil
 }
 
