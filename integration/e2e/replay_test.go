@@ -17,7 +17,6 @@ import (
 	"github.com/stocksync/stocksync/marketplace/mock"
 	"github.com/stocksync/stocksync/opsui"
 	"github.com/stocksync/stocksync/topology"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // TestRefusedValuesReachTheMarketplaceAfterTheReplay, as an operator sees
@@ -30,22 +29,7 @@ func TestRefusedValuesReachTheMarketplaceAfterTheReplay(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: runs two instances")
 	}
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	backends := map[string][]string{"kfake": cluster.ListenAddrs()}
-	if b := os.Getenv("STOCKSYNC_TEST_BROKERS"); b != "" {
-		backends["kafka"] = strings.Split(b, ",")
-	} else {
-		t.Log("STOCKSYNC_TEST_BROKERS not set: the real-Kafka variant is skipped; run make test-kafka")
-	}
-	for _, name := range []string{"kfake", "kafka"} {
-		if brokers, ok := backends[name]; ok {
-			t.Run(name, func(t *testing.T) { replayRun(t, brokers) })
-		}
-	}
+	onEachKafka(t, replayRun)
 }
 
 func replayRun(t *testing.T, brokers []string) {

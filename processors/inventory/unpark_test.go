@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/stocksync/stocksync/marketplace"
+	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/topology"
 )
 
@@ -92,11 +95,10 @@ func TestReplayReleasesParkedValuesAcrossInstances(t *testing.T) {
 		w.snapshot(sku, "msk-wh-1", want[sku])
 	}
 	parked := func(sku string) string {
-		s, err := ChannelStock(w.store(topology.PartitionOf(sku, partitions)), "web", sku)
-		if err != nil || s == nil {
-			return ""
+		if s := w.pushState(sku); s != nil {
+			return s.Parked
 		}
-		return s.Parked
+		return ""
 	}
 	waitFor(t, "every refused SKU parked", func() bool {
 		for _, sku := range bad {
@@ -110,7 +112,7 @@ func TestReplayReleasesParkedValuesAcrossInstances(t *testing.T) {
 	want[bad[0]] = 99
 	w.snapshot(bad[0], "msk-wh-1", 99)
 	waitFor(t, bad[0]+"'s new value parked", func() bool {
-		s, _ := ChannelStock(w.store(topology.PartitionOf(bad[0], partitions)), "web", bad[0])
+		s := w.pushState(bad[0])
 		return s != nil && s.Want == 99 && s.Parked != ""
 	})
 	if got := mp.shows(); len(got) != 1 || got["OK"] != 5 {
@@ -139,6 +141,20 @@ func TestReplayReleasesParkedValuesAcrossInstances(t *testing.T) {
 	}
 }
 
+// pushState is channel web's push state of a SKU as its partition's store
+// has it; nil while no instance serves the partition.
+func (w *world) pushState(sku string) *processors.SinkState {
+	st := w.store(topology.PartitionOf(sku, partitions))
+	if st == nil {
+		return nil
+	}
+	s, err := ChannelStock(st, "web", sku)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return s
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(25 * time.Millisecond) {
@@ -146,4 +162,46 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("not within a minute: %s", what)
 		}
 	}
+}
+
+// TestReplayResumesAtTheNextOwner: a replay in progress is kept in each
+// partition's store, so the instance that takes a partition over goes on
+// releasing its parked values without being asked again.
+func TestReplayResumesAtTheNextOwner(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	mp := &picky{shelf: &shelf{shown: map[string]int64{}}, refused: map[string]bool{"P1": true, "P2": true}}
+	w := newCluster(t, 0)
+	w.pushTo = mp
+	w.start(0)
+	w.snapshot("P1", "msk-wh-1", 3)
+	w.snapshot("P2", "msk-wh-1", 4)
+	waitFor(t, "P1 and P2 parked", func() bool {
+		for _, sku := range []string{"P1", "P2"} {
+			if s := w.pushState(sku); s == nil || s.Parked == "" {
+				return false
+			}
+		}
+		return true
+	})
+	w.stop(0)
+	// What an owner stopped in the middle of a replay leaves in the
+	// changelog: the replay's cursor, at the start.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for part := range int32(partitions) {
+		r := &kgo.Record{Topic: string(w.names.EngineTable()), Partition: part, Key: []byte(unparkKey("web")), Value: mustJSON(unparkCursor{})}
+		if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mp.list("P1", "P2")
+	w.start(1)
+	waitFor(t, "the next owner to release P1 and P2", func() bool {
+		return maps.Equal(mp.shows(), map[string]int64{"P1": 3, "P2": 4})
+	})
 }
