@@ -115,8 +115,23 @@ func (e *Engine) PushChannelNow(name string) error {
 	return nil
 }
 
-// ReplayChannelDLQ is not on the new engine yet: the parked values stay
-// parked until their SKU changes.
-func (e *Engine) ReplayChannelDLQ(context.Context, string) error {
-	return fmt.Errorf("%w: replaying parked values is not on the new engine yet", contract.ErrUnavailable)
+// ReplayChannelDLQ releases a channel's parked values for another push, on
+// every partition, whichever instance owns it: it sends each partition an
+// unpark message (inventory.UnparkRecords), which the partition's owner
+// applies in its next cycles. It returns once Kafka holds them, not once
+// the values are pushed.
+func (e *Engine) ReplayChannelDLQ(ctx context.Context, name string) error {
+	if _, err := e.pusher(name); err != nil {
+		return err
+	}
+	if !e.started.Load() {
+		return fmt.Errorf("%w: the engine is still starting", contract.ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	recs := inventory.UnparkRecords(e.names, e.s.Kafka.Partitions, name)
+	if err := e.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("%w: sending the replay of channel %s to Kafka (%s): %v; send it again", contract.ErrUnavailable, name, e.names.EngineMessages, err)
+	}
+	return nil
 }

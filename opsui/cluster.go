@@ -95,18 +95,19 @@ func (c *Console) describe(ctx context.Context) (ClusterView, error) {
 	if len(view.Groups) > 0 && len(errs) == len(view.Groups) { // the brokers did not answer: a 503, not a 500
 		return view, fmt.Errorf("%w: describing the groups: %v", contract.ErrUnavailable, errors.Join(errs...))
 	}
-	var wg sync.WaitGroup
-	for url, iv := range byName {
+	for _, iv := range byName {
 		view.Instances = append(view.Instances, *iv)
-		if iv.Self || url == "" || url == iv.Host || !hasScheme(url) {
+	}
+	var wg sync.WaitGroup // the slice is complete first: an append while a peer's answer is written would race
+	for i := range view.Instances {
+		iv := &view.Instances[i]
+		if iv.Self || iv.Name == "" || iv.Name == iv.Host || !hasScheme(iv.Name) {
 			continue
 		}
-		wg.Add(1)
-		go func(i int, url string) {
-			defer wg.Done()
-			ok, status := c.peerReady(ctx, url)
-			view.Instances[i].Ready, view.Instances[i].Status = &ok, status
-		}(len(view.Instances)-1, url)
+		wg.Go(func() {
+			ok, status := c.peerReady(ctx, iv.Name)
+			iv.Ready, iv.Status = &ok, status
+		})
 	}
 	wg.Wait()
 	self := c.cfg.Engine.Ready()

@@ -21,12 +21,13 @@ import (
 
 // TestConsoleOnTheNewEngine: the console's data routes answer on enginev2
 // as on the old engine: an order's units and history, the group with its
-// lag and rebalance count.
+// lag and rebalance count, a marketplace's refusal in the DLQ replayed
+// until the marketplace holds the value.
 func TestConsoleOnTheNewEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: starts an engine")
 	}
-	settings, endpoints, _ := exampleOnKfake(t)
+	settings, endpoints, mocks := exampleOnKfake(t)
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	orders, err := opsui.NewOrders(reg)
@@ -86,6 +87,34 @@ func TestConsoleOnTheNewEngine(t *testing.T) {
 	if g.Name != "stocksync.engine" || g.Rebalances == nil || *g.Rebalances != 0 || len(g.Partitions) != 6 {
 		t.Fatalf("group %+v; want stocksync.engine, 0 rebalances, lag of 3 inputs × 2 partitions", g)
 	}
+
+	// Wildberries refuses a SKU it does not list (409): parked, in the DLQ.
+	wb := mocks["wildberries"]
+	wb.AddProducts("V2-1")
+	put(t, srv.URL+"/v1/stock/V2-NEW/locations/msk-wh-1", `{"on_hand":20,"source":"erp","version":1}`) // floor(0.3 × 20) − 2 = 4
+	var refusal opsui.DeadLetter
+	waitFor(t, "Wildberries' refusal of V2-NEW in the DLQ", func() bool {
+		var page opsui.DeadLetterPage
+		if json.Unmarshal([]byte(getBody(t, srv.URL+"/v1/dlq")), &page) != nil {
+			return false
+		}
+		for _, d := range page.Items {
+			if d.Key == "V2-NEW" && d.Topic == "marketplace:wildberries" {
+				refusal = d
+				return true
+			}
+		}
+		return false
+	})
+	if body := getBody(t, srv.URL+"/v1/channels/wildberries/stock/V2-NEW"); !strings.Contains(body, `"parked":`) {
+		t.Fatalf("Wildberries' stock of V2-NEW after the refusal: %s; want it parked", body)
+	}
+	wb.AddProducts("V2-NEW")
+	status, body := post(ctx, srv.URL+"/v1/dlq/replay", `{"ids":["`+refusal.ID+`"]}`)
+	if status != 200 || !strings.Contains(body, `"to":"channel wildberries"`) || !strings.Contains(body, `"status":"replayed"`) {
+		t.Fatalf("replaying the refusal: %d %s; want it replayed to channel wildberries", status, body)
+	}
+	waitFor(t, "Wildberries to hold V2-NEW's 4 after the replay", func() bool { n, ok := wb.Stock("V2-NEW"); return ok && n == 4 })
 }
 
 func getBody(t *testing.T, url string) string {

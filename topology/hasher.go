@@ -1,6 +1,9 @@
 package topology
 
-import "hash"
+import (
+	"hash"
+	"strconv"
+)
 
 // Murmur2 returns Kafka's murmur2 hash of key, as the Java client computes it
 // (org.apache.kafka.common.utils.Utils.murmur2).
@@ -47,6 +50,22 @@ func Partition(key []byte, partitions int32) int32 {
 // PartitionOf is Partition for a string key without copying it.
 func PartitionOf(key string, partitions int32) int32 {
 	return Partition([]byte(key), partitions)
+}
+
+// PartitionKeys returns, for each of n partitions, a key murmur2 puts
+// there: prefix and the smallest number that lands on it. A record meant for
+// every partition (a control message) is sent once under each, and its
+// receiver can tell it from one that landed elsewhere, as for any key.
+func PartitionKeys(prefix string, n int32) []string {
+	keys := make([]string, n)
+	for i, found := 0, int32(0); found < n; i++ {
+		k := prefix + strconv.Itoa(i)
+		if p := PartitionOf(k, n); keys[p] == "" {
+			keys[p] = k
+			found++
+		}
+	}
+	return keys
 }
 
 // NewHasher returns a hash.Hash32 for goka (WithHasher, WithViewHasher,

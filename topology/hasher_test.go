@@ -62,3 +62,17 @@ func itoa(i int) string {
 	}
 	return string(b)
 }
+
+func TestPartitionKeysLandOnTheirPartition(t *testing.T) {
+	for _, n := range []int32{1, 4, 12, 256} {
+		keys := PartitionKeys("unpark:web:", n)
+		if len(keys) != int(n) {
+			t.Fatalf("%d partitions: %d keys", n, len(keys))
+		}
+		for p, k := range keys {
+			if got := PartitionOf(k, n); got != int32(p) {
+				t.Errorf("%d partitions: key %q for partition %d lands on %d", n, k, p, got)
+			}
+		}
+	}
+}

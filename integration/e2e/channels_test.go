@@ -41,6 +41,12 @@ func TestChannelsConvergeDespiteMisbehavingMarketplaces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: runs the whole engine for a minute")
 	}
+	onEachKafka(t, run)
+}
+
+// onEachKafka runs test as a subtest on kfake, and on the real Kafka of
+// $STOCKSYNC_TEST_BROKERS when it is set.
+func onEachKafka(t *testing.T, test func(t *testing.T, brokers []string)) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +60,7 @@ func TestChannelsConvergeDespiteMisbehavingMarketplaces(t *testing.T) {
 	}
 	for _, name := range []string{"kfake", "kafka"} {
 		if brokers, ok := backends[name]; ok {
-			t.Run(name, func(t *testing.T) { run(t, brokers) })
+			t.Run(name, func(t *testing.T) { test(t, brokers) })
 		}
 	}
 }

@@ -77,6 +77,7 @@ type Processor struct {
 	cursors       map[string]map[int32][]byte // per channel and partition: the last push state key refill read
 	rules         uint64                      // digest of the channel rules the values are computed under
 	rulesCursor   map[int32][]byte            // restored partitions whose values are still being checked against them
+	unparks       map[int32]map[string][]byte // per partition and channel: the DLQ replays in progress, each from its cursor
 	verdicts      chan sinks.Verdict          // from the pushers, recorded by the next cycle
 	offers        []offer                     // for the pushers once the cycle commits
 	settled       []sinks.Verdict             // recorded verdicts, for the pushers once the cycle commits
@@ -124,7 +125,7 @@ func New(cfg Config) (*Processor, error) {
 		known: map[int32]*bloom.BloomFilter{}, ledgers: map[string]*stock.SKU{}, committed: map[string]*stock.SKU{},
 		chanCache: map[string]*processors.ChannelsState{}, chanCommitted: map[string]*processors.ChannelsState{},
 		cursors: map[string]map[int32][]byte{},
-		rules:   cfg.Catalog.RulesDigest(), rulesCursor: map[int32][]byte{}}
+		rules:   cfg.Catalog.RulesDigest(), rulesCursor: map[int32][]byte{}, unparks: map[int32]map[string][]byte{}}
 	p.reset()
 	return p, nil
 }
@@ -162,6 +163,9 @@ func (p *Processor) Process(c *txloop.Cycle, recs []*kgo.Record) error {
 func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 	defer p.reset()
 	p.refill(c)
+	if err := p.unpark(c); err != nil { // before the verdicts: a refusal recorded in this cycle stays parked
+		return err
+	}
 	if err := p.recheckRules(c, now); err != nil {
 		return err
 	}
@@ -238,6 +242,7 @@ func (p *Processor) Ready(part int32, st *state.Partition) {
 		p.log.Error("reading the holds of a restored partition; orphans among them end at the next restore", "partition", part, "err", err)
 	}
 	p.expiry[part], p.retention[part], p.holds[part], p.known[part] = exp, ret, holds, known
+	p.loadUnparks(part, st)
 	p.seedPushers(part)
 }
 
@@ -248,6 +253,7 @@ func (p *Processor) Gone(part int32) {
 	delete(p.holds, part)
 	delete(p.known, part)
 	delete(p.rulesCursor, part)
+	delete(p.unparks, part)
 	clear(p.ledgers) // a partition that comes back may have been changed elsewhere
 	clear(p.chanCache)
 	for _, cursors := range p.cursors {

@@ -35,6 +35,9 @@ const (
 	// home → the order id's partition: the order was refused; lead lookups
 	// by id to it, leaving the id free
 	msgRejected = "rejected"
+	// the API → every partition: release the channel's parked values for
+	// another push (a DLQ replay, unpark.go)
+	msgUnpark = "unpark"
 )
 
 type message struct {
@@ -85,7 +88,12 @@ func (p *Processor) message(c *txloop.Cycle, r *kgo.Record) error {
 		return nil
 	}
 	var m message
-	if err := json.Unmarshal(r.Value, &m); err != nil || m.Order == "" || m.Route == "" {
+	err := json.Unmarshal(r.Value, &m)
+	switch {
+	case err == nil && m.Kind == msgUnpark:
+		p.startUnpark(c, r, m.Channel)
+		return nil
+	case err != nil || m.Order == "" || m.Route == "":
 		p.deadLetter(c, r, fmt.Sprintf("not an engine message (%v)", err))
 		return nil
 	}
