@@ -86,6 +86,11 @@ func writeConfig(t *testing.T, brokers []string, prefix string, partitions int) 
 engine:
   sweep_interval: 200ms
   write_timeout: 5s
+  # Takeover as measured for issue 15: a killed member is noticed after 2s
+  # (the test broker allows sessions from 1s: scripts/kafka.sh), and its
+  # open transaction aborted 3s after it began. The goka engine ignores both.
+  session_timeout: 2s
+  transaction_timeout: 3s
 locations:
   - {name: msk-wh-1, kind: warehouse}
   - {name: msk-dark-1, kind: darkstore}
