@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -113,7 +115,26 @@ func (c *LagCollector) Refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Interval)
 	defer cancel()
 	var errs []error
-	for _, in := range Inputs(c.cfg.Names, c.cfg.Backend) {
+	names := c.cfg.Names
+	if c.cfg.Backend == config.BackendTxloop { // the group of the running generation, after a repartition
+		n, _, err := topics.Generation(ctx, c.cfg.Admin, names, 0)
+		if err != nil {
+			return err
+		}
+		names = n
+	}
+	current := map[string]bool{}
+	for _, in := range Inputs(names, c.cfg.Backend) {
+		current[in.Group] = true
+	}
+	c.mu.Lock()
+	for g := range c.lag {
+		if !current[g] {
+			delete(c.lag, g) // an earlier generation's group lags for good: not a signal
+		}
+	}
+	c.mu.Unlock()
+	for _, in := range Inputs(names, c.cfg.Backend) {
 		lag, err := Lag(ctx, c.cfg.Admin, in.Group, in.Topics)
 		if err != nil {
 			c.errors.WithLabelValues(in.Group).Inc()

@@ -26,7 +26,8 @@ type backend struct {
 
 func backends(t *testing.T) []backend {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	// Sessions from 1s, as the test broker of scripts/kafka.sh allows.
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,6 +161,9 @@ func (p *Processor) Process(c *txloop.Cycle, recs []*kgo.Record) error {
 // changed.
 func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 	defer p.reset()
+	if c.Fenced() { // a repartition: the next generation does what time decides
+		return p.flush(c)
+	}
 	p.refill(c)
 	if err := p.recheckRules(c, now); err != nil {
 		return err
