@@ -50,59 +50,73 @@ func (c *copier) read(ctx context.Context, topic string, next []int64, into []ma
 	if err != nil {
 		return 0, fmt.Errorf("stable end offsets of %s: %w", topic, err)
 	}
-	want := map[int32]kgo.Offset{}
-	left := map[int32]int64{}
+	from, upTo := map[int32]int64{}, map[int32]int64{}
 	for p := range next {
 		o, ok := lso.Lookup(topic, int32(p))
 		if !ok || o.Err != nil {
 			return 0, fmt.Errorf("stable end offset of %s[%d]: %v", topic, p, o.Err)
 		}
-		if o.Offset > next[p] {
-			want[int32(p)] = kgo.NewOffset().At(next[p])
-			left[int32(p)] = o.Offset
+		from[int32(p)], upTo[int32(p)] = next[p], o.Offset
+	}
+	n := 0
+	err = scan(ctx, c.brokers, c.opts, topic, from, upTo, func(r *kgo.Record) {
+		next[r.Partition] = r.Offset + 1
+		if r.Attrs.IsControl() {
+			return
+		}
+		n++
+		if r.Value == nil {
+			delete(into[r.Partition], string(r.Key))
+		} else {
+			into[r.Partition][string(r.Key)] = r.Value
+		}
+	})
+	return n, err
+}
+
+// scan hands fn every committed record of topic's partitions from from[p]
+// up to upTo[p] (exclusive), transaction markers included.
+func scan(ctx context.Context, brokers []string, opts []kgo.Opt, topic string, from, upTo map[int32]int64, fn func(*kgo.Record)) error {
+	want := map[int32]kgo.Offset{}
+	left := map[int32]int64{}
+	for p, o := range from {
+		if upTo[p] > o {
+			want[p] = kgo.NewOffset().At(o)
+			left[p] = upTo[p]
 		}
 	}
 	if len(want) == 0 {
-		return 0, nil
+		return nil
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.brokers...),
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(), kgo.FetchMaxWait(200 * time.Millisecond)}, c.opts...)...)
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(), kgo.FetchMaxWait(200 * time.Millisecond)}, opts...)...)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer cl.Close()
-	n := 0
 	for len(left) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return n, ctx.Err()
+			return ctx.Err()
 		}
 		var ferr error
 		fetches.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("reading %s[%d]: %w", t, p, err) })
 		if ferr != nil {
-			return n, ferr
+			return ferr
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
 			end, open := left[r.Partition]
 			if !open || r.Offset >= end {
 				return
 			}
-			next[r.Partition] = r.Offset + 1
-			if !r.Attrs.IsControl() {
-				n++
-				if r.Value == nil {
-					delete(into[r.Partition], string(r.Key))
-				} else {
-					into[r.Partition][string(r.Key)] = r.Value
-				}
-			}
+			fn(r)
 			if r.Offset+1 >= end {
 				delete(left, r.Partition)
 			}
 		})
 	}
-	return n, nil
+	return nil
 }
 
 // loadWritten reads the new table back: a resumed copy writes only what

@@ -311,19 +311,41 @@ func fence(ctx context.Context, cl *kgo.Client, adm *kadm.Client, cfg Config, id
 				marker[p] = r.Offset
 			}
 		}
-		// Fenced and drained: every marker consumed, nothing left to read.
+		// Fenced and drained: every marker consumed, nothing left to read
+		// (past the group's committed offset, only transaction markers).
 		last := time.Time{}
 		for {
 			committed, ends, err := offsets(ctx, adm, group, msgs)
 			if err != nil {
 				return err
 			}
-			fencedN, inFlight := 0, int64(0)
+			fencedN := 0
 			for p := range n {
 				if state == "Empty" || committed[msgs][p] > marker[p] {
 					fencedN++
 				}
-				inFlight += ends[msgs][p] - committed[msgs][p]
+			}
+			inFlight := 0
+			if fencedN == int(n) {
+				mlso, err := adm.ListCommittedOffsets(ctx, msgs)
+				if err != nil {
+					return fmt.Errorf("stable offsets of %s: %w", msgs, err)
+				}
+				stable := map[int32]int64{}
+				mlso.Each(func(o kadm.ListedOffset) {
+					stable[o.Partition] = o.Offset
+					if o.Offset != ends[msgs][o.Partition] {
+						inFlight++ // a transaction writing messages is open
+					}
+				})
+				err = scan(ctx, cfg.Brokers, cfg.Opts, msgs, committed[msgs], stable, func(r *kgo.Record) {
+					if !r.Attrs.IsControl() {
+						inFlight++
+					}
+				})
+				if err != nil {
+					return fmt.Errorf("reading the messages in flight: %w", err)
+				}
 			}
 			_, tends, err := offsets(ctx, adm, group, table)
 			if err != nil {

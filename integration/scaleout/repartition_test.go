@@ -84,6 +84,11 @@ func regrow(t *testing.T, bin string, b backend) {
 	wg.Wait()
 	t.Logf("load stopped: %d answers, %d retried calls", h.answered.Load(), h.retries.Load())
 
+	for _, in := range []*instance{first, second} {
+		for _, ln := range grep(in.log, "switched", "p12-table partition=", "fenced") {
+			t.Logf("%s: %s", in.name, ln)
+		}
+	}
 	fence := progress.at("fence:")
 	report(t, "repartition (from the fence)", fence, switched.Add(8*time.Second), pr, h)
 	check(t, &l, h)
@@ -110,6 +115,24 @@ func checkGrown(t *testing.T, brokers []string, prefix string, to int) {
 			t.Errorf("%s has %d partitions after the repartition, want %d", d.Topic, len(d.Partitions), to)
 		}
 	}
+}
+
+// grep returns the lines of a file that contain any of subs.
+func grep(path string, subs ...string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, ln := range strings.Split(string(b), "\n") {
+		for _, s := range subs {
+			if strings.Contains(ln, s) {
+				out = append(out, ln)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // logWriter logs the tool's progress lines and remembers when each came.

@@ -436,10 +436,13 @@ func report(t *testing.T, what string, from, to time.Time, p *prober, h *history
 	h.mu.Lock()
 	var worst time.Duration
 	var lat []time.Duration
+	how := ""
 	for _, s := range h.slow {
 		if s.at.After(from) && s.at.Before(to) {
 			lat = append(lat, s.latency)
-			worst = max(worst, s.latency)
+			if s.latency > worst {
+				worst, how = s.latency, fmt.Sprintf("%s, begun %s after the event", s.how, s.at.Sub(from).Round(time.Millisecond))
+			}
 		}
 	}
 	h.mu.Unlock()
@@ -452,8 +455,8 @@ func report(t *testing.T, what string, from, to time.Time, p *prober, h *history
 	if refused > 0 {
 		readPause = fmt.Sprintf("%d refused reads, the last %s after the event", refused, last.Sub(from).Round(time.Millisecond))
 	}
-	t.Logf("PAUSE %s: reads: %s; order answers in the window: %d, p50 %s, slowest %s",
-		what, readPause, len(lat), p50.Round(time.Millisecond), worst.Round(time.Millisecond))
+	t.Logf("PAUSE %s: reads: %s; order answers in the window: %d, p50 %s, slowest %s (%s)",
+		what, readPause, len(lat), p50.Round(time.Millisecond), worst.Round(time.Millisecond), how)
 }
 
 // takeover logs the figures of a takeover after a SIGKILL (issue 15's
