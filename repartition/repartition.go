@@ -86,10 +86,7 @@ func Run(ctx context.Context, cfg Config) error {
 	switch {
 	case n == cfg.To:
 		if ctl != nil && ctl.To == cfg.To && ctl.Phase != PhaseSwitch { // stopped between growing and saying so
-			if err := writeControl(ctx, cl, cfg.Names, Control{ID: ctl.ID, From: ctl.From, To: cfg.To, Phase: PhaseSwitch}); err != nil {
-				return fmt.Errorf("repartition: %w", err)
-			}
-			say("switch: told the instances to run on %d partitions", cfg.To)
+			return finish(ctx, cl, adm, cfg, *ctl, time.Now(), say)
 		}
 		say("done: %s has %d partitions, the engine runs in group %s", cfg.Names.OrderCommands, n, old.Engine)
 		return nil
@@ -142,10 +139,36 @@ func Run(ctx context.Context, cfg Config) error {
 	// 3. The point of no return: the new group starts where the old one
 	// stopped, the inputs grow, the instances switch.
 	if err := handOver(ctx, adm, old, neu, cfg.Names); err != nil {
-		return fmt.Errorf("repartition: %w (nothing grew yet: run again to retry, or --abort)", err)
+		if aerr := writeControl(context.WithoutCancel(ctx), cl, cfg.Names, Control{ID: id, From: n, To: cfg.To, Phase: PhaseAbort}); aerr != nil {
+			return fmt.Errorf("repartition: %w; and lifting the fence failed too (run with --abort): %w", err, aerr)
+		}
+		return fmt.Errorf("repartition: %w; nothing grew, the fence is lifted and the %d partitions serve again (run again to retry)", err, n)
 	}
-	if _, err := adm.UpdatePartitions(ctx, int(cfg.To), Inputs(cfg.Names)...); err != nil {
-		return fmt.Errorf("repartition: growing %v to %d partitions: %w (run again to finish)", Inputs(cfg.Names), cfg.To, err)
+	return finish(ctx, cl, adm, cfg, Control{ID: id, From: n, To: cfg.To}, fenced, say)
+}
+
+// finish grows the inputs that have not grown yet and tells the instances
+// to switch. Once one input grew there is no way back: a failure here is
+// finished by running the tool again.
+func finish(ctx context.Context, cl *kgo.Client, adm *kadm.Client, cfg Config, c Control, fenced time.Time, say func(string, ...any)) error {
+	td, err := adm.ListTopics(ctx, Inputs(cfg.Names)...)
+	if err != nil {
+		return fmt.Errorf("repartition: describing the inputs: %w (run again to finish)", err)
+	}
+	var grow []string
+	for _, t := range Inputs(cfg.Names) {
+		if len(td[t].Partitions) < int(cfg.To) {
+			grow = append(grow, t)
+		}
+	}
+	if len(grow) > 0 {
+		res, err := adm.UpdatePartitions(ctx, int(cfg.To), grow...)
+		if err == nil {
+			err = res.Error()
+		}
+		if err != nil {
+			return fmt.Errorf("repartition: growing %v to %d partitions: %w (run again to finish)", grow, cfg.To, err)
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = topics.WaitLed(wctx, cl, Inputs(cfg.Names), cfg.To)
@@ -153,11 +176,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("repartition: %w (run again to finish)", err)
 	}
-	if err := writeControl(ctx, cl, cfg.Names, Control{ID: id, From: n, To: cfg.To, Phase: PhaseSwitch}); err != nil {
+	c.Phase = PhaseSwitch
+	if err := writeControl(ctx, cl, cfg.Names, c); err != nil {
 		return fmt.Errorf("repartition: %w (run again to finish)", err)
 	}
-	say("switch: %v have %d partitions; the instances switch to group %s (fenced for %s so far)", Inputs(cfg.Names), cfg.To, neu.Engine,
-		time.Since(fenced).Round(time.Millisecond))
+	say("switch: %v have %d partitions; the instances switch to group %s (fenced %s ago)", Inputs(cfg.Names), cfg.To,
+		cfg.Names.AtPartitions(cfg.To).Engine, time.Since(fenced).Round(time.Millisecond))
 	return nil
 }
 
