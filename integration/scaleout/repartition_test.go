@@ -70,10 +70,26 @@ func regrow(t *testing.T, bin string, b backend) {
 
 	t.Logf("two instances on %d partitions; load for 6s", from)
 	time.Sleep(6 * time.Second)
+	// A run that fails at the fence (it may not take a nanosecond) leaves
+	// the old partitioning serving; the next run resumes its copy.
+	tool := repartition.Config{Brokers: b.brokers, Names: topology.New(prefix), Configured: from, To: to,
+		Progress: &logWriter{t: t}, FenceTimeout: time.Nanosecond}
+	if err := repartition.Run(context.Background(), tool); err == nil {
+		t.Fatal("a repartition allowed no time to fence succeeded; want it to give up")
+	} else {
+		t.Logf("the first run gave up as it should: %v", err)
+	}
+	answered := h.answered.Load()
+	time.Sleep(3 * time.Second)
+	if h.answered.Load() == answered {
+		logLag(t, b.brokers, string(topology.New(prefix).Engine))
+		t.Fatalf("no order answered in the 3s after a failed repartition: the old partitioning does not serve")
+	}
+	checkGrown(t, b.brokers, prefix, from)
 	progress := &logWriter{t: t}
+	tool.Progress, tool.FenceTimeout = progress, 0
 	began := time.Now()
-	err = repartition.Run(context.Background(), repartition.Config{Brokers: b.brokers, Names: topology.New(prefix),
-		Configured: from, To: to, Progress: progress})
+	err = repartition.Run(context.Background(), tool)
 	if err != nil {
 		t.Fatalf("repartition: %v", err)
 	}
@@ -96,8 +112,8 @@ func regrow(t *testing.T, bin string, b backend) {
 	checkSpread(t, b.brokers, prefix, from, to, []*instance{first, second})
 }
 
-// checkGrown asserts the engine's inputs have the new count.
-func checkGrown(t *testing.T, brokers []string, prefix string, to int) {
+// checkGrown asserts the engine's inputs have the count want.
+func checkGrown(t *testing.T, brokers []string, prefix string, want int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -111,8 +127,28 @@ func checkGrown(t *testing.T, brokers []string, prefix string, to int) {
 		t.Fatal(err)
 	}
 	for _, d := range td {
-		if len(d.Partitions) != to {
-			t.Errorf("%s has %d partitions after the repartition, want %d", d.Topic, len(d.Partitions), to)
+		if len(d.Partitions) != want {
+			t.Errorf("%s has %d partitions, want %d", d.Topic, len(d.Partitions), want)
+		}
+	}
+}
+
+// logLag logs a group's lag by partition (what a stuck engine left unread).
+func logLag(t *testing.T, brokers []string, group string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	defer cl.Close()
+	lag, err := kadm.NewClient(cl).Lag(context.Background(), group)
+	if err != nil {
+		t.Log(err)
+		return
+	}
+	for _, gl := range lag {
+		for _, l := range gl.Lag.Sorted() {
+			t.Logf("group %s %s[%d]: committed %d, end %d, lag %d", group, l.Topic, l.Partition, l.Commit.At, l.End.Offset, l.Lag)
 		}
 	}
 }
