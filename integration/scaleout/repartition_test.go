@@ -101,7 +101,7 @@ func regrow(t *testing.T, bin string, b backend) {
 	t.Logf("load stopped: %d answers, %d retried calls", h.answered.Load(), h.retries.Load())
 
 	for _, in := range []*instance{first, second} {
-		for _, ln := range grep(in.log, "switched", "p12-table partition=", "fenced") {
+		for _, ln := range grep(in.log, "switched", "fenced") {
 			t.Logf("%s: %s", in.name, ln)
 		}
 	}
