@@ -128,7 +128,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("repartition: %w", err)
 	}
 	fenced := time.Now()
-	say("fence: the instances stop taking orders and feeds; the messages between partitions drain")
+	say("fence: the instances stop taking orders and feeds; the messages between partitions drain (should this tool die before the switch, run it again, or with --abort)")
 	if err := fence(ctx, cl, adm, cfg, id, old, n, cp, say); err != nil {
 		if aerr := writeControl(context.WithoutCancel(ctx), cl, cfg.Names, Control{ID: id, From: n, To: cfg.To, Phase: PhaseAbort}); aerr != nil {
 			return fmt.Errorf("repartition: %w; and lifting the fence failed too (run with --abort): %w", err, aerr)
