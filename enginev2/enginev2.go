@@ -370,7 +370,9 @@ func (e *Engine) topics(ctx context.Context) error {
 	// clients started next would call it missing.
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return topics.WaitLed(wctx, e.producer, append(streams, string(e.names.ChannelControl), string(e.names.EngineTable())), e.s.Kafka.Partitions)
+	// Each topic keeps its own count: after a repartition the inputs have
+	// more partitions than the rest, and kafka.partitions may say either.
+	return topics.WaitLed(wctx, e.producer, append(streams, string(e.names.ChannelControl), string(e.names.EngineTable())), 1)
 }
 
 func ptr(s string) *string { return &s }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,7 +110,14 @@ func regrow(t *testing.T, bin string, b backend) {
 	report(t, "repartition (from the fence)", fence, switched.Add(8*time.Second), pr, h)
 	check(t, &l, h)
 	checkGrown(t, b.brokers, prefix, to)
-	checkSpread(t, b.brokers, prefix, from, to, []*instance{first, second})
+	// The operator's last step: kafka.partitions says the new count; an
+	// instance started with that config (and an empty volume) serves.
+	l.remove(second)
+	second.stop(t, syscall.SIGTERM)
+	third := start(t, bin, writeConfig(t, b.brokers, prefix, to), "i3")
+	l.add(third)
+	check(t, &l, h)
+	checkSpread(t, b.brokers, prefix, to, to, []*instance{first, third})
 }
 
 // checkGrown asserts the engine's inputs have the count want.
