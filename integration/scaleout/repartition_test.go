@@ -2,6 +2,7 @@ package scaleout_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -75,8 +76,8 @@ func regrow(t *testing.T, bin string, b backend) {
 	// the old partitioning serving; the next run resumes its copy.
 	tool := repartition.Config{Brokers: b.brokers, Names: topology.New(prefix), Configured: from, To: to,
 		Progress: &logWriter{t: t}, FenceTimeout: time.Nanosecond}
-	if err := repartition.Run(context.Background(), tool); err == nil {
-		t.Fatal("a repartition allowed no time to fence succeeded; want it to give up")
+	if err := repartition.Run(context.Background(), tool); !errors.Is(err, repartition.ErrFenceTimeout) {
+		t.Fatalf("a repartition allowed no time to fence: %v; want it to give up with ErrFenceTimeout", err)
 	} else {
 		t.Logf("the first run gave up as it should: %v", err)
 	}
