@@ -72,24 +72,29 @@ func regrow(t *testing.T, bin string, b backend) {
 
 	t.Logf("two instances on %d partitions; load for 6s", from)
 	time.Sleep(6 * time.Second)
-	// A run that fails at the fence (it may not take a nanosecond) leaves
-	// the old partitioning serving; the next run resumes its copy.
+	// A run stopped at the fence (Ctrl-C) leaves the old partitioning
+	// serving; the next run resumes its copy.
+	stopAt, stop := context.WithCancel(context.Background())
 	tool := repartition.Config{Brokers: b.brokers, Names: topology.New(prefix), Configured: from, To: to,
-		Progress: &logWriter{t: t}, FenceTimeout: time.Nanosecond}
-	if err := repartition.Run(context.Background(), tool); !errors.Is(err, repartition.ErrFenceTimeout) {
-		t.Fatalf("a repartition allowed no time to fence: %v; want it to give up with ErrFenceTimeout", err)
+		Progress: &logWriter{t: t, onLine: func(ln string) {
+			if strings.Contains(ln, "fence: the instances stop") {
+				stop()
+			}
+		}}}
+	if err := repartition.Run(stopAt, tool); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a repartition stopped at the fence: %v; want it to give up with context.Canceled", err)
 	} else {
-		t.Logf("the first run gave up as it should: %v", err)
+		t.Logf("the stopped run gave up as it should: %v", err)
 	}
 	answered := h.answered.Load()
 	time.Sleep(3 * time.Second)
 	if h.answered.Load() == answered {
 		logLag(t, b.brokers, string(topology.New(prefix).Engine))
-		t.Fatalf("no order answered in the 3s after a failed repartition: the old partitioning does not serve")
+		t.Fatalf("no order answered in the 3s after a stopped repartition: the old partitioning does not serve")
 	}
 	checkGrown(t, b.brokers, prefix, from)
 	progress := &logWriter{t: t}
-	tool.Progress, tool.FenceTimeout = progress, 0
+	tool.Progress = progress
 	began := time.Now()
 	err = repartition.Run(context.Background(), tool)
 	if err != nil {
@@ -97,6 +102,15 @@ func regrow(t *testing.T, bin string, b backend) {
 	}
 	switched := time.Now()
 	t.Logf("repartition to %d took %s (answers so far: %d); load for 10s", to, switched.Sub(began).Round(time.Millisecond), h.answered.Load())
+	// Once the inputs grew: a run again is done at once, an abort refused.
+	if err := repartition.Run(context.Background(), tool); err != nil {
+		t.Errorf("repartition to %d again, once done: %v", to, err)
+	}
+	undo := tool
+	undo.Abort = true
+	if err := repartition.Run(context.Background(), undo); err == nil {
+		t.Error("an abort after the inputs grew succeeded; want it refused")
+	}
 	time.Sleep(10 * time.Second)
 	stopLoad()
 	wg.Wait()
@@ -182,10 +196,11 @@ func grep(path string, subs ...string) []string {
 
 // logWriter logs the tool's progress lines and remembers when each came.
 type logWriter struct {
-	t     *testing.T
-	mu    sync.Mutex
-	lines []string
-	when  []time.Time
+	t      *testing.T
+	onLine func(string) // optional
+	mu     sync.Mutex
+	lines  []string
+	when   []time.Time
 }
 
 func (w *logWriter) Write(b []byte) (int, error) {
@@ -194,6 +209,9 @@ func (w *logWriter) Write(b []byte) (int, error) {
 	for _, ln := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
 		w.t.Log("repartition: " + ln)
 		w.lines, w.when = append(w.lines, ln), append(w.when, time.Now())
+		if w.onLine != nil {
+			w.onLine(ln)
+		}
 	}
 	return len(b), nil
 }
