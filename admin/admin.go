@@ -21,6 +21,7 @@ import (
 
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/internal/owners"
+	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -68,10 +69,22 @@ type PartitionLag struct {
 }
 
 // Inspect builds the report. partitions is the configured count; backend
-// the configured engine.backend, whose groups it describes.
+// the configured engine.backend, whose groups it describes. The new
+// engine's count is its inputs' (topics.Generation: a repartition grows
+// them, and only them): other topics are not held to it.
 func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partitions int32, backend string) (Report, error) {
 	var r Report
 	var errs []error
+	counted := func(string) bool { return true }
+	if backend == config.BackendTxloop {
+		n, p, err := topics.Generation(ctx, adm, names, partitions)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		names, partitions = n, p
+		inputs := Inputs(names, backend)[0].Topics
+		counted = func(topic string) bool { return slices.Contains(inputs, topic) }
+	}
 	tables := map[string]bool{}
 	var all []string
 	for _, t := range names.Tables() {
@@ -105,7 +118,7 @@ func Inspect(ctx context.Context, adm *kadm.Client, names topology.Names, partit
 			t.Problem = "missing (the engine creates it on start)"
 		default:
 			t.Partitions = int32(len(d.Partitions))
-			if t.Partitions != partitions {
+			if t.Partitions != partitions && counted(name) {
 				t.Problem = fmt.Sprintf("has %d partitions, the config asks for %d", t.Partitions, partitions)
 			} else if tables[name] && !t.Compacted {
 				t.Problem = "a table's changelog must have cleanup.policy=compact"

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stocksync/stocksync/config"
+	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -40,8 +42,9 @@ type LagCollector struct {
 	desc   *prometheus.Desc
 	errors *prometheus.CounterVec
 
-	mu  sync.Mutex
-	lag map[string][]PartitionLag // by group: the last good refresh
+	mu    sync.Mutex
+	lag   map[string][]PartitionLag // by group: the last good refresh
+	names topology.Names            // the generation last found (Refresh); cfg.Names until then
 }
 
 // NewLagCollector registers the collector's metrics on cfg.Registry.
@@ -77,7 +80,8 @@ func NewLagCollector(cfg LagCollectorConfig) (*LagCollector, error) {
 			Name: "stocksync_consumer_lag_refresh_errors_total",
 			Help: "Refreshes of a group's consumer lag that failed; its last good values stay exported.",
 		}, []string{"group"}),
-		lag: map[string][]PartitionLag{},
+		lag:   map[string][]PartitionLag{},
+		names: cfg.Names,
 	}
 	for _, in := range Inputs(cfg.Names, cfg.Backend) {
 		c.errors.WithLabelValues(in.Group) // exported at 0 from the start, so increase() sees the first failure
@@ -113,7 +117,32 @@ func (c *LagCollector) Refresh(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Interval)
 	defer cancel()
 	var errs []error
-	for _, in := range Inputs(c.cfg.Names, c.cfg.Backend) {
+	c.mu.Lock()
+	names := c.names
+	c.mu.Unlock()
+	if c.cfg.Backend == config.BackendTxloop { // the group of the running generation, after a repartition
+		n, _, err := topics.Generation(ctx, c.cfg.Admin, c.cfg.Names, 0)
+		if err != nil {
+			for _, in := range Inputs(names, c.cfg.Backend) {
+				c.errors.WithLabelValues(in.Group).Inc()
+			}
+			return err
+		}
+		names = n
+	}
+	current := map[string]bool{}
+	for _, in := range Inputs(names, c.cfg.Backend) {
+		current[in.Group] = true
+	}
+	c.mu.Lock()
+	c.names = names
+	for g := range c.lag {
+		if !current[g] {
+			delete(c.lag, g) // an earlier generation's group lags for good: not a signal
+		}
+	}
+	c.mu.Unlock()
+	for _, in := range Inputs(names, c.cfg.Backend) {
 		lag, err := Lag(ctx, c.cfg.Admin, in.Group, in.Topics)
 		if err != nil {
 			c.errors.WithLabelValues(in.Group).Inc()

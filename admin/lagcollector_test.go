@@ -111,3 +111,83 @@ func TestLagCollectorConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestLagCollectorFollowsARepartition: once the new engine's inputs grew
+// and its next generation's table exists, the lag is the new group's, the
+// old group (which lags for good) is no longer exported, and a failed
+// refresh counts against the new group.
+func TestLagCollectorFollowsARepartition(t *testing.T) {
+	names := topology.New("lagrp.")
+	in := Inputs(names, config.BackendTxloop)[0].Topics
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, append(in, string(names.EngineTable()))...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	reg := prometheus.NewRegistry()
+	c, err := NewLagCollector(LagCollectorConfig{Admin: adm, Names: names, Registry: reg, Interval: 5 * time.Second, Backend: config.BackendTxloop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := func() map[string]int {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, mf := range mfs {
+			if mf.GetName() != "stocksync_consumer_lag" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "group" {
+						out[l.GetValue()]++
+					}
+				}
+			}
+		}
+		return out
+	}
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := groups(); got["lagrp.engine"] != 6 || len(got) != 1 {
+		t.Errorf("before the repartition: series by group %v, want lagrp.engine's 3 inputs × 2 partitions", got)
+	}
+	grown := names.AtPartitions(4)
+	if _, err := adm.CreateTopics(ctx, 4, 1, nil, string(grown.EngineTable())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.UpdatePartitions(ctx, 4, in...); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := groups(); got["lagrp.engine.p4"] != 12 || len(got) != 1 {
+		t.Errorf("after the repartition: series by group %v, want only lagrp.engine.p4's 3 inputs × 4 partitions", got)
+	}
+	cluster.Close()
+	short, done := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer done()
+	if err := c.Refresh(short); err == nil {
+		t.Fatal("a refresh without brokers succeeded")
+	}
+	const errorsWant = `# HELP stocksync_consumer_lag_refresh_errors_total Refreshes of a group's consumer lag that failed; its last good values stay exported.
+# TYPE stocksync_consumer_lag_refresh_errors_total counter
+stocksync_consumer_lag_refresh_errors_total{group="lagrp.engine"} 0
+stocksync_consumer_lag_refresh_errors_total{group="lagrp.engine.p4"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(errorsWant), "stocksync_consumer_lag_refresh_errors_total"); err != nil {
+		t.Error(err)
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,6 +36,7 @@ import (
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/processors/inventory"
+	"github.com/stocksync/stocksync/repartition"
 	"github.com/stocksync/stocksync/sinks"
 	"github.com/stocksync/stocksync/state"
 	"github.com/stocksync/stocksync/stock"
@@ -69,10 +69,11 @@ const maxPending = 100_000
 // Engine is one instance.
 type Engine struct {
 	s        *config.Config
-	names    topology.Names
+	cfg      Config
+	names    topology.Names // the deployment's; gen.names has the engine group and table of the running generation
 	catalog  *stock.Catalog
 	log      *slog.Logger
-	loop     *txloop.Loop
+	gen      atomic.Pointer[generation] // nil until Run found the generation
 	producer *kgo.Client
 	commands atomic.Pointer[client.Kafka]
 	started  atomic.Bool
@@ -80,7 +81,27 @@ type Engine struct {
 	pushers  map[string]*sinks.Pusher
 	modes    *sinks.Modes
 	onResult func(contract.OrderResult)
-	owners   *owners.Owners
+	// built once, shared by the generations
+	security   []kgo.Opt
+	procMetric *processors.Metrics
+	sinkMetric *sinks.Metrics
+	loopMetric *txloop.Metrics
+	rebalanced *rebalances
+	// repartition is the last repartition record of the control topic;
+	// switchTo asks Run to switch to a grown partition count.
+	repartition atomic.Pointer[repartition.Control]
+	switchTo    chan int32
+}
+
+// generation is the engine on one partition count (docs/operations.md,
+// "Growing the partitions"): a repartition replaces it while the instance
+// runs.
+type generation struct {
+	names      topology.Names
+	partitions int32
+	proc       *inventory.Processor
+	loop       *txloop.Loop
+	owners     *owners.Owners
 }
 
 // New builds the engine; Run starts it.
@@ -92,8 +113,8 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := cfg.Settings
-	e := &Engine{s: s, names: topology.New(s.Kafka.TopicPrefix), log: cfg.Logger, timeout: s.Engine.WriteTimeout.Duration,
-		onResult: cfg.OnResult}
+	e := &Engine{s: s, cfg: cfg, names: topology.New(s.Kafka.TopicPrefix), log: cfg.Logger, timeout: s.Engine.WriteTimeout.Duration,
+		onResult: cfg.OnResult, switchTo: make(chan int32, 1)}
 	var locs []string
 	for _, l := range s.Locations {
 		locs = append(locs, l.Name)
@@ -103,26 +124,27 @@ func New(cfg Config) (*Engine, error) {
 		rules = append(rules, stock.ChannelRule{Name: c.Name, Locations: c.Locations, Share: c.Share, SafetyStock: c.SafetyStock})
 	}
 	e.catalog = stock.NewCatalog(locs, rules)
-	security, err := s.Kafka.FranzOpts()
-	if err != nil {
+	var err error
+	if e.security, err = s.Kafka.FranzOpts(); err != nil {
 		return nil, err
 	}
-	sinkMetrics := sinks.NewMetrics(cfg.Registry)
-	rebalanced, err := newRebalances(cfg.Registry, string(e.names.Engine))
-	if err != nil {
+	e.sinkMetric = sinks.NewMetrics(cfg.Registry)
+	e.procMetric = processors.NewMetrics(cfg.Registry)
+	e.loopMetric = txloop.NewMetrics(cfg.Registry)
+	if e.rebalanced, err = newRebalances(cfg.Registry, string(e.names.Engine)); err != nil {
 		return nil, err
 	}
-	var proc *inventory.Processor
 	e.pushers = map[string]*sinks.Pusher{}
 	for _, c := range s.Channels {
 		adapter, err := marketplace.New(c.Marketplace, cfg.Endpoints[c.Name])
 		if err != nil {
 			return nil, fmt.Errorf("enginev2: channel %s: %w", c.Name, err)
 		}
-		e.pushers[c.Name], err = sinks.New(sinks.Config{Channel: c.Name, Adapter: adapter, Metrics: sinkMetrics, Logger: cfg.Logger,
+		e.pushers[c.Name], err = sinks.New(sinks.Config{Channel: c.Name, Adapter: adapter, Metrics: e.sinkMetric, Logger: cfg.Logger,
 			Unordered: c.PushOrder == config.PushAnyOrder, MaxPending: maxPending,
 			Send: func(ctx context.Context, v sinks.Verdict, done func(error)) {
-				if !proc.Verdict(ctx, v) {
+				g := e.gen.Load()
+				if g == nil || !g.proc.Verdict(ctx, v) {
 					done(fmt.Errorf("the engine stopped before it took the verdict: %w", ctx.Err()))
 					return
 				}
@@ -139,44 +161,54 @@ func New(cfg Config) (*Engine, error) {
 		}
 		return pu != nil
 	}, cfg.Logger)
-	proc, err = inventory.New(inventory.Config{Names: e.names, Partitions: s.Kafka.Partitions, Catalog: e.catalog,
-		Metrics: processors.NewMetrics(cfg.Registry), Logger: cfg.Logger, Pushers: e.pushers, SinkMetrics: sinkMetrics})
+	e.modes.Also(repartition.ControlKey, e.control)
+	e.producer, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Kafka.Brokers...), kgo.ProducerLinger(0)}, e.security...)...)
 	if err != nil {
 		return nil, err
 	}
-	opts := security
-	if cfg.Advertise != "" {
-		opts = append(opts[:len(opts):len(opts)], kgo.ClientID(cfg.Advertise))
-	}
-	e.loop, err = txloop.New(txloop.Config{Brokers: s.Kafka.Brokers, Group: string(e.names.Engine),
-		TransactionalID: e.names.Prefix + "engine-" + cfg.InstanceID,
-		Inputs:          []string{string(e.names.OrderCommands), string(e.names.StockFeed), string(e.names.EngineMessages)},
-		Changelog:       string(e.names.EngineTable()), Partitions: s.Kafka.Partitions,
-		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger,
-		Opts:    append(opts[:len(opts):len(opts)], kgo.WithHooks(rebalanced)),
-		Standby: *s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration,
-		TransactionTimeout: s.Engine.TransactionTimeout.Duration, Metrics: txloop.NewMetrics(cfg.Registry)})
-	if err != nil {
-		return nil, err
-	}
-	e.producer, err = kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(s.Kafka.Brokers...), kgo.ProducerLinger(0)}, security...)...)
-	if err != nil {
-		return nil, err
-	}
-	e.owners = owners.New(owners.Config{Admin: kadm.NewClient(e.producer), Group: string(e.names.Engine),
-		Topic: string(e.names.OrderCommands), Partitions: s.Kafka.Partitions, URLOf: owners.FromClientID, Self: cfg.Advertise})
 	return e, nil
 }
 
-// Run creates the topics and runs the loop until ctx ends.
+// generation builds the engine for the partition count and names Run
+// found.
+func (e *Engine) generation(names topology.Names, partitions int32) (*generation, error) {
+	s, cfg := e.s, e.cfg
+	proc, err := inventory.New(inventory.Config{Names: names, Partitions: partitions, Catalog: e.catalog,
+		Metrics: e.procMetric, Logger: cfg.Logger, Pushers: e.pushers, SinkMetrics: e.sinkMetric})
+	if err != nil {
+		return nil, err
+	}
+	opts := e.security
+	if cfg.Advertise != "" {
+		opts = append(opts[:len(opts):len(opts)], kgo.ClientID(cfg.Advertise))
+	}
+	loop, err := txloop.New(txloop.Config{Brokers: s.Kafka.Brokers, Group: string(names.Engine),
+		TransactionalID: names.Prefix + "engine-" + cfg.InstanceID,
+		Inputs:          []string{string(names.OrderCommands), string(names.StockFeed), string(names.EngineMessages)},
+		Intake:          []string{string(names.OrderCommands), string(names.StockFeed)},
+		FenceMarker:     e.fenceMarker,
+		Changelog:       string(names.EngineTable()), Partitions: partitions,
+		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger,
+		Opts:    append(opts[:len(opts):len(opts)], kgo.WithHooks(e.rebalanced)),
+		Standby: *s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration,
+		TransactionTimeout: s.Engine.TransactionTimeout.Duration, Metrics: e.loopMetric})
+	if err != nil {
+		return nil, err
+	}
+	own := owners.New(owners.Config{Admin: kadm.NewClient(e.producer), Group: string(names.Engine),
+		Topic: string(names.OrderCommands), Partitions: partitions, URLOf: owners.FromClientID, Self: cfg.Advertise})
+	return &generation{names: names, partitions: partitions, proc: proc, loop: loop, owners: own}, nil
+}
+
+// Run creates the topics and runs the loop until ctx ends, switching to a
+// grown partition count when a repartition says so.
 func (e *Engine) Run(ctx context.Context) error {
 	defer e.producer.Close()
 	if err := e.topics(ctx); err != nil {
 		return err
 	}
-	security, _ := e.s.Kafka.FranzOpts()
 	k, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.s.Kafka.Brokers, TopicPrefix: e.names.Prefix, Timeout: e.timeout,
-		Opts: security, Logger: e.log, OnResult: e.onResult})
+		Opts: e.security, Logger: e.log, OnResult: e.onResult})
 	if err != nil {
 		return fmt.Errorf("enginev2: %w", err)
 	}
@@ -187,11 +219,123 @@ func (e *Engine) Run(ctx context.Context) error {
 		g.Go(func() error { return pu.Run(ctx) })
 	}
 	g.Go(func() error {
-		return e.modes.Run(ctx, append([]kgo.Opt{kgo.SeedBrokers(e.s.Kafka.Brokers...)}, security...)...)
+		return e.modes.Run(ctx, append([]kgo.Opt{kgo.SeedBrokers(e.s.Kafka.Brokers...)}, e.security...)...)
 	})
+	// A repartition in progress decides how the loop starts (fenced or
+	// not): the control topic is read to its end first.
+	select {
+	case <-e.modes.CaughtUp():
+	case <-ctx.Done():
+		return g.Wait()
+	}
+	gen, err := e.find(ctx, 0)
+	if err != nil {
+		return err
+	}
+	e.gen.Store(gen)
+	e.apply()
 	e.started.Store(true)
-	g.Go(func() error { return e.loop.Run(ctx) })
+	g.Go(func() error { return e.runGenerations(ctx, gen) })
 	return g.Wait()
+}
+
+// find builds the generation of the partition count orders.commands has,
+// waiting until it has at least want.
+func (e *Engine) find(ctx context.Context, want int32) (*generation, error) {
+	adm := kadm.NewClient(e.producer)
+	for {
+		names, p, err := topics.Generation(ctx, adm, e.names, e.s.Kafka.Partitions)
+		if err != nil {
+			return nil, fmt.Errorf("enginev2: %w", err)
+		}
+		if p >= want {
+			if p != e.s.Kafka.Partitions {
+				e.log.Info("enginev2: the topics were grown by a repartition; set kafka.partitions to the new count in the config",
+					"partitions", p, "config", e.s.Kafka.Partitions, "group", names.Engine)
+			}
+			return e.generation(names, p)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// runGenerations runs a generation's loop until ctx ends, or until a
+// repartition's switch replaces it: the old loop leaves its group and lets
+// its stores go, the new one restores the new table's partitions.
+func (e *Engine) runGenerations(ctx context.Context, gen *generation) error {
+	for {
+		lctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- gen.loop.Run(lctx) }()
+		var to int32
+		select {
+		case err := <-done:
+			stop()
+			return err
+		case to = <-e.switchTo:
+		}
+		began := time.Now()
+		stop()
+		if err := <-done; err != nil {
+			return err
+		}
+		next, err := e.find(ctx, to)
+		if err != nil {
+			return err
+		}
+		e.gen.Store(next)
+		e.apply()
+		e.log.Info("enginev2: switched to the grown partitions", "from", gen.partitions, "to", next.partitions,
+			"group", next.names.Engine, "took", time.Since(began).Round(time.Millisecond))
+		gen = next
+	}
+}
+
+// control takes a repartition record of the control topic.
+func (e *Engine) control(value []byte) {
+	if value == nil {
+		e.repartition.Store(nil)
+		return
+	}
+	c, err := repartition.ParseControl(value)
+	if err != nil {
+		e.log.Warn("enginev2: ignoring a repartition record it cannot read", "err", err)
+		return
+	}
+	e.repartition.Store(&c)
+	e.apply()
+}
+
+// apply makes the running generation follow the last repartition record:
+// fenced while one to more partitions fences, switching once the topics
+// grew, its intake back if one was given up.
+func (e *Engine) apply() {
+	gen, c := e.gen.Load(), e.repartition.Load()
+	if gen == nil || c == nil || c.To <= gen.partitions {
+		return
+	}
+	switch c.Phase {
+	case repartition.PhaseFence:
+		gen.loop.Fence(true)
+	case repartition.PhaseAbort:
+		gen.loop.Fence(false)
+	case repartition.PhaseSwitch:
+		select {
+		case e.switchTo <- c.To:
+		default: // one is pending
+		}
+	}
+}
+
+// fenceMarker says whether a fence marker fences the loop: yes, unless the
+// repartition that wrote it was given up since.
+func (e *Engine) fenceMarker(id string) bool {
+	c := e.repartition.Load()
+	return c == nil || c.ID != id || c.Phase != repartition.PhaseAbort
 }
 
 func (e *Engine) topics(ctx context.Context) error {
@@ -218,23 +362,17 @@ func (e *Engine) topics(ctx context.Context) error {
 	if err := create(map[string]*string{"cleanup.policy": ptr("compact")}, string(e.names.ChannelControl)); err != nil {
 		return err
 	}
-	// The table: compacted, in segments small enough to be cleaned while
-	// the stock changes, tombstones of finished orders kept a day (a reader
-	// restoring meanwhile sees the delete), so a rebuild reads about the
-	// live set.
-	if err := create(map[string]*string{
-		"cleanup.policy":            ptr("compact"),
-		"segment.bytes":             ptr(strconv.Itoa(64 << 20)),
-		"min.cleanable.dirty.ratio": ptr("0.2"),
-		"delete.retention.ms":       ptr(strconv.Itoa(24 * 3600 * 1000)),
-	}, string(e.names.EngineTable())); err != nil {
+	// The first generation's table (a repartition creates the next ones).
+	if err := create(topics.TableConfigs(), string(e.names.EngineTable())); err != nil {
 		return err
 	}
 	// A real broker lists a topic it just created a moment later; the
 	// clients started next would call it missing.
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return topics.WaitLed(wctx, e.producer, append(streams, string(e.names.ChannelControl), string(e.names.EngineTable())), e.s.Kafka.Partitions)
+	// Each topic keeps its own count: after a repartition the inputs have
+	// more partitions than the rest, and kafka.partitions may say either.
+	return topics.WaitLed(wctx, e.producer, append(streams, string(e.names.ChannelControl), string(e.names.EngineTable())), 1)
 }
 
 func ptr(s string) *string { return &s }
@@ -244,7 +382,11 @@ func (e *Engine) Ready() error {
 	if !e.started.Load() {
 		return errors.New("still starting: creating or checking the topics")
 	}
-	ready, restoring := e.loop.Status()
+	gen := e.gen.Load()
+	if gen == nil {
+		return errors.New("still starting: reading the control topic")
+	}
+	ready, restoring := gen.loop.Status()
 	if ready == 0 || restoring > 0 {
 		return fmt.Errorf("still starting: %d partitions ready, %d restoring", ready, restoring)
 	}
@@ -265,10 +407,14 @@ func (e *Engine) store(key string) (*state.Partition, error) {
 	if !e.started.Load() {
 		return nil, fmt.Errorf("%w: the engine is still starting", contract.ErrUnavailable)
 	}
-	if st := e.loop.View(topology.PartitionOf(key, e.s.Kafka.Partitions)); st != nil {
+	gen := e.gen.Load()
+	if gen == nil {
+		return nil, fmt.Errorf("%w: the engine is still starting", contract.ErrUnavailable)
+	}
+	if st := gen.loop.View(topology.PartitionOf(key, gen.partitions)); st != nil {
 		return st, nil
 	}
-	return nil, e.owners.NotLocal(key, errors.New("its partition is not served here"))
+	return nil, gen.owners.NotLocal(key, errors.New("its partition is not served here"))
 }
 
 func (e *Engine) ledger(sku string) (*stock.SKU, error) {
@@ -306,7 +452,8 @@ func (e *Engine) Order(_ context.Context, id string) (contract.OrderView, error)
 	if _, err := e.store(id); err != nil {
 		return contract.OrderView{}, err // the id's partition keeps its directory entry
 	}
-	v, err := inventory.FindOrder(e.loop.View, e.s.Kafka.Partitions, id)
+	gen := e.gen.Load()
+	v, err := inventory.FindOrder(gen.loop.View, gen.partitions, id)
 	if err != nil {
 		return contract.OrderView{}, err
 	}
@@ -379,5 +526,9 @@ func (e *Engine) Locations() []contract.LocationInfo {
 // ConsumerGroups is the engine's one group with its loop's inputs (as New
 // gives them to txloop), for the ops console's cluster view (opsui.Engine).
 func (e *Engine) ConsumerGroups() []admin.GroupInputs {
-	return admin.Inputs(e.names, config.BackendTxloop)
+	names := e.names
+	if gen := e.gen.Load(); gen != nil {
+		names = gen.names
+	}
+	return admin.Inputs(names, config.BackendTxloop)
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocksync/stocksync/contract"
@@ -25,19 +26,31 @@ type ModeRecord struct {
 // applies it to the channel's pusher. Every instance reads all of the
 // topic, so a mode set through one instance holds on every one.
 type Modes struct {
-	topic string
-	apply func(channel string, manual bool) bool
-	log   *slog.Logger
-	mu    sync.Mutex
-	by    map[string]contract.ChannelMode
+	topic    string
+	apply    func(channel string, manual bool) bool
+	log      *slog.Logger
+	mu       sync.Mutex
+	by       map[string]contract.ChannelMode
+	other    map[string]func(value []byte) // records of other keys on the topic (Also)
+	caughtUp chan struct{}
 }
 
 // NewModes returns the modes kept on topic (channels.control). apply
 // switches a channel's pusher to manual or back, and reports false for a
 // channel this instance does not have.
 func NewModes(topic string, apply func(channel string, manual bool) bool, log *slog.Logger) *Modes {
-	return &Modes{topic: topic, apply: apply, log: log, by: map[string]contract.ChannelMode{}}
+	return &Modes{topic: topic, apply: apply, log: log, by: map[string]contract.ChannelMode{}, other: map[string]func([]byte){},
+		caughtUp: make(chan struct{})}
 }
+
+// Also hands the records of key, which is no channel's name, to fn
+// instead (the new engine's repartition state, repartition.ControlKey).
+// Call it before Run.
+func (m *Modes) Also(key string, fn func(value []byte)) { m.other[key] = fn }
+
+// CaughtUp is closed once Run has applied the topic up to its end as of
+// Run's start.
+func (m *Modes) CaughtUp() <-chan struct{} { return m.caughtUp }
 
 // Run reads the topic from its start through a client of its own, made
 // with opts (brokers and security), and applies each record until ctx
@@ -50,12 +63,35 @@ func (m *Modes) Run(ctx context.Context, opts ...kgo.Opt) error {
 		return fmt.Errorf("kafka client for %s: %w", m.topic, err)
 	}
 	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, m.topic)
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", m.topic, err)
+	}
+	left := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	if len(left) == 0 {
+		close(m.caughtUp)
+	}
 	for {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		fetches.EachRecord(func(r *kgo.Record) {
+			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
+				delete(left, r.Partition)
+				if len(left) == 0 {
+					defer close(m.caughtUp) // once this record is applied
+				}
+			}
+			if fn := m.other[string(r.Key)]; fn != nil {
+				fn(r.Value)
+				return
+			}
 			if err := m.take(string(r.Key), r.Value); err != nil {
 				m.log.Warn("ignoring a channel control record", "key", string(r.Key), "err", err)
 			}

@@ -3,7 +3,11 @@
 // "stocksync.") so several deployments can share a cluster.
 package topology
 
-import "github.com/lovoo/goka"
+import (
+	"strconv"
+
+	"github.com/lovoo/goka"
+)
 
 // DefaultPrefix is the topic and group prefix used when the config names none.
 const DefaultPrefix = "stocksync."
@@ -96,4 +100,14 @@ func (n Names) Streams() []goka.Stream {
 // included.
 func (n Names) Tables() []goka.Table {
 	return []goka.Table{n.InventoryTable(), n.OrdersTable(), n.ChannelsTable(), goka.Table(n.ChannelControl)}
+}
+
+// AtPartitions is n for the engine's generation with p partitions
+// (docs/operations.md, "Growing the partitions"). A deployment grown by
+// `stocksync admin repartition --to p` runs its engine in the group
+// <prefix>engine.p<p>, whose table is <prefix>engine.p<p>-table; the
+// first generation keeps <prefix>engine. Everything else keeps its name.
+func (n Names) AtPartitions(p int32) Names {
+	n.Engine = goka.Group(n.Prefix + "engine.p" + strconv.Itoa(int(p)))
+	return n
 }

@@ -40,6 +40,9 @@ Usage:
       --insecure-open serves it without auth.
   stocksync admin --config FILE [--brokers LIST]
       Topics against the config, which instance owns which partition, consumer lag.
+  stocksync admin repartition --config FILE --to M [--abort] [--fence-timeout 2m]
+      Grows the new engine's partitions to M while orders flow; resumable;
+      --abort gives up one whose topics have not grown (docs/operations.md).
   stocksync import --file F [--format csv|jsonl] [--source erp] [--version V]
                    [--api http://127.0.0.1:8080 | --config FILE] [--state-dir DIR]
       Sends an ERP export as snapshots, through an instance or straight to

@@ -11,9 +11,10 @@ import (
 )
 
 // WaitLed asks the brokers (uncached: kadm keeps a missing topic missing for
-// seconds) until every topic of names lists all its partitions with a
-// leader, or ctx ends. A broker that just created a topic may not list it
-// for a moment; a client started meanwhile would call it missing.
+// seconds) until every topic of names lists at least partitions partitions,
+// each with a leader, or ctx ends. A broker that just created a topic may
+// not list it for a moment; a client started meanwhile would call it
+// missing.
 func WaitLed(ctx context.Context, cl *kgo.Client, names []string, partitions int32) error {
 	for {
 		req := kmsg.NewPtrMetadataRequest()
@@ -32,7 +33,7 @@ func WaitLed(ctx context.Context, cl *kgo.Client, names []string, partitions int
 						led++
 					}
 				}
-				if t.ErrorCode != 0 || int32(led) < partitions {
+				if t.ErrorCode != 0 || led < len(t.Partitions) || int32(led) < partitions {
 					missing = *t.Topic
 					break
 				}

@@ -14,7 +14,14 @@ type Cycle struct {
 	stores map[int32]*state.Partition
 	dirty  map[int32]map[string][]byte // nil value: delete
 	out    []*kgo.Record
+	fenced bool
 }
+
+// Fenced reports that the loop's intake is fenced for a repartition
+// (Loop.Fence): the handler leaves what time decides (expiry, retention)
+// to the next generation, so the state stops changing once the messages
+// between partitions have drained.
+func (c *Cycle) Fenced() bool { return c.fenced }
 
 // Store is partition p's store, nil when it is not owned here.
 func (c *Cycle) Store(p int32) *state.Partition { return c.stores[p] }

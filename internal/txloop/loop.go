@@ -59,9 +59,17 @@ type Config struct {
 	// incarnation at once. Required.
 	TransactionalID string
 	Inputs          []string // input topics, co-partitioned; required
-	Changelog       string   // the compacted changelog topic; required
-	Partitions      int32    // of every topic; required
-	Dir             string   // parent of the partition stores; required
+	// Intake are the inputs a fence stops (Fence): new work from outside,
+	// as opposed to the messages between partitions, which a fenced loop
+	// still decides so that they drain. Default none.
+	Intake []string
+	// FenceMarker, if set, is asked whether a fence marker (a record with
+	// the header FenceHeader on an input) fences the loop; default yes. The
+	// id is the header's value.
+	FenceMarker func(id string) bool
+	Changelog   string // the compacted changelog topic; required
+	Partitions  int32  // of every topic; required
+	Dir         string // parent of the partition stores; required
 	// TransactionTimeout bounds how long a transaction of a dead member
 	// blocks its partitions for read_committed readers; default 10s.
 	TransactionTimeout time.Duration
@@ -96,6 +104,7 @@ type Loop struct {
 	restoring map[int32]*restoreJob
 	standby   map[int32]*standby // warm stores of partitions not owned here (Config.Standby)
 	closed    bool               // the member stopped: no new standby
+	fenced    bool               // intake paused for a repartition (Fence)
 	// joins counts the member's joins of the group (joinWatch); owned is
 	// its value when the stores were last matched to an assignment. They
 	// differ from the moment a rebalance began until its assignment
@@ -240,6 +249,11 @@ func (l *Loop) member(ctx context.Context) error {
 		kgo.SessionTimeout(l.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(max(l.cfg.SessionTimeout/6, 100*time.Millisecond)),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// A fetch in flight is not re-sent when partitions resume (a
+		// restore done, a fence lifted): with franz-go's default of 5s, a
+		// resumed partition waited up to 5s behind a long poll of the
+		// others. 100ms bounds that wait and the idle fetch rate alike.
+		kgo.FetchMaxWait(100 * time.Millisecond),
 		kgo.RequireStableFetchOffsets(),
 		kgo.BlockRebalanceOnPoll(),
 		// Partition p of every input must belong to the same member: the
@@ -259,6 +273,9 @@ func (l *Loop) member(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	l.session = s
+	if l.fenced && len(l.cfg.Intake) > 0 {
+		s.Client().PauseFetchTopics(l.cfg.Intake...)
+	}
 	l.mu.Unlock()
 	defer func() {
 		l.mu.Lock()
@@ -298,7 +315,9 @@ func (l *Loop) member(ctx context.Context) error {
 func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := &Cycle{stores: l.stores, dirty: map[int32]map[string][]byte{}}
+	polled := len(recs) // fence markers included: their offsets must commit
+	recs = l.markers(recs)
+	c := &Cycle{stores: l.stores, dirty: map[int32]map[string][]byte{}, fenced: l.fenced}
 	if len(recs) > 0 {
 		if err := l.cfg.Handler.Process(c, recs); err != nil {
 			return fmt.Errorf("txloop: processing %d records: %w", len(recs), err)
@@ -307,7 +326,7 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	if err := l.cfg.Handler.Tick(c, time.Now()); err != nil {
 		return fmt.Errorf("txloop: tick: %w", err)
 	}
-	if len(recs) == 0 && len(c.out) == 0 && len(c.dirty) == 0 {
+	if polled == 0 && len(c.out) == 0 && len(c.dirty) == 0 {
 		return nil // nothing to commit
 	}
 	// Begin only now: the cycle's writes and outputs were buffered.

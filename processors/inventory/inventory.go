@@ -162,6 +162,9 @@ func (p *Processor) Process(c *txloop.Cycle, recs []*kgo.Record) error {
 // changed.
 func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 	defer p.reset()
+	if c.Fenced() { // a repartition: the next generation does what time decides
+		return p.flush(c)
+	}
 	p.refill(c)
 	if err := p.unpark(c); err != nil { // before the verdicts: a refusal recorded in this cycle stays parked
 		return err
