@@ -20,7 +20,7 @@ const (
 	envBrokers    = "STOCKSYNC_BROKERS"     // --brokers: comma-separated host:port
 	envHTTP       = "STOCKSYNC_HTTP"        // --http: the API's listen address
 	envTokensFile = "STOCKSYNC_TOKENS_FILE" // serve's --tokens-file
-	envEngine     = config.EnvBackend       // engine.backend: goka (v1) or txloop (v2)
+	envEngine     = config.EnvBackend       // engine.backend: txloop (v2, the default) or goka (v1)
 	envLogLevel   = "STOCKSYNC_LOG_LEVEL"   // debug, info, warn, error; default info
 	envLogFormat  = "STOCKSYNC_LOG_FORMAT"  // text or json; default text
 )

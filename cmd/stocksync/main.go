@@ -66,7 +66,7 @@ Environment (a flag wins over its variable, a variable over the config file):
   STOCKSYNC_TOKENS_FILE  --tokens-file of serve
   STOCKSYNC_LOG_LEVEL    debug, info, warn or error; default info
   STOCKSYNC_LOG_FORMAT   text or json (one object a line); default text
-  STOCKSYNC_ENGINE       engine.backend (serve, dev, admin): goka (or v1, the default) or txloop (or v2)
+  STOCKSYNC_ENGINE       engine.backend (serve, dev, admin): txloop (or v2, the default) or goka (or v1)
   STOCKSYNC_TOKEN        import's and reconcile's bearer token for --api
                          (import: stock:write; reconcile: stock:write and stock:read)
 `

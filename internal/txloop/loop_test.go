@@ -278,3 +278,65 @@ func kgoLogOpts() []kgo.Opt {
 	}
 	return []kgo.Opt{kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelDebug, nil))}
 }
+
+// TestRestoreFencesAnAbandonedTransaction: a producer that died with a
+// transaction open on a changelog partition (a SIGKILLed owner) would keep
+// the partition's next owner restoring until the broker times the
+// transaction out, here a minute. The restore fences it instead: the
+// partition is ready long before, without the abandoned record, and the
+// dead producer can no longer commit.
+func TestRestoreFencesAnAbandonedTransaction(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	brokers := brokersForTest(t)
+	prefix := fmt.Sprintf("txlf-%d.", time.Now().UnixNano())
+	in, changelog := prefix+"in", prefix+"table"
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	admc, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admc.Close()
+	if _, err := kadm.NewClient(admc).CreateTopics(ctx, 1, 1, nil, in, changelog); err != nil {
+		t.Fatal(err)
+	}
+	zombie, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID(prefix+"zombie"),
+		kgo.TransactionTimeout(time.Minute), kgo.DefaultProduceTopic(changelog), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Close()
+	if err := zombie.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zombie.ProduceSync(ctx, &kgo.Record{Key: []byte("k"), Value: []byte("from the dead"), Partition: 0}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	l, err := New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "member", Inputs: []string{in},
+		Changelog: changelog, Partitions: 1, Dir: t.TempDir(), Handler: counter{out: in}, Logger: testLogger(), Opts: kgoLogOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stop(); wg.Wait() }()
+	wg.Go(func() {
+		if err := l.Run(mctx); err != nil {
+			t.Errorf("member: %v", err)
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); l.Store(0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("partition 0 still restoring 30 s after the member started, behind a transaction left open for a minute")
+		}
+	}
+	if v, err := l.Store(0).Get([]byte("k")); err != nil || v != nil {
+		t.Errorf("the abandoned transaction's record in the store: %q, %v; want none", v, err)
+	}
+	if err := zombie.EndTransaction(ctx, kgo.TryCommit); err == nil {
+		t.Error("the fenced producer committed its transaction; want it refused")
+	}
+}

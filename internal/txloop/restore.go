@@ -2,11 +2,14 @@ package txloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stocksync/stocksync/state"
 )
@@ -43,16 +46,26 @@ func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, until b
 	adm := kadm.NewClient(cl)
 	next := from + 1
 	began, applied := time.Now(), 0
+	var blocked time.Time // since when only an open transaction keeps the restore from its end
 	for {
 		if until {
-			done, err := caughtUp(ctx, adm, l.cfg.Changelog, p, next)
+			pos, err := position(ctx, adm, l.cfg.Changelog, p, next)
 			if err != nil {
 				return fail(err)
 			}
-			if done {
+			if pos == caughtUp {
 				l.log.Info("txloop: partition restored", "topic", l.cfg.Changelog, "partition", p, "records", applied,
 					"took", time.Since(began).Round(time.Millisecond))
 				return nil
+			}
+			switch {
+			case pos != waitingForTransaction:
+				blocked = time.Time{}
+			case blocked.IsZero():
+				blocked = time.Now()
+			case time.Since(blocked) > fenceAfter:
+				l.fenceOpen(ctx, adm, cl, p)
+				blocked = time.Now() // once per fenceAfter at most
 			}
 		}
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -98,21 +111,87 @@ func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, until b
 	}
 }
 
-// caughtUp reports whether a reader at next has every committed record of
-// the partition and no transaction is open on it (LSO = HWM ≤ next).
-func caughtUp(ctx context.Context, adm *kadm.Client, topic string, p int32, next int64) (bool, error) {
+// restorePosition is where a restoring reader stands against its
+// partition's end.
+type restorePosition int
+
+const (
+	behind                restorePosition = iota // committed records to read, or the offsets unknown yet
+	waitingForTransaction                        // every committed record read; a transaction is open
+	caughtUp                                     // every committed record read, no transaction open (LSO = HWM ≤ next)
+)
+
+func position(ctx context.Context, adm *kadm.Client, topic string, p int32, next int64) (restorePosition, error) {
 	hwm, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
-		return false, fmt.Errorf("end offsets: %w", err)
+		return behind, fmt.Errorf("end offsets: %w", err)
 	}
 	lso, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
-		return false, fmt.Errorf("stable offsets: %w", err)
+		return behind, fmt.Errorf("stable offsets: %w", err)
 	}
 	h, ok1 := hwm.Lookup(topic, p)
 	s, ok2 := lso.Lookup(topic, p)
-	if !ok1 || !ok2 || h.Err != nil || s.Err != nil {
-		return false, nil // a topic just created, a leader moving: ask again
+	switch {
+	case !ok1 || !ok2 || h.Err != nil || s.Err != nil:
+		return behind, nil // a topic just created, a leader moving: ask again
+	case s.Offset == h.Offset && next >= h.Offset:
+		return caughtUp, nil
+	case s.Offset < h.Offset && next >= s.Offset:
+		return waitingForTransaction, nil
 	}
-	return s.Offset == h.Offset && next >= h.Offset, nil
+	return behind, nil
+}
+
+// fenceAfter is how long a restore waits for a transaction open on its
+// partition before it fences the producer that holds it. A live former
+// owner ends its transaction before it rejoins the group (the range
+// assignor is eager, and a cycle ending after a join aborts), so a
+// transaction still open when the partition has a new owner is a dead or
+// expelled member's: without the fence it stays open until the broker
+// times it out (engine.transaction_timeout, and the coordinator's abort
+// interval), which made takeovers after a SIGKILL up to 4 s.
+const fenceAfter = 500 * time.Millisecond
+
+// fenceOpen aborts the transactions open on the changelog partition by
+// initializing their transactional ids anew, as Kafka's Admin.fenceProducers
+// does: the coordinator ends an open transaction (a commit already prepared
+// completes) and bumps the epoch, so its producer can write no more. A
+// failure is logged; the broker's timeout remains.
+func (l *Loop) fenceOpen(ctx context.Context, adm *kadm.Client, cl *kgo.Client, p int32) {
+	described, err := adm.DescribeProducers(ctx, kadm.TopicsSet{l.cfg.Changelog: {p: {}}})
+	var open []int64
+	described.EachProducer(func(d kadm.DescribedProducer) {
+		if d.CurrentTxnStartOffset >= 0 {
+			open = append(open, d.ProducerID)
+		}
+	})
+	var listed kadm.ListedTransactions
+	if err == nil && len(open) > 0 {
+		listed, err = adm.ListTransactions(ctx, open, []string{"Ongoing"})
+	}
+	if err != nil {
+		l.log.Warn("txloop: finding the producer of a transaction open on a restored partition failed; waiting for the broker to time it out",
+			"partition", p, "err", err)
+		return
+	}
+	for id := range listed {
+		if id == l.cfg.TransactionalID {
+			continue
+		}
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID = &id
+		req.TransactionTimeoutMillis = int32(l.cfg.TransactionTimeout.Milliseconds())
+		req.ProducerID, req.ProducerEpoch = -1, -1
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if err != nil && !errors.Is(err, kerr.ConcurrentTransactions) { // ending already
+			l.log.Warn("txloop: fencing the producer of a transaction open on a restored partition failed; waiting for the broker to time it out",
+				"partition", p, "transactional_id", id, "err", err)
+			continue
+		}
+		l.log.Info("txloop: fenced a former owner's open transaction", "partition", p, "transactional_id", id)
+	}
 }
