@@ -68,7 +68,11 @@ func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, until b
 				blocked = time.Now() // once per fenceAfter at most
 			}
 		}
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		wait := time.Second
+		if !blocked.IsZero() {
+			wait = fenceAfter / 4 // the abort marker ends the wait; the fence is due soon
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
 		fetches := cl.PollFetches(pctx)
 		cancel()
 		if ctx.Err() != nil {
@@ -147,11 +151,12 @@ func position(ctx context.Context, adm *kadm.Client, topic string, p int32, next
 // partition before it fences the producer that holds it. A live former
 // owner ends its transaction before it rejoins the group (the range
 // assignor is eager, and a cycle ending after a join aborts), so a
-// transaction still open when the partition has a new owner is a dead or
-// expelled member's: without the fence it stays open until the broker
-// times it out (engine.transaction_timeout, and the coordinator's abort
-// interval), which made takeovers after a SIGKILL up to 4 s.
-const fenceAfter = 500 * time.Millisecond
+// transaction still open this long after the partition got its new owner
+// is a dead or expelled member's: without the fence it stays open until
+// the broker times it out (engine.transaction_timeout, and the
+// coordinator's abort interval), which made takeovers after a SIGKILL up
+// to 4 s.
+const fenceAfter = 300 * time.Millisecond
 
 // fenceOpen aborts the transactions open on the changelog partition by
 // initializing their transactional ids anew, as Kafka's Admin.fenceProducers
