@@ -24,7 +24,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stocksync/stocksync/state"
 )
@@ -362,6 +364,12 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 		l.log.Info("txloop: a rebalance began during the cycle; aborting its transaction", "records", len(recs))
 		try = kgo.TryAbort
 	}
+	if try == kgo.TryCommit && len(recs) == 0 {
+		if err := l.stillMember(ectx); err != nil {
+			l.log.Info("txloop: the group no longer knows this member as it was; aborting a cycle without input", "err", err)
+			try = kgo.TryAbort
+		}
+	}
 	committed, err := l.session.End(ectx, try)
 	if err != nil {
 		l.cfg.Handler.Aborted(c)
@@ -388,6 +396,28 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	}
 	l.cfg.Handler.Committed(c)
 	return nil
+}
+
+// stillMember asks the group coordinator whether this member still holds
+// its generation, with a heartbeat of its own. A cycle with input records
+// needs no such check: End commits their offsets in the transaction, which
+// the coordinator refuses to a member it expelled. A cycle without input
+// (expiries, acknowledgements) commits no offsets, and End then skips
+// every check: a member paused (SIGSTOP, a long GC) until the group
+// expelled it would, on waking, commit writes decided on stores that now
+// belong to another member. After a heartbeat that succeeds, the session
+// cannot expire before EndTxn, and no rebalance can complete without this
+// member rejoining first.
+func (l *Loop) stillMember(ctx context.Context) error {
+	cl := l.session.Client()
+	member, generation := cl.GroupMetadata()
+	req := kmsg.NewPtrHeartbeatRequest()
+	req.Group, req.MemberID, req.Generation = l.cfg.Group, member, generation
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	return err
 }
 
 // produceErr keeps the first error of a cycle's records.
