@@ -70,3 +70,8 @@ func fenceID(r *kgo.Record) (string, bool) {
 	}
 	return "", false
 }
+
+func isFenceMarker(r *kgo.Record) bool {
+	_, marker := fenceID(r)
+	return marker
+}
