@@ -393,13 +393,7 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 		l.log.Info("txloop: a rebalance began during the cycle; aborting its transaction", "records", len(recs))
 		try = kgo.TryAbort
 	}
-	if try == kgo.TryCommit && len(recs) == 0 {
-		if err := l.stillMember(ectx); err != nil {
-			l.log.Info("txloop: the group no longer knows this member as it was; aborting a cycle without input", "err", err)
-			try = kgo.TryAbort
-		}
-	}
-	committed, err := l.session.End(ectx, try)
+	committed, err := l.end(ectx, try, len(recs) > 0)
 	if err != nil {
 		l.cfg.Handler.Aborted(c)
 		return &sessionError{fmt.Errorf("txloop: ending a transaction: %w", err)}
@@ -425,6 +419,29 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	}
 	l.cfg.Handler.Committed(c)
 	return nil
+}
+
+// end ends the cycle's transaction and reports whether it committed. A
+// cycle with input ends through the session, which commits the input
+// offsets in the transaction (refused to a member the group expelled). A
+// cycle without input commits no offsets: it ends only after stillMember,
+// and with the client's EndTransaction, since the session's End takes a
+// commit without offsets for one to a broker older than KIP-447 and holds
+// its lock for 500 ms after it, stalling the next cycle.
+func (l *Loop) end(ctx context.Context, try kgo.TransactionEndTry, input bool) (bool, error) {
+	if input {
+		return l.session.End(ctx, try)
+	}
+	if try == kgo.TryCommit {
+		if err := l.stillMember(ctx); err != nil {
+			l.log.Info("txloop: the group no longer knows this member as it was; aborting a cycle without input", "err", err)
+			try = kgo.TryAbort
+		}
+	}
+	if err := l.session.Client().EndTransaction(ctx, try); err != nil {
+		return false, err
+	}
+	return bool(try), nil
 }
 
 // stillMember asks the group coordinator whether this member still holds
