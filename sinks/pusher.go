@@ -111,6 +111,12 @@ type Pusher struct {
 	lastErr    string
 	lastErrAt  time.Time
 	shown      []uint32 // per hash slot of a SKU: 1 + the value the marketplace last acknowledged, 0 unknown
+	// cooling holds, for a marketplace with an ItemCooldown, when each SKU
+	// it took within the cooldown may be pushed again: the SKU's entry is
+	// forgotten once acknowledged, and a value offered after that must
+	// still wait, or the marketplace refuses it and it waits for backoff.
+	cooling  map[string]time.Time
+	coolScan int // len(cooling) at which expired ones are swept next
 	// behind counts, per partition, the values not taken for want of room
 	// (MaxPending) since the processor last caught the partition up.
 	behind map[int32]uint64
@@ -148,6 +154,7 @@ func New(cfg Config) (*Pusher, error) {
 		wake:    make(chan struct{}, 1),
 		entries: map[string]*entry{},
 		shown:   make([]uint32, shownSlots),
+		cooling: map[string]time.Time{},
 		behind:  map[int32]uint64{},
 	}, nil
 }
@@ -190,7 +197,7 @@ func (p *Pusher) Offer(partition int32, u marketplace.Update) {
 		return
 	}
 	if !ok {
-		e = &entry{}
+		e = &entry{notBefore: p.cooling[u.SKU]}
 		p.entries[u.SKU] = e
 	}
 	e.partition, e.update, e.offered, e.attempts, e.itemFailures, e.lastErr = partition, u, time.Now(), 0, 0, ""
@@ -595,8 +602,27 @@ func (p *Pusher) settled(u marketplace.Update, v Verdict, err error) {
 		p.lastAck = time.UnixMilli(v.At)
 		if p.limits.ItemCooldown > 0 {
 			e.notBefore = time.Now().Add(p.limits.ItemCooldown)
+			p.cool(u.SKU, e.notBefore)
 		}
 	} else if e.update.Version == u.Version {
 		e.sentOK = u.Version // parked: wait for the processor to drop it, do not push again
 	}
+}
+
+// cool records when sku may be pushed again, and sweeps the SKUs whose
+// cooldown ended once the map has doubled: at most the SKUs pushed within
+// one cooldown are held (Ozon: 75 requests/min of 100 for 30 s, 3,750);
+// p.mu is held.
+func (p *Pusher) cool(sku string, until time.Time) {
+	p.cooling[sku] = until
+	if len(p.cooling) < p.coolScan {
+		return
+	}
+	now := time.Now()
+	for k, t := range p.cooling {
+		if !now.Before(t) {
+			delete(p.cooling, k)
+		}
+	}
+	p.coolScan = max(1024, 2*len(p.cooling))
 }

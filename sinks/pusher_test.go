@@ -324,3 +324,43 @@ func TestSellOutsAndSharpDropsGoBeforeRoutineValues(t *testing.T) {
 		t.Fatalf("the first request after the queue built up carried %v; want the sell-out and the sharp drop in it", batches[0])
 	}
 }
+
+// A marketplace that takes a SKU at most once per interval (Ozon: 30 s)
+// refuses a value pushed sooner. The pusher forgets a SKU once its value
+// is acknowledged; the next value must still wait out the interval, not
+// be refused and retried with backoff.
+func TestItemCooldownOutlivesTheAcknowledgement(t *testing.T) {
+	const cooldown = 100 * time.Millisecond
+	var mu sync.Mutex
+	last, refused := map[string]time.Time{}, 0
+	a := &scripted{limits: marketplace.Limits{MaxBatch: 10, Rate: 1000, Burst: 100, MaxParallel: 1, ItemCooldown: cooldown},
+		fail: func(_ int, batch []marketplace.Update) ([]marketplace.ItemResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			out := make([]marketplace.ItemResult, len(batch))
+			for i, u := range batch {
+				if t, ok := last[u.SKU]; ok && time.Since(t) < cooldown {
+					refused++
+					out[i] = marketplace.ItemResult{SKU: u.SKU, Retryable: true, Reason: "TOO_MANY_REQUESTS"}
+					continue
+				}
+				last[u.SKU] = time.Now()
+				out[i] = marketplace.ItemResult{SKU: u.SKU, OK: true}
+			}
+			return out, nil
+		}}
+	h := start(t, a, Config{})
+	for v := int64(1); v <= 3; v++ {
+		h.p.Offer(0, marketplace.Update{SKU: "A", Available: 10 - v, Version: v})
+		eventually(t, fmt.Sprintf("version %d is acknowledged and forgotten", v), func() bool {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return len(h.verdicts) == int(v) && h.p.Status().Pending == 0
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if refused != 0 {
+		t.Fatalf("the marketplace refused %d pushes within its per-item interval; want none", refused)
+	}
+}
