@@ -238,10 +238,11 @@ func (p *channels) verdict(ctx goka.Context, msg any) {
 	}
 	if v.OK {
 		if v.Version > s.AckedVersion {
+			first := s.AckedVersion == 0
 			s.Acked, s.AckedVersion, s.AckedAt = v.Available, v.Version, v.At
 			ctx.SetValue(st.AppendBinary(nil))
 			if v.Version == s.WantVersion {
-				p.sm.E2E.WithLabelValues(v.Channel).Observe(float64(v.At-s.WantAt) / 1000)
+				p.sm.ObserveAck(v.Channel, first, float64(v.At-s.WantAt)/1000)
 			}
 		}
 		pusher.Acked(ctx.Key(), v.Version)

@@ -11,6 +11,7 @@ import (
 	"github.com/lovoo/goka/storage"
 	"github.com/lovoo/goka/tester"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/stocksync/stocksync/marketplace"
 	"github.com/stocksync/stocksync/sinks"
@@ -36,6 +37,7 @@ type channelsRig struct {
 	pushers map[string]*sinks.Pusher
 	out     *tester.QueueTracker
 	dlq     *tester.QueueTracker
+	sm      *sinks.Metrics
 }
 
 // idlePushers are the test catalogue's pushers, never run.
@@ -57,7 +59,7 @@ func newChannelsRig(t *testing.T) *channelsRig {
 	names := topology.New("")
 	reg := prometheus.NewRegistry()
 	sm := sinks.NewMetrics(reg)
-	r := &channelsRig{t: t, tt: tester.New(t), names: names, pushers: idlePushers(t, sm)}
+	r := &channelsRig{t: t, tt: tester.New(t), names: names, pushers: idlePushers(t, sm), sm: sm}
 	var err error
 	r.proc, err = NewChannels(ChannelsConfig{Names: names, Partitions: 1, Catalog: testCatalog(), Pushers: r.pushers,
 		Metrics: NewMetrics(reg), SinkMetrics: sm, Logger: quiet}, goka.WithTester(r.tt), goka.WithLogger(nopLogger{}))
@@ -179,6 +181,26 @@ func TestChannelsProjectPushAndRecordVerdicts(t *testing.T) {
 	expect("ozon pusher after the replay", r.pending("ozon"), "A=4@1")
 	if s := r.state().Sinks["ozon"]; s.Parked != "" {
 		t.Fatalf("ozon still parked after the replay: %+v", *s)
+	}
+}
+
+// A SKU's first value at a channel (a new listing) is told apart from the
+// changes that follow, so propagation can be read for either.
+func TestFirstValuesAreCountedApart(t *testing.T) {
+	r := newChannelsRig(t)
+	count := func(h *prometheus.HistogramVec) uint64 {
+		var m dto.Metric
+		if err := h.WithLabelValues("web").(prometheus.Histogram).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetHistogram().GetSampleCount()
+	}
+	r.change(1, 5, 3, 10)
+	r.verdict(sinks.Verdict{Channel: "web", SKU: "A", Version: 1, Available: 8, OK: true, At: 1500})
+	r.change(2, 4, 3, 10)
+	r.verdict(sinks.Verdict{Channel: "web", SKU: "A", Version: 2, Available: 7, OK: true, At: 2500})
+	if all, first := count(r.sm.E2E), count(r.sm.First); all != 2 || first != 1 {
+		t.Fatalf("web acknowledged a first value and a change: e2e counted %d, first %d; want 2 and 1", all, first)
 	}
 }
 

@@ -19,6 +19,9 @@
 //	stocksync_sink_manual{channel}                 1 while the channel is in manual mode
 //	stocksync_sink_dlq_total{channel}              updates parked in the DLQ
 //	stocksync_sink_e2e_latency_seconds{channel}    stock change entering the engine → marketplace ack
+//	stocksync_sink_first_latency_seconds{channel}  the same for a SKU's first value at the channel (a new
+//	                                               listing, a catalogue's first sync), also counted in
+//	                                               e2e: e2e − first is the changes of SKUs it shows
 package sinks
 
 import "github.com/prometheus/client_golang/prometheus"
@@ -32,11 +35,13 @@ type Metrics struct {
 	Manual  *prometheus.GaugeVec
 	DLQ     *prometheus.CounterVec
 	E2E     *prometheus.HistogramVec
+	First   *prometheus.HistogramVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	ch := []string{"channel"}
+	e2eBuckets := []float64{.005, .01, .025, .05, .075, .1, .15, .2, .25, .5, 1, 2.5, 5, 10, 30, 60}
 	m := &Metrics{
 		Pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksync_sink_pushes_total",
 			Help: "Marketplace requests and items by outcome."}, []string{"channel", "outcome"}),
@@ -52,8 +57,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Updates the marketplace kept refusing, parked in the DLQ."}, ch),
 		E2E: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "stocksync_sink_e2e_latency_seconds",
 			Help:    "From the command or feed message that changed stock to the marketplace's acknowledgement.",
-			Buckets: []float64{.005, .01, .025, .05, .075, .1, .15, .2, .25, .5, 1, 2.5, 5, 10, 30, 60}}, ch),
+			Buckets: e2eBuckets}, ch),
+		// The same buckets as E2E, so that E2E − First is exact per bucket.
+		First: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "stocksync_sink_first_latency_seconds",
+			Help:    "Of stocksync_sink_e2e_latency_seconds, the SKUs' first values at the channel (a new listing, a catalogue's first sync).",
+			Buckets: e2eBuckets}, ch),
 	}
-	reg.MustRegister(m.Pushes, m.Retries, m.Pending, m.Circuit, m.Manual, m.DLQ, m.E2E)
+	reg.MustRegister(m.Pushes, m.Retries, m.Pending, m.Circuit, m.Manual, m.DLQ, m.E2E, m.First)
 	return m
+}
+
+// ObserveAck records a value's change → acknowledgement in seconds; first
+// says it was the SKU's first value the channel acknowledged.
+func (m *Metrics) ObserveAck(channel string, first bool, seconds float64) {
+	m.E2E.WithLabelValues(channel).Observe(seconds)
+	if first {
+		m.First.WithLabelValues(channel).Observe(seconds)
+	}
 }

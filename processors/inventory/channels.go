@@ -250,9 +250,10 @@ func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
 		}
 		switch {
 		case v.OK && v.Version > s.AckedVersion:
+			first := s.AckedVersion == 0
 			s.Acked, s.AckedVersion, s.AckedAt = v.Available, v.Version, v.At
 			if v.Version == s.WantVersion && p.cfg.SinkMetrics != nil {
-				p.cfg.SinkMetrics.E2E.WithLabelValues(v.Channel).Observe(float64(v.At-s.WantAt) / 1000)
+				p.cfg.SinkMetrics.ObserveAck(v.Channel, first, float64(v.At-s.WantAt)/1000)
 			}
 		case v.OK: // a value pushed again (a refill, a takeover) whose acknowledgement is recorded: the pusher lets it go
 			p.settled = append(p.settled, v)
