@@ -36,19 +36,25 @@ var DefaultChainModes = []string{ChainRealtime, ChainRealtimeAny, ChainSafety, "
 type ChainConfig struct {
 	// Brokers of the Kafka cluster; empty starts an embedded kfake.
 	Brokers []string
-	// Modes to run side by side on the same demand; default
-	// DefaultChainModes.
+	// Modes to run on the same demand; default DefaultChainModes.
 	Modes []string
+	// SideBySide runs every mode in one day, their engines sharing the
+	// cores. Default false: a day per real-time mode, one after another,
+	// each engine alone with the simulation (the batch modes, which have
+	// no engine, beside the first), on the same demand.
+	SideBySide bool
 	// Backend is the engines' engine.backend, as $STOCKSYNC_ENGINE is
 	// written (goka or v1, txloop or v2). Default "": the config default.
 	Backend string
 	// SKUs in the catalogue; default 2000.
 	SKUs int
-	// Day is the simulated time that runs; default 2h.
+	// Day is the simulated time of each day; default 50m.
 	Day time.Duration
 	// Speed is simulated seconds per wall second; default 20.
 	Speed float64
-	// SpikeAt is when the promotion starts (simulated); default Day/2.
+	// SpikeAt is when the promotion starts (simulated); default with the
+	// first ERP delivery from half the day on (the shelves stocked for
+	// it), or Day/2 when the promotion would not fit.
 	SpikeAt time.Duration
 	// SpikeFor is how long it lasts (simulated); default 10m.
 	SpikeFor time.Duration
@@ -88,9 +94,8 @@ func (c *ChainConfig) fill() error {
 		c.Modes = DefaultChainModes
 	}
 	c.SKUs = or(c.SKUs, 2000)
-	c.Day = or(c.Day, 2*time.Hour)
+	c.Day = or(c.Day, 50*time.Minute)
 	c.Speed = or(c.Speed, 20)
-	c.SpikeAt = or(c.SpikeAt, c.Day/2)
 	c.SpikeFor = or(c.SpikeFor, 10*time.Minute)
 	c.SpikeFactor = or(c.SpikeFactor, 10)
 	c.MarketplaceOrders = or(c.MarketplaceOrders, 30)
@@ -98,6 +103,12 @@ func (c *ChainConfig) fill() error {
 	c.ShelfSales = or(c.ShelfSales, 20)
 	c.NewSKUs = or(c.NewSKUs, 5000)
 	c.Restock = or(c.Restock, 30*time.Minute)
+	if c.SpikeAt == 0 {
+		c.SpikeAt = (c.Day/2 + c.Restock - 1) / c.Restock * c.Restock
+		if c.SpikeAt+c.SpikeFor > c.Day {
+			c.SpikeAt = c.Day / 2
+		}
+	}
 	c.SafetyStock = or(c.SafetyStock, 1)
 	c.Partitions = or(c.Partitions, 4)
 	c.Seed = or(c.Seed, 1)
@@ -148,7 +159,7 @@ type ChainResult struct {
 	Modes  []*ModeResult `json:"modes"`
 	// Minute is the width of a bin of ModeResult.Cancelled, simulated.
 	Bin time.Duration `json:"bin_ns"`
-	// Wall is how long the simulated day took.
+	// Wall is how long the run took, every day and its setup.
 	Wall time.Duration `json:"wall_ns"`
 }
 
@@ -171,13 +182,21 @@ type ModeResult struct {
 	OversoldUnits int64 `json:"oversold_units"`
 	// Unknown counts orders without an answer (transport errors).
 	Unknown int `json:"unknown"`
-	// Latency is change → acknowledgement per channel (the engine's
-	// stocksync_sink_e2e_latency_seconds, wall seconds) outside the
-	// promotion, PromotionLatency during it; real-time modes.
+	// Latency is stock change → acknowledgement per channel (the
+	// engine's stocksync_sink_e2e_latency_seconds less its
+	// stocksync_sink_first_latency_seconds: SKUs the channel already
+	// shows; wall seconds) outside the promotion, PromotionLatency
+	// during it; Listing is the first values over the day (the
+	// promotion's new SKUs); real-time modes.
 	Latency          map[string]Histogram `json:"latency,omitempty"`
 	PromotionLatency map[string]Histogram `json:"promotion_latency,omitempty"`
+	Listing          map[string]Histogram `json:"listing_latency,omitempty"`
 	// Pushes counts the requests the marketplaces received, per channel.
 	Pushes map[string]int `json:"pushes"`
+	// Load is the machine's 1-minute load average over the mode's day
+	// (the mean of a sample every 10 simulated minutes); 0 where
+	// /proc/loadavg cannot be read.
+	Load float64 `json:"load_avg"`
 }
 
 // marketplaceChannels are the channels whose cancellations are the
@@ -197,8 +216,9 @@ func (m *ModeResult) PerThousand() float64 {
 	return 1000 * float64(cancelled) / float64(orders)
 }
 
-// RunChain runs the day once in every mode, side by side on the same
-// demand, and returns what each mode's customers saw.
+// RunChain runs the day once in every mode, on the same demand: a day per
+// real-time mode one after another, or with SideBySide all in one, and
+// returns what each mode's customers saw, in the order of cfg.Modes.
 func RunChain(ctx context.Context, cfg ChainConfig) (*ChainResult, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
@@ -220,14 +240,57 @@ func RunChain(ctx context.Context, cfg ChainConfig) (*ChainResult, error) {
 		cfg.Dir = dir
 	}
 	demand := newDemand(cfg)
+	res := &ChainResult{Config: cfg, Bin: chainBin}
+	began := time.Now()
+	for _, modes := range chainDays(cfg) {
+		got, err := runDay(ctx, cfg, modes, demand)
+		if err != nil {
+			return nil, err
+		}
+		res.Modes = append(res.Modes, got...)
+	}
+	res.Wall = time.Since(began)
+	slices.SortStableFunc(res.Modes, func(a, b *ModeResult) int {
+		return slices.Index(cfg.Modes, a.Mode) - slices.Index(cfg.Modes, b.Mode)
+	})
+	return res, nil
+}
+
+// chainDays groups the modes into the days that run one after another:
+// a day per real-time mode, each alone with its engine, the batch modes
+// (no engine, a few percent of a core) beside the first; or with
+// SideBySide one day for all.
+func chainDays(cfg ChainConfig) [][]string {
+	if cfg.SideBySide {
+		return [][]string{cfg.Modes}
+	}
+	var days [][]string
+	var batches []string
+	for _, m := range cfg.Modes {
+		if d, _ := chainBatchInterval(m); d > 0 {
+			batches = append(batches, m)
+		} else {
+			days = append(days, []string{m})
+		}
+	}
+	if len(days) == 0 {
+		return [][]string{batches}
+	}
+	days[0] = append(days[0], batches...)
+	return days
+}
+
+// runDay starts a world per mode, plays the day's events to all of them
+// at their simulated time, and returns the modes' results.
+func runDay(ctx context.Context, cfg ChainConfig, modes []string, demand *demand) ([]*ModeResult, error) {
 	clock := newSimClock(cfg.Speed)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	worlds := make([]*world, len(cfg.Modes))
-	errc := make(chan error, len(cfg.Modes))
+	worlds := make([]*world, len(modes))
+	errc := make(chan error, len(modes))
 	var wg sync.WaitGroup
-	for i, mode := range cfg.Modes {
+	for i, mode := range modes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -262,7 +325,7 @@ func RunChain(ctx context.Context, cfg ChainConfig) (*ChainResult, error) {
 		at   time.Duration
 		name string
 	}{{0, markDay}, {cfg.SpikeAt, markPromotion}, {cfg.SpikeAt + cfg.SpikeFor, markAfter}}
-	began := time.Now()
+	var load loadSampler
 	var next time.Duration
 	for _, ev := range demand.events {
 		if err := clock.sleepUntil(ctx, ev.at); err != nil {
@@ -277,22 +340,28 @@ func RunChain(ctx context.Context, cfg ChainConfig) (*ChainResult, error) {
 		for _, w := range worlds {
 			w.handle(ctx, ev)
 		}
-		if cfg.Progress != nil && ev.at >= next {
-			cfg.Progress(progressLine(ev.at, worlds))
+		if ev.at >= next {
+			load.sample()
+			if cfg.Progress != nil {
+				cfg.Progress(progressLine(ev.at, worlds))
+			}
 			next += 10 * time.Minute
 		}
 	}
 	if err := clock.sleepUntil(ctx, cfg.Day); err != nil {
 		return nil, err
 	}
+	load.sample()
 	for _, w := range worlds {
 		w.drain()
 	}
-	res := &ChainResult{Config: cfg, Bin: chainBin, Wall: time.Since(began)}
+	var out []*ModeResult
 	for _, w := range worlds {
-		res.Modes = append(res.Modes, w.result(cfg.Day))
+		r := w.result(cfg.Day)
+		r.Load = load.mean()
+		out = append(out, r)
 	}
-	return res, nil
+	return out, nil
 }
 
 func progressLine(at time.Duration, worlds []*world) string {
@@ -366,4 +435,30 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// loadSampler averages the machine's 1-minute load average: the engines
+// share the cores with whatever else runs, and a figure means little
+// without it.
+type loadSampler struct {
+	sum float64
+	n   int
+}
+
+func (l *loadSampler) sample() {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return
+	}
+	var v float64
+	if _, err := fmt.Sscan(string(b), &v); err == nil {
+		l.sum, l.n = l.sum+v, l.n+1
+	}
+}
+
+func (l *loadSampler) mean() float64 {
+	if l.n == 0 {
+		return 0
+	}
+	return l.sum / float64(l.n)
 }

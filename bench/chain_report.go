@@ -50,19 +50,27 @@ func (r *ChainResult) batches() []*ModeResult {
 // WriteChainTables writes the cancellations and the propagation tables.
 func WriteChainTables(w io.Writer, r *ChainResult) {
 	c := r.Config
-	fmt.Fprintf(w, "%d SKUs, %s of simulated time at %g× (%s wall), promotion ×%g from %s for %s; demand per simulated minute: %g marketplace orders, %g app orders, %g shelf sales; ERP deliveries every %s; seed %d.\n\n",
-		c.SKUs, c.Day, c.Speed, r.Wall.Round(time.Second), c.SpikeFactor, c.SpikeAt, c.SpikeFor, c.MarketplaceOrders, c.AppOrders, c.ShelfSales, c.Restock, c.Seed)
+	days := "a day per real-time mode, one after another, each engine alone with the simulation (the batch modes beside the first)"
+	if c.SideBySide {
+		days = "every mode side by side in one day, the engines sharing the cores"
+	}
+	engine := c.Backend
+	if engine == "" {
+		engine = "the default"
+	}
+	fmt.Fprintf(w, "%d SKUs, %s of simulated time at %g× (%s simulated a wall second), %s; %s engine; %s wall in all; promotion ×%g from %s for %s; demand per simulated minute: %g marketplace orders, %g app orders, %g shelf sales; ERP deliveries every %s; seed %d. Load is the machine's 1-minute load average during the mode's day (2 cores).\n\n",
+		c.SKUs, c.Day, c.Speed, time.Duration(c.Speed*float64(time.Second)), days, engine, r.Wall.Round(time.Second), c.SpikeFactor, c.SpikeAt, c.SpikeFor, c.MarketplaceOrders, c.AppOrders, c.ShelfSales, c.Restock, c.Seed)
 	batches := r.batches()
 	fmt.Fprint(w, "| mode | marketplace orders | cancelled | per 1,000 |")
 	for _, b := range batches {
 		fmt.Fprintf(w, " fewer than %s |", b.Mode)
 	}
-	fmt.Fprintln(w, " app orders (cancelled) | lost: shown too little | oversold units | unknown |")
+	fmt.Fprintln(w, " app orders (cancelled) | lost: shown too little | oversold units | unknown | load |")
 	fmt.Fprint(w, "|---|---:|---:|---:|")
 	for range batches {
 		fmt.Fprint(w, "---:|")
 	}
-	fmt.Fprintln(w, "---:|---:|---:|---:|")
+	fmt.Fprintln(w, "---:|---:|---:|---:|---:|")
 	for _, m := range r.Modes {
 		var orders, cancelled, lost int
 		for _, ch := range marketplaceChannels {
@@ -72,19 +80,20 @@ func WriteChainTables(w io.Writer, r *ChainResult) {
 		for _, b := range batches {
 			fmt.Fprintf(w, " %s |", ratio(b, m))
 		}
-		fmt.Fprintf(w, " %d (%d) | %d | %d | %d |\n", m.Orders["app"], m.Cancelled["app"], lost, m.OversoldUnits, m.Unknown)
+		fmt.Fprintf(w, " %d (%d) | %d | %d | %d | %.1f |\n", m.Orders["app"], m.Cancelled["app"], lost, m.OversoldUnits, m.Unknown, m.Load)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "Stock change → marketplace acknowledgement (the engine's `%s`, wall time): outside the promotion, and during it (with its %d-SKU listing). The marketplaces' limits run %g× faster than in a real day, so a wait they impose counts %g× less here:\n\n",
-		e2eMetric, c.NewSKUs, c.Speed, c.Speed)
-	fmt.Fprintln(w, "| mode | channel | values | p50 | p95 | p99 | promotion: values | p50 | p95 | p99 | requests | what bounds it |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintf(w, "Stock change → marketplace acknowledgement, wall time: the engine's `%s` less `%s` (changes of SKUs the channel already shows), outside the promotion and during it; and the first values of the %d SKUs listed as it starts. The marketplaces' limits run %g× faster than in a real day, so a wait they impose counts %g× less here:\n\n",
+		e2eMetric, firstMetric, c.NewSKUs, c.Speed, c.Speed)
+	fmt.Fprintln(w, "| mode | channel | changes | p50 | p95 | p99 | promotion: changes | p50 | p95 | p99 | listing: first values | p50 | p95 | p99 | requests | what bounds it |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, m := range r.Modes {
 		for _, ch := range sortedKeys(m.Latency) {
-			h, p := m.Latency[ch], m.PromotionLatency[ch]
-			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %d | %s | %s | %s | %d | %s |\n", m.Mode, ch,
-				h.Count, msOrInf(h.Quantile(.5)), msOrInf(h.Quantile(.95)), msOrInf(h.Quantile(.99)),
-				p.Count, msOrInf(p.Quantile(.5)), msOrInf(p.Quantile(.95)), msOrInf(p.Quantile(.99)), m.Pushes[ch], chainBound(ch, c.Speed))
+			fmt.Fprintf(w, "| %s | %s |", m.Mode, ch)
+			for _, h := range []Histogram{m.Latency[ch], m.PromotionLatency[ch], m.Listing[ch]} {
+				fmt.Fprintf(w, " %d | %s | %s | %s |", h.Count, msOrInf(h.Quantile(.5)), msOrInf(h.Quantile(.95)), msOrInf(h.Quantile(.99)))
+			}
+			fmt.Fprintf(w, " %d | %s |\n", m.Pushes[ch], chainBound(ch, c.Speed))
 		}
 	}
 }

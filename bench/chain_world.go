@@ -51,7 +51,7 @@ type world struct {
 	feed    *kgo.Client
 	topic   string
 	reg     *prometheus.Registry
-	marks   map[string]map[string]Histogram // change → ack per channel at the day's start, the promotion's and its end
+	marks   map[string]ackMark // change → ack per channel at the day's start, the promotion's and its end
 	stop    context.CancelFunc
 	running bool // the engine was started: close waits for it
 	done    chan error
@@ -468,11 +468,25 @@ func (w *world) mark(at string) {
 	if w.batch > 0 {
 		return
 	}
-	h, _ := gatherHistograms(w.reg, e2eMetric, "channel", "")
 	if w.marks == nil {
-		w.marks = map[string]map[string]Histogram{}
+		w.marks = map[string]ackMark{}
 	}
-	w.marks[at] = h
+	w.marks[at] = w.acks()
+}
+
+// ackMark is the engine's change → ack histograms per channel: every
+// value, and the SKUs' first values at the channel.
+type ackMark struct{ all, first map[string]Histogram }
+
+func (w *world) acks() ackMark {
+	all, _ := gatherHistograms(w.reg, e2eMetric, "channel", "")
+	first, _ := gatherHistograms(w.reg, firstMetric, "channel", "")
+	return ackMark{all, first}
+}
+
+// changes is the values of SKUs the channel already showed, from b to a.
+func changes(a, b ackMark, ch string) Histogram {
+	return a.all[ch].Sub(b.all[ch]).Sub(a.first[ch].Sub(b.first[ch]))
 }
 
 // Marks of the propagation histograms.
@@ -523,12 +537,13 @@ func (w *world) result(day time.Duration) *ModeResult {
 		// Outside the promotion: from the day's start (the catalogue's own
 		// first sync before it is not the day's) to the promotion, and from
 		// its end; the promotion (and its listing) on its own.
-		end, _ := gatherHistograms(w.reg, e2eMetric, "channel", "")
+		end := w.acks()
 		start, spike, after := w.marks[markDay], w.marks[markPromotion], w.marks[markAfter]
-		r.Latency, r.PromotionLatency = map[string]Histogram{}, map[string]Histogram{}
-		for ch, h := range end {
-			r.Latency[ch] = h.Sub(after[ch]).Add(spike[ch].Sub(start[ch]))
-			r.PromotionLatency[ch] = after[ch].Sub(spike[ch])
+		r.Latency, r.PromotionLatency, r.Listing = map[string]Histogram{}, map[string]Histogram{}, map[string]Histogram{}
+		for ch := range end.all {
+			r.Latency[ch] = changes(end, after, ch).Add(changes(spike, start, ch))
+			r.PromotionLatency[ch] = changes(after, spike, ch)
+			r.Listing[ch] = end.first[ch].Sub(start.first[ch])
 		}
 	}
 	return r

@@ -497,6 +497,7 @@ func getJSON(ctx context.Context, url string, v any) error {
 
 const (
 	e2eMetric     = "stocksync_sink_e2e_latency_seconds"
+	firstMetric   = "stocksync_sink_first_latency_seconds"
 	decideMetric  = "stocksync_reserve_latency_seconds"
 	decidedPrefix = "decide:" // ChannelLatency's key of the engine's reserve latency by status
 )

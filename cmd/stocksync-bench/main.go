@@ -36,6 +36,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: stocksync-bench run|engine|kfake|hop|rebuild|chain [flags] (see bench/README.md)")
 		os.Exit(2)
 	}
+	if addr := os.Getenv("STOCKSYNC_PPROF"); addr != "" { // profiles of a running engine child or chain day: go tool pprof http://ADDR/debug/pprof/profile
+		go func() { _ = http.ListenAndServe(addr, nil) }()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
@@ -155,9 +158,6 @@ func engine(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if addr := os.Getenv("STOCKSYNC_PPROF"); addr != "" { // heap and CPU profiles of a running child: go tool pprof http://ADDR/debug/pprof/heap
-		go func() { _ = http.ListenAndServe(addr, nil) }()
-	}
 	metrics.UseNilMetrics = !*saramaMetrics
 	s, err := config.Load(*file)
 	if err != nil {
@@ -177,11 +177,12 @@ func chain(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("chain", flag.ContinueOnError)
 	var c bench.ChainConfig
 	brokers := fs.String("brokers", "127.0.0.1:19092", `the Kafka broker; "kfake" for an embedded one`)
-	modes := fs.String("modes", strings.Join(bench.DefaultChainModes, ","), "modes side by side: realtime, realtime-any, safety, batch-<interval>")
+	modes := fs.String("modes", strings.Join(bench.DefaultChainModes, ","), "modes on the same demand: realtime, realtime-any, safety, batch-<interval>")
+	fs.BoolVar(&c.SideBySide, "side-by-side", false, "every mode in one day, their engines sharing the cores (default: a day per real-time mode, one after another, the batch modes beside the first)")
 	fs.IntVar(&c.SKUs, "skus", 2000, "catalogue size")
-	fs.DurationVar(&c.Day, "day", 2*time.Hour, "simulated time to run")
+	fs.DurationVar(&c.Day, "day", 50*time.Minute, "simulated time of each day")
 	fs.Float64Var(&c.Speed, "speed", 20, "simulated seconds per wall second")
-	fs.DurationVar(&c.SpikeAt, "spike-at", 0, "when the promotion starts, simulated (default half the day)")
+	fs.DurationVar(&c.SpikeAt, "spike-at", 0, "when the promotion starts, simulated (default with the first ERP delivery from half the day on)")
 	fs.DurationVar(&c.SpikeFor, "spike-for", 10*time.Minute, "how long the promotion lasts, simulated")
 	fs.Float64Var(&c.SpikeFactor, "spike-factor", 10, "demand multiplier during the promotion")
 	fs.Float64Var(&c.MarketplaceOrders, "marketplace-orders", 30, "marketplace orders per simulated minute (three marketplaces together)")
