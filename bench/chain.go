@@ -399,6 +399,11 @@ func (c *simClock) Since() time.Duration { return c.total() - time.Duration(c.da
 // Now is the simulated wall clock the mock marketplaces' limits run on.
 func (c *simClock) Now() time.Time { return c.t0.Add(c.total()) }
 
+// wall is the wall time at which Now reads at.
+func (c *simClock) wall(at time.Time) time.Time {
+	return c.t0.Add(time.Duration(float64(at.Sub(c.t0)) / c.speed))
+}
+
 func (c *simClock) sleepUntil(ctx context.Context, at time.Duration) error {
 	d := time.Duration(float64(at-c.Since()) / c.speed)
 	if d <= 0 {

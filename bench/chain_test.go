@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -47,5 +49,33 @@ func TestChainSmoke(t *testing.T) {
 	if !(rt.PerThousand() < batch.PerThousand()) {
 		t.Errorf("real-time pushing cancelled %.1f per 1,000 marketplace orders, the 5-minute cron %.1f: want fewer with real time",
 			rt.PerThousand(), batch.PerThousand())
+	}
+}
+
+// A mock's throttled answer asks for a wait on the simulated clock; the
+// adapters wait on the wall's, so the bench scales it.
+func TestWallWaits(t *testing.T) {
+	clock := newSimClock(20)
+	until := clock.Now().Add(40 * time.Second).UTC()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("X-Ratelimit-Retry", "3")
+		w.Header().Set("X-RateLimit-Resource-Until", until.Format(http.TimeFormat))
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	resp, err := (&http.Client{Transport: wallWaits{http.DefaultTransport, clock}}).Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for h, want := range map[string]string{"Retry-After": "0.050", "X-Ratelimit-Retry": "0.150"} {
+		if got := resp.Header.Get(h); got != want {
+			t.Errorf("%s: %q, want %q (simulated seconds ÷ 20)", h, got, want)
+		}
+	}
+	at, err := http.ParseTime(resp.Header.Get("X-RateLimit-Resource-Until"))
+	if want := clock.wall(until.Truncate(time.Second)); err != nil || at.Sub(want).Abs() > time.Second {
+		t.Errorf("X-RateLimit-Resource-Until: %s, want about %s, 2 wall seconds from now (%v)", at, want, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -425,13 +426,41 @@ func (w *world) startCron() {
 	}()
 }
 
-// endpoint is the adapter config of a channel's mock, its limits scaled to
-// the simulated clock.
+// endpoint is the adapter config of a channel's mock, its limits and the
+// waits its throttled answers ask for scaled to the simulated clock.
 func (w *world) endpoint(channel string) marketplace.Config {
 	ep := w.mocks[channel].Config()
 	ep.Channel = channel
 	ep.Limits, _ = scaled(chainKind(channel), w.cfg.Speed) // the kinds of chainChannels are known
+	ep.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: wallWaits{http.DefaultTransport, w.clock}}
 	return ep
+}
+
+// wallWaits turns the waits of a mock's answer from simulated into wall
+// time: the mocks count them on the simulated clock (Retry-After and
+// Wildberries' X-Ratelimit-Retry in seconds, Yandex's quota end as a
+// date), the adapters wait on the wall's. Unscaled, a Wildberries 429's
+// "1" second held every pending value for 20 simulated seconds.
+type wallWaits struct {
+	next  http.RoundTripper
+	clock *simClock
+}
+
+func (t wallWaits) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(r)
+	if err != nil {
+		return resp, err
+	}
+	for _, h := range []string{"Retry-After", "X-Ratelimit-Retry"} {
+		if v, err := strconv.ParseFloat(resp.Header.Get(h), 64); err == nil {
+			resp.Header.Set(h, strconv.FormatFloat(v/t.clock.speed, 'f', 3, 64))
+		}
+	}
+	const until = "X-RateLimit-Resource-Until"
+	if at, err := http.ParseTime(resp.Header.Get(until)); err == nil {
+		resp.Header.Set(until, t.clock.wall(at).UTC().Format(http.TimeFormat))
+	}
+	return resp, nil
 }
 
 // sync offers every SKU's value of every channel, as the book has it now.
