@@ -1,6 +1,7 @@
 // Package sinks pushes each channel's available-to-sell to its marketplace.
 // A Pusher per channel conflates updates per SKU (only the newest matters),
-// pushes sell-outs and sharp drops before routine values (Config.Unordered
+// pushes sell-outs and sharp drops before routine values and those before
+// first values of SKUs the marketplace does not show yet (Config.Unordered
 // turns that off), batches up to the marketplace's limit, respects its rate
 // and parallelism limits, retries with exponential backoff and jitter (honouring
 // Retry-After), opens a circuit while the marketplace is down, keeps at most

@@ -91,6 +91,7 @@ type entry struct {
 	notBefore    time.Time
 	lastErr      string
 	urgent       bool // a sell-out or a sharp drop: pushed before routine values
+	first        bool // the marketplace shows no value of this SKU yet (a new listing): pushed after changes
 }
 
 // Pusher pushes one channel's pending updates.
@@ -201,7 +202,9 @@ func (p *Pusher) Offer(partition int32, u marketplace.Update) {
 		p.entries[u.SKU] = e
 	}
 	e.partition, e.update, e.offered, e.attempts, e.itemFailures, e.lastErr = partition, u, time.Now(), 0, 0, ""
-	e.urgent = !p.cfg.Unordered && urgent(u.Available, p.shown[slot(u.SKU)])
+	shown := p.shown[slot(u.SKU)]
+	e.urgent = !p.cfg.Unordered && urgent(u.Available, shown)
+	e.first = !p.cfg.Unordered && !e.urgent && shown == 0
 	p.cfg.Metrics.Pending.WithLabelValues(p.cfg.Channel).Set(float64(len(p.entries)))
 	p.mu.Unlock()
 	p.signal()
@@ -391,8 +394,9 @@ func (p *Pusher) due(now time.Time) (bool, time.Duration) {
 	return false, wait
 }
 
-// pick takes up to MaxBatch SKUs that are due, urgent ones first, and marks
-// them in flight.
+// pick takes up to MaxBatch SKUs that are due, urgent ones first, first
+// values (a new listing, a catalogue's first sync) last, and marks them in
+// flight.
 func (p *Pusher) pick(now time.Time) []marketplace.Update {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -400,17 +404,20 @@ func (p *Pusher) pick(now time.Time) []marketplace.Update {
 		return nil
 	}
 	limit := max(p.limits.MaxBatch, 1)
-	var batch, routine []*entry
+	var batch, routine, first []*entry
 	for _, e := range p.entries {
 		switch {
 		case e.inflight || awaitingAck(e, now) || now.Before(e.notBefore):
 		case e.urgent && len(batch) < limit:
 			batch = append(batch, e)
-		case !e.urgent && len(routine) < limit:
+		case e.first && len(first) < limit:
+			first = append(first, e)
+		case !e.urgent && !e.first && len(routine) < limit:
 			routine = append(routine, e)
 		}
 	}
 	batch = append(batch, routine[:min(len(routine), limit-len(batch))]...)
+	batch = append(batch, first[:min(len(first), limit-len(batch))]...)
 	out := make([]marketplace.Update, len(batch))
 	for i, e := range batch {
 		e.inflight = true

@@ -320,8 +320,8 @@ func TestSellOutsAndSharpDropsGoBeforeRoutineValues(t *testing.T) {
 	for _, u := range batches[0] {
 		first[u.SKU] = true
 	}
-	if !first["sold-out"] || !first["drop"] {
-		t.Fatalf("the first request after the queue built up carried %v; want the sell-out and the sharp drop in it", batches[0])
+	if !first["sold-out"] || !first["drop"] || !first["dip"] {
+		t.Fatalf("the first request after the queue built up carried %v; want the sell-out and the sharp drop in it, and the dip before the new SKUs' first values", batches[0])
 	}
 }
 
