@@ -41,7 +41,7 @@ type ChainConfig struct {
 	// SideBySide runs every mode in one day, their engines sharing the
 	// cores. Default false: a day per real-time mode, one after another,
 	// each engine alone with the simulation (the batch modes, which have
-	// no engine, beside the first), on the same demand.
+	// no engine, beside the last), on the same demand.
 	SideBySide bool
 	// Backend is the engines' engine.backend, as $STOCKSYNC_ENGINE is
 	// written (goka or v1, txloop or v2). Default "": the config default.
@@ -258,8 +258,9 @@ func RunChain(ctx context.Context, cfg ChainConfig) (*ChainResult, error) {
 
 // chainDays groups the modes into the days that run one after another:
 // a day per real-time mode, each alone with its engine, the batch modes
-// (no engine, a few percent of a core) beside the first; or with
-// SideBySide one day for all.
+// beside the last, so that the first listed (the headline) runs alone:
+// they have no engine, but their crons push the whole catalogue to four
+// channels every interval; or with SideBySide one day for all.
 func chainDays(cfg ChainConfig) [][]string {
 	if cfg.SideBySide {
 		return [][]string{cfg.Modes}
@@ -276,7 +277,7 @@ func chainDays(cfg ChainConfig) [][]string {
 	if len(days) == 0 {
 		return [][]string{batches}
 	}
-	days[0] = append(days[0], batches...)
+	days[len(days)-1] = append(days[len(days)-1], batches...)
 	return days
 }
 
