@@ -50,7 +50,7 @@ func (r *ChainResult) batches() []*ModeResult {
 // WriteChainTables writes the cancellations and the propagation tables.
 func WriteChainTables(w io.Writer, r *ChainResult) {
 	c := r.Config
-	days := "a day per real-time mode, one after another, each engine alone with the simulation (the batch modes beside the last)"
+	days := "a day per real-time mode, one after another, each engine alone with the simulation, and one for the batch modes"
 	if c.SideBySide {
 		days = "every mode side by side in one day, the engines sharing the cores"
 	}

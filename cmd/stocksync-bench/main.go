@@ -178,7 +178,7 @@ func chain(ctx context.Context, args []string) error {
 	var c bench.ChainConfig
 	brokers := fs.String("brokers", "127.0.0.1:19092", `the Kafka broker; "kfake" for an embedded one`)
 	modes := fs.String("modes", strings.Join(bench.DefaultChainModes, ","), "modes on the same demand: realtime, realtime-any, safety, batch-<interval>")
-	fs.BoolVar(&c.SideBySide, "side-by-side", false, "every mode in one day, their engines sharing the cores (default: a day per real-time mode, one after another, the batch modes beside the last)")
+	fs.BoolVar(&c.SideBySide, "side-by-side", false, "every mode in one day, their engines sharing the cores (default: a day per real-time mode, one after another, and one for the batch modes)")
 	fs.IntVar(&c.SKUs, "skus", 2000, "catalogue size")
 	fs.DurationVar(&c.Day, "day", 50*time.Minute, "simulated time of each day")
 	fs.Float64Var(&c.Speed, "speed", 20, "simulated seconds per wall second")
