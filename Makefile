@@ -58,7 +58,7 @@ bench: ## short benchmarks, then stocksync vs PostgreSQL vs Redis, short run (be
 console-shots: ## drive the ops console in headless Chromium under load and write its screenshots to docs/console (docs/console.md)
 	STOCKSYNC_SCREENSHOT_DIR=$(CURDIR)/docs/console $(GO) test -count=1 -run TestConsoleInABrowser ./opsui/
 
-bench-chain: ## a chain's simulated day, stocksync against batch sync every 1/5/15 min (issue 16; bench/README.md; ~9 min), on BROKERS (default 127.0.0.1:19092; kfake for an embedded one), STOCKSYNC_ENGINE=v2 for the new engine; report and plot in OUT (default bench/results/chain/)
+bench-chain: ## a chain's simulated day, stocksync against batch sync every 1/5/15 min (issue 16; bench/README.md; ~9 min), on BROKERS (default 127.0.0.1:19092; kfake for an embedded one), STOCKSYNC_ENGINE=goka for the goka engine; report and plot in OUT (default bench/results/chain/)
 	$(GO) run ./cmd/stocksync-bench chain --brokers $(or $(BROKERS),127.0.0.1:19092) --out $(or $(OUT),bench/results/chain)
 
 fraud-eval: ## anti-fraud evaluation (docs/fraud.md): SIZE=small|full (default small, the CI stream), BROKERS=host:port for a real broker (default kfake); report and plot in bench/results/fraud/
