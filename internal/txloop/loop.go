@@ -393,7 +393,7 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 		l.log.Info("txloop: a rebalance began during the cycle; aborting its transaction", "records", len(recs))
 		try = kgo.TryAbort
 	}
-	committed, err := l.end(ectx, try, len(recs) > 0)
+	committed, err := l.end(ectx, try, polled > 0)
 	if err != nil {
 		l.cfg.Handler.Aborted(c)
 		return &sessionError{fmt.Errorf("txloop: ending a transaction: %w", err)}
