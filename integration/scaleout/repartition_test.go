@@ -15,7 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/repartition"
 	"github.com/stocksync/stocksync/topology"
@@ -52,23 +51,7 @@ func regrow(t *testing.T, bin string, b backend) {
 	for i := 0; i < skus; i++ {
 		putStock(t, first.url, sku(i), startStock)
 	}
-	kc, err := client.NewKafka(context.Background(), client.KafkaConfig{Brokers: b.brokers, TopicPrefix: prefix, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-
-	h := &history{orders: map[string]*orderRecord{}, adjusts: map[string][]int64{}}
-	ctx, stopLoad := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); orderLoop(ctx, t, w, 2, kc, &l, h) }()
-	}
-	wg.Add(1)
-	go func() { defer wg.Done(); feedLoop(ctx, &l, h) }()
-	pr := newProber(first.url)
-	go pr.run(ctx)
+	h, pr, stopLoad := startLoad(t, b, prefix, &l, first.url, 2)
 
 	t.Logf("two instances on %d partitions; load for 6s", from)
 	time.Sleep(6 * time.Second)
@@ -96,7 +79,7 @@ func regrow(t *testing.T, bin string, b backend) {
 	progress := &logWriter{t: t}
 	tool.Progress = progress
 	began := time.Now()
-	err = repartition.Run(context.Background(), tool)
+	err := repartition.Run(context.Background(), tool)
 	if err != nil {
 		t.Fatalf("repartition: %v", err)
 	}
@@ -113,7 +96,6 @@ func regrow(t *testing.T, bin string, b backend) {
 	}
 	time.Sleep(10 * time.Second)
 	stopLoad()
-	wg.Wait()
 	t.Logf("load stopped: %d answers, %d retried calls", h.answered.Load(), h.retries.Load())
 
 	for _, in := range []*instance{first, second} {

@@ -82,23 +82,7 @@ func scenario(t *testing.T, bin string, b backend) {
 	for i := 0; i < skus; i++ {
 		putStock(t, first.url, sku(i), startStock)
 	}
-	kc, err := client.NewKafka(context.Background(), client.KafkaConfig{Brokers: b.brokers, TopicPrefix: prefix, Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-
-	h := &history{orders: map[string]*orderRecord{}, adjusts: map[string][]int64{}}
-	ctx, stopLoad := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); orderLoop(ctx, t, w, 1, kc, &l, h) }()
-	}
-	wg.Add(1)
-	go func() { defer wg.Done(); feedLoop(ctx, &l, h) }()
-	pr := newProber(first.url)
-	go pr.run(ctx)
+	h, pr, stopLoad := startLoad(t, b, prefix, &l, first.url, 1)
 
 	phase := func(what string, d time.Duration) {
 		t.Logf("%s; load for %s (answers so far: %d)", what, d, h.answered.Load())
@@ -128,7 +112,6 @@ func scenario(t *testing.T, bin string, b backend) {
 	phase("i4 joined", 8*time.Second)
 
 	stopLoad()
-	wg.Wait()
 	t.Logf("load stopped: %d answers, %d retried calls", h.answered.Load(), h.retries.Load())
 
 	// Each window ends before the next event, so its figures are its own.
@@ -495,6 +478,26 @@ func takeover(t *testing.T, killed, to time.Time, p *prober, h *history) {
 	h.mu.Unlock()
 	t.Logf("TAKEOVER after SIGKILL: reads back after %s (0s: never refused); %d order calls in flight at the kill, the slowest answered %s after it (%s)",
 		readsBack.Round(time.Millisecond), inFlight, slowest.Round(time.Millisecond), how)
+}
+
+// startLoad runs the order workers (orders of up to maxLines lines, over
+// Kafka and HTTP), the feed worker and a prober of reads at probeURL; stop
+// ends them and waits.
+func startLoad(t *testing.T, b backend, prefix string, l *live, probeURL string, maxLines int) (h *history, pr *prober, stop func()) {
+	kc, err := client.NewKafka(context.Background(), client.KafkaConfig{Brokers: b.brokers, TopicPrefix: prefix, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = &history{orders: map[string]*orderRecord{}, adjusts: map[string][]int64{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Go(func() { orderLoop(ctx, t, w, maxLines, kc, l, h) })
+	}
+	wg.Go(func() { feedLoop(ctx, l, h) })
+	pr = newProber(probeURL)
+	go pr.run(ctx)
+	return h, pr, func() { cancel(); wg.Wait(); kc.Close() }
 }
 
 // putStock sets a SKU's stock with an ERP snapshot and waits until the
