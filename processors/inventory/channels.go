@@ -137,6 +137,28 @@ const rulesBatch = 2_000
 // computed under other channel rules (a share, a safety stock or a
 // channel's locations changed in the config): a few thousand push states a
 // cycle, from where the last cycle stopped.
+// scanPushStates reads up to limit push states of a partition after
+// cursor and lists the SKUs whose state match selects. It returns the
+// cursor to go on from, and whether the scan reached the partition's last
+// push state.
+func (p *Processor) scanPushStates(st *state.Partition, cursor []byte, limit int, match func(*processors.ChannelsState) bool) (skus []string, next []byte, end bool, err error) {
+	scanned, end := 0, true
+	err = st.ScanAfter([]byte(channelsPrefix), cursor, func(k, v []byte) bool {
+		if scanned >= limit {
+			end = false
+			return false
+		}
+		scanned++
+		cursor = append(cursor[:0], k...)
+		sku := string(k[len(channelsPrefix):])
+		if cs, err := p.pushState(sku, v); err == nil && match(cs) {
+			skus = append(skus, sku)
+		}
+		return true
+	})
+	return skus, cursor, end, err
+}
+
 func (p *Processor) recheckRules(c *txloop.Cycle, now time.Time) error {
 	for part, cursor := range p.rulesCursor {
 		st := c.Store(part)
@@ -144,19 +166,8 @@ func (p *Processor) recheckRules(c *txloop.Cycle, now time.Time) error {
 			delete(p.rulesCursor, part)
 			continue
 		}
-		var stale []string
-		scanned, end := 0, true
-		err := st.ScanAfter([]byte(channelsPrefix), cursor, func(k, v []byte) bool {
-			if scanned >= rulesBatch {
-				end = false
-				return false
-			}
-			scanned++
-			cursor = append(cursor[:0], k...)
-			if cs, err := p.pushState(string(k[len(channelsPrefix):]), v); err == nil && cs.Rules != p.rules {
-				stale = append(stale, string(k[len(channelsPrefix):]))
-			}
-			return true
+		stale, cursor, end, err := p.scanPushStates(st, cursor, rulesBatch, func(cs *processors.ChannelsState) bool {
+			return cs.Rules != p.rules
 		})
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stocksync/stocksync/internal/txloop"
 	"github.com/stocksync/stocksync/marketplace"
+	"github.com/stocksync/stocksync/processors"
 	"github.com/stocksync/stocksync/state"
 	"github.com/stocksync/stocksync/topology"
 )
@@ -73,20 +74,8 @@ func (p *Processor) unpark(c *txloop.Cycle) error {
 			continue
 		}
 		for ch, cursor := range channels {
-			var parked []string
-			scanned, end := 0, true
-			err := st.ScanAfter([]byte(channelsPrefix), cursor, func(k, v []byte) bool {
-				if scanned >= unparkScan {
-					end = false
-					return false
-				}
-				scanned++
-				cursor = append(cursor[:0], k...)
-				sku := string(k[len(channelsPrefix):])
-				if cs, err := p.pushState(sku, v); err == nil && cs.Sinks[ch] != nil && cs.Sinks[ch].Parked != "" {
-					parked = append(parked, sku)
-				}
-				return true
+			parked, cursor, end, err := p.scanPushStates(st, cursor, unparkScan, func(cs *processors.ChannelsState) bool {
+				return cs.Sinks[ch] != nil && cs.Sinks[ch].Parked != ""
 			})
 			if err != nil {
 				return fmt.Errorf("inventory: releasing the parked values of channel %s at partition %d: %w", ch, part, err)
