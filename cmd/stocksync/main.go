@@ -59,6 +59,9 @@ Usage:
   stocksync COMMAND --help
       The command's flags.
 
+Signals: SIGTERM and SIGINT stop gracefully; SIGUSR1 writes every goroutine's
+stack to stderr and carries on (for a process that seems stuck).
+
 Environment (a flag wins over its variable, a variable over the config file):
   STOCKSYNC_CONFIG       --config of serve and admin
   STOCKSYNC_BROKERS      --brokers: comma-separated host:port (serve, admin)
@@ -73,6 +76,7 @@ Environment (a flag wins over its variable, a variable over the config file):
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go dumpStacksOn(syscall.SIGUSR1, os.Stderr)
 	code := runMain(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

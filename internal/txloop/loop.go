@@ -114,6 +114,10 @@ type Loop struct {
 	// stores it decided with may already belong to another member.
 	joins atomic.Int64
 	owned int64
+	// committed is when a cycle last committed: a session that failed
+	// after it was a new incident (another broker restart), not the same
+	// failure again, and its member rejoins after the shortest pause.
+	committed time.Time
 }
 
 // standby is a store following its changelog while another member owns the
