@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,6 +39,12 @@ type Config struct {
 	// Report, JSON and Plot are where the report goes; default
 	// docs/soak.md, docs/soak.json and docs/soak.png under Repo.
 	Report, JSON, Plot string
+	// Faults are the fault kinds that rotate, in order; default FaultKinds.
+	// One kind alone reproduces a defect it triggers more often.
+	Faults []string
+	// LogLevel is the instances' STOCKSYNC_LOG_LEVEL; default info. At
+	// debug their logs carry franz-go's joins and transactions too.
+	LogLevel string
 	// Seed makes the load's choices repeatable; default the start time.
 	Seed int64
 	// Log receives progress; default slog.Default().
@@ -80,6 +88,9 @@ func (c *Config) fill() error {
 	if c.Plot == "" {
 		c.Plot = filepath.Join(c.Repo, "docs", "soak.png")
 	}
+	if len(c.Faults) == 0 {
+		c.Faults = FaultKinds
+	}
 	if c.Seed == 0 {
 		c.Seed = time.Now().UnixNano()
 	}
@@ -102,6 +113,11 @@ func (c *Config) validate() error {
 	}
 	if c.Instances < 2 || c.Instances > 9 {
 		errs = append(errs, fmt.Errorf("soak: Instances %d is outside 2..9", c.Instances))
+	}
+	for _, k := range c.Faults {
+		if !slices.Contains(FaultKinds, k) {
+			errs = append(errs, fmt.Errorf("soak: fault %q is none of %s", k, strings.Join(FaultKinds, ", ")))
+		}
 	}
 	for _, p := range []int{c.KafkaPort, c.ControllerPort, c.HTTPPort} {
 		if p < 1024 || p > 65535-c.Instances {

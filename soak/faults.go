@@ -31,8 +31,8 @@ type Fault struct {
 	Recovered bool `json:"recovered"`
 }
 
-// Fault kinds, in the order they rotate.
-var faultKinds = []string{"kill", "broker", "stop", "disk", "latency"}
+// FaultKinds are the faults, in the order they rotate by default.
+var FaultKinds = []string{"kill", "broker", "stop", "disk", "latency"}
 
 // holdFor is how long a stop, a full disk or added latency lasts.
 const holdFor = 20 * time.Second
@@ -50,18 +50,19 @@ type faulter struct {
 
 // inject runs fault number k (0-based) and returns it once lifted.
 func (f *faulter) inject(ctx context.Context, k int) Fault {
-	kind := faultKinds[k%len(faultKinds)]
+	kinds := f.cfg.Faults
+	kind := kinds[k%len(kinds)]
 	n := len(f.insts)
 	fl := Fault{Kind: kind, Start: time.Now()}
 	switch kind {
 	case "kill":
-		in := f.insts[(k/len(faultKinds))%n]
+		in := f.insts[(k/len(kinds))%n]
 		fl.Target = fmt.Sprintf("instance %d", in.idx)
 		in.stop(syscall.SIGKILL, 10*time.Second)
 		time.Sleep(time.Second)
 		fl.Note = f.restart(ctx, in)
 	case "stop":
-		in := f.insts[(k/len(faultKinds)+1)%n]
+		in := f.insts[(k/len(kinds)+1)%n]
 		fl.Target = fmt.Sprintf("instance %d", in.idx)
 		if err := in.signal(syscall.SIGSTOP); err != nil {
 			fl.Skipped = err.Error()

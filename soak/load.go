@@ -45,7 +45,14 @@ type load struct {
 	locs   []string
 	chans  []config.Channel
 	seed   int64
+	// slow, when set, is told of each attempt that waited over
+	// slowAttempt without an answer.
+	slow func()
 }
+
+// slowAttempt is how long an attempt waits before it counts as a stall's
+// sign: the clients time out at 8 s, and a takeover takes a few seconds.
+const slowAttempt = 5 * time.Second
 
 // send sends cmd once over r and records the attempt.
 func (l *load) send(r route, cmd contract.OrderCommand) *Attempt {
@@ -66,6 +73,9 @@ func (l *load) send(r route, cmd contract.OrderCommand) *Attempt {
 	a.Answered = time.Now()
 	if err != nil {
 		a.Err, a.Retryable = err.Error(), client.Retryable(err)
+		if l.slow != nil && a.Answered.Sub(a.Sent) > slowAttempt {
+			l.slow()
+		}
 	} else {
 		a.Result, a.RequestID = &res, echoedRequestID(res)
 	}

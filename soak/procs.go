@@ -61,6 +61,8 @@ type instance struct {
 	dataDir string
 	logPath string
 	base    string // http://127.0.0.1:port
+	// logLevel is its STOCKSYNC_LOG_LEVEL; "" leaves the environment's.
+	logLevel string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -111,6 +113,9 @@ func (in *instance) start() error {
 	}
 	cmd := exec.Command(in.bin, "serve", "--config", in.config, "--insecure-open")
 	cmd.Stdout, cmd.Stderr = out, out
+	if in.logLevel != "" {
+		cmd.Env = append(os.Environ(), "STOCKSYNC_LOG_LEVEL="+in.logLevel)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // signals from the terminal are the harness's to pass
 	if err := cmd.Start(); err != nil {
 		out.Close()
@@ -196,6 +201,29 @@ func (in *instance) waitReady(ctx context.Context, hc *http.Client) error {
 		case <-ctx.Done():
 			return fmt.Errorf("instance %d not ready: %w (see %s)", in.idx, ctx.Err(), in.logPath)
 		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// stackDumper returns a func that asks every running instance for its
+// goroutine stacks (SIGUSR1: they go to the instance's log), at most once
+// per 10 s. The load calls it when an attempt went unanswered: the stacks
+// taken while answers stall show where a stuck instance waits.
+func stackDumper(insts []*instance, log func(msg string, args ...any)) func() {
+	var mu sync.Mutex
+	var last time.Time
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < 10*time.Second {
+			return
+		}
+		last = time.Now()
+		log("soak: an attempt went unanswered; the instances' goroutine stacks go to their logs")
+		for _, in := range insts {
+			if in.running() {
+				_ = in.signal(syscall.SIGUSR1)
+			}
 		}
 	}
 }

@@ -77,7 +77,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i := range insts {
 		insts[i] = &instance{idx: i, bin: bin, config: filepath.Join(dir, fmt.Sprintf("instance-%d.yaml", i)),
 			dataDir: filepath.Join(dir, fmt.Sprintf("data-%d", i)), logPath: filepath.Join(dir, fmt.Sprintf("instance-%d.log", i)),
-			base: fmt.Sprintf("http://127.0.0.1:%d", cfg.HTTPPort+i)}
+			base: fmt.Sprintf("http://127.0.0.1:%d", cfg.HTTPPort+i), logLevel: cfg.LogLevel}
 		if err := os.MkdirAll(insts[i].dataDir, 0o755); err != nil {
 			return nil, err
 		}
@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	h := newHistory()
 	l := &load{h: h, locs: locs, chans: example.Channels, seed: cfg.Seed,
-		feeds: &feeder{h: h, hc: hc}}
+		feeds: &feeder{h: h, hc: hc}, slow: stackDumper(insts, log.Info)}
 	for _, in := range insts {
 		l.feeds.bases = append(l.feeds.bases, in.base)
 		c, err := client.NewHTTP(client.HTTPConfig{BaseURL: in.base, Timeout: 8 * time.Second})

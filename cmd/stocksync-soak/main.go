@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/stocksync/stocksync/soak"
@@ -31,8 +32,11 @@ func main() {
 	flag.StringVar(&cfg.Report, "report", "", "markdown report (default docs/soak.md)")
 	flag.StringVar(&cfg.JSON, "json", "", "JSON report (default docs/soak.json)")
 	flag.StringVar(&cfg.Plot, "plot", "", "PNG plot (default docs/soak.png)")
+	faults := flag.String("faults", strings.Join(soak.FaultKinds, ","), "the fault kinds that rotate, in order (one alone reproduces what it triggers more often)")
+	flag.StringVar(&cfg.LogLevel, "log-level", "", "the instances' STOCKSYNC_LOG_LEVEL (debug adds franz-go's joins and transactions)")
 	flag.Int64Var(&cfg.Seed, "seed", 0, "seed of the load's choices (default the time)")
 	flag.Parse()
+	cfg.Faults = strings.Split(*faults, ",")
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -28,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stocksync/stocksync/internal/kgolog"
 	"github.com/stocksync/stocksync/state"
 )
 
@@ -159,6 +160,9 @@ func New(cfg Config) (*Loop, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// franz-go's warnings (a broker unreachable, a fetch refused) in the
+	// instance's log; its joins and transactions too at debug.
+	cfg.Opts = append([]kgo.Opt{kgo.WithLogger(kgolog.New(cfg.Logger))}, cfg.Opts...)
 	if cfg.SessionTimeout == 0 {
 		cfg.SessionTimeout = 6 * time.Second
 	}
@@ -220,7 +224,10 @@ func (l *Loop) Run(ctx context.Context) error {
 		case !errors.As(err, &lost):
 			return err
 		}
-		if time.Since(began) > time.Minute {
+		l.mu.Lock()
+		worked := l.committed.After(began)
+		l.mu.Unlock()
+		if worked {
 			pause = time.Second
 		}
 		l.log.Warn("txloop: the transactional session failed (is the broker restarting or unreachable?); joining again with a new one",
@@ -403,6 +410,9 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 		return &sessionError{fmt.Errorf("txloop: ending a transaction: %w", err)}
 	}
 	l.cfg.Metrics.observe(committed, len(recs), len(c.out), c.Writes(), time.Since(began))
+	if committed {
+		l.committed = time.Now()
+	}
 	if !committed {
 		l.log.Info("txloop: a cycle was aborted (a rebalance or a fenced commit); its inputs are read again", "records", len(recs))
 		l.cfg.Handler.Aborted(c)
