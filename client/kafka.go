@@ -122,6 +122,10 @@ func NewKafka(ctx context.Context, cfg KafkaConfig) (*Kafka, error) {
 	k.producer, err = kgo.NewClient(append(append(base,
 		kgo.ProducerLinger(cfg.Linger),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2 of the key, as the Java client
+		// A command refused with a retriable error (a leader moving) is
+		// sent again only after a metadata update; franz-go spaces those 5s
+		// apart by default, which held a command that long.
+		kgo.MetadataMinAge(100*time.Millisecond),
 	), cfg.Opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)

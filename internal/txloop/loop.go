@@ -127,6 +127,9 @@ type standby struct {
 	st     *state.Partition
 	cancel context.CancelFunc
 	done   chan struct{}
+	// fresh is set once the store has caught up with its changelog since
+	// it was opened; View answers reads from it only then.
+	fresh atomic.Bool
 }
 
 func (s *standby) stop() *state.Partition {
@@ -192,15 +195,16 @@ func (l *Loop) Store(partition int32) *state.Partition {
 }
 
 // View is the store of any partition this instance keeps: owned and ready,
-// or a warm standby (Config.Standby; a standby trails its owner by the
-// time a fetch takes). Nil when neither.
+// or a warm standby that has caught up since it was opened (Config.Standby;
+// a standby trails its owner by the time a fetch takes). Nil when neither:
+// the caller asks the owner.
 func (l *Loop) View(partition int32) *state.Partition {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if st := l.stores[partition]; st != nil {
 		return st
 	}
-	if s := l.standby[partition]; s != nil {
+	if s := l.standby[partition]; s != nil && s.fresh.Load() {
 		return s.st
 	}
 	return nil
@@ -267,6 +271,14 @@ func (l *Loop) member(ctx context.Context) error {
 		// resumed partition waited up to 5s behind a long poll of the
 		// others. 100ms bounds that wait and the idle fetch rate alike.
 		kgo.FetchMaxWait(100 * time.Millisecond),
+		// A produce refused with a retriable error (CONCURRENT_TRANSACTIONS
+		// when a cycle writes to a partition whose previous transaction's
+		// markers are still being written, KIP-890) is retried only after a
+		// metadata update, and franz-go spaces those 5s apart by default:
+		// a cycle then stalled up to 5s (seen in the soak as expiries 3s
+		// late, and in the benchmark as a 4s stop). Updates are cheap;
+		// 100ms bounds that stall.
+		kgo.MetadataMinAge(metadataMinAge),
 		kgo.RequireStableFetchOffsets(),
 		kgo.BlockRebalanceOnPoll(),
 		// Partition p of every input must belong to the same member: the
@@ -322,6 +334,10 @@ func (l *Loop) member(ctx context.Context) error {
 	}
 	return nil
 }
+
+// metadataMinAge is the shortest time between two metadata updates of the
+// loop's client (franz-go's default is 5s); see member.
+const metadataMinAge = 100 * time.Millisecond
 
 // freshWait bounds the second poll of a cycle (fresh): about a fetch's
 // round trip on a busy broker, so it returns what arrived, and costs at
@@ -586,7 +602,7 @@ func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32)
 					st, err = state.OpenPartition(l.storeDir(p), state.PartitionOptions{})
 				}
 				if err == nil {
-					err = l.follow(ctx, p, st, true)
+					err = l.follow(ctx, p, st, nil)
 				}
 				if err == nil || ctx.Err() != nil {
 					l.ready(restored{job: job, partition: p, store: st, err: err})
@@ -631,7 +647,7 @@ func (l *Loop) follow1(p int32, st *state.Partition) {
 	go func() {
 		defer close(s.done)
 		for pause := 100 * time.Millisecond; ctx.Err() == nil; pause = min(2*pause, 5*time.Second) {
-			err := l.follow(ctx, p, st, false)
+			err := l.follow(ctx, p, st, s)
 			if ctx.Err() != nil {
 				return
 			}

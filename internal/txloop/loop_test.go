@@ -340,3 +340,119 @@ func TestRestoreFencesAnAbandonedTransaction(t *testing.T) {
 		t.Error("the fenced producer committed its transaction; want it refused")
 	}
 }
+
+// TestStandbyAnswersOnlyOnceCaughtUp: an instance restarted after a while
+// opens its standby stores from disk, behind by everything written while
+// it was down. Reads must not be answered from them before they caught up
+// (the soak read an order "reserved" there after its owner had expired
+// it): whenever View gives a store, it has every increment made before the
+// member started.
+func TestStandbyAnswersOnlyOnceCaughtUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	brokers := brokersForTest(t)
+	prefix := fmt.Sprintf("txls-%d.", time.Now().UnixNano())
+	in, changelog := prefix+"in", prefix+"table"
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopics(ctx, 2, 1, nil, in); err != nil {
+		t.Fatal(err)
+	}
+	compact := "compact"
+	if _, err := adm.CreateTopics(ctx, 2, 1, map[string]*string{"cleanup.policy": &compact}, changelog); err != nil {
+		t.Fatal(err)
+	}
+	dirs := map[string]string{"a": t.TempDir(), "b": t.TempDir()}
+	member := func(name string) (stop func(), l *Loop) {
+		l, err := New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + name, Inputs: []string{in},
+			Changelog: changelog, Partitions: 2, Dir: dirs[name], Handler: counter{out: prefix + "out"},
+			TransactionTimeout: 5 * time.Second, Standby: true, Logger: testLogger(), Opts: kgoLogOpts()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mctx, mcancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := l.Run(mctx); err != nil {
+				t.Errorf("member %s: %v", name, err)
+			}
+		})
+		return func() { mcancel(); wg.Wait() }, l
+	}
+	if _, err := adm.CreateTopics(ctx, 2, 1, nil, prefix+"out"); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	send := func(n int) {
+		for range n {
+			for p := range int32(2) {
+				rec := &kgo.Record{Topic: in, Partition: p, Key: []byte(fmt.Sprintf("k%d", p)), Value: []byte("inc")}
+				if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		sent += n
+	}
+	count := func(st *state.Partition, p int32) int {
+		v, err := st.Get([]byte(fmt.Sprintf("k%d", p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(string(v))
+		return n
+	}
+	// waitView waits until l reads sent increments of both keys.
+	waitView := func(l *Loop, who string) {
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+			ok := true
+			for p := range int32(2) {
+				st := l.View(p)
+				ok = ok && st != nil && count(st, p) == sent
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("member %s does not read %d increments of both keys a minute on", who, sent)
+			}
+		}
+	}
+
+	stopA, a := member("a")
+	defer stopA()
+	stopB, b := member("b")
+	send(20)
+	waitView(b, "b")
+	stopB()
+	send(30) // b's stores fall behind while it is down
+	waitView(a, "a")
+
+	stopB, b = member("b")
+	defer stopB()
+	for deadline := time.Now().Add(time.Minute); ; {
+		fresh := 0
+		for p := range int32(2) {
+			if st := b.View(p); st != nil {
+				if n := count(st, p); n != sent {
+					t.Fatalf("member b, restarted, answered a read of partition %d from a store at %d increments; %d were made before it started", p, n, sent)
+				}
+				fresh++
+			}
+		}
+		if fresh == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("member b, restarted, reads neither partition a minute on")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

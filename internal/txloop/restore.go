@@ -19,12 +19,15 @@ import (
 const restoreBatchBytes = 1 << 20
 
 // follow applies partition p's changelog to st from st's offset. Restoring
-// (until = true), it returns once st has every committed record and no
+// (sb nil), it returns once st has every committed record and no
 // transaction is open on the partition (an open one may be a paused former
 // owner's: its records must be known aborted or committed before this
-// member decides anything). As a warm standby (until = false), it follows
-// until ctx ends. It never closes st.
-func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, until bool) error {
+// member decides anything). As warm standby sb, it follows until ctx ends,
+// and marks sb fresh once st has every record committed when it began: a
+// store opened from disk after a restart may be hours behind, and reads are
+// not answered from it before then (View). It never closes st.
+func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, sb *standby) error {
+	until := sb == nil
 	fail := func(err error) error { return fmt.Errorf("restore %s[%d]: %w", l.cfg.Changelog, p, err) }
 	from, err := st.ChangelogOffset()
 	if err != nil {
@@ -48,6 +51,14 @@ func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, until b
 	began, applied := time.Now(), 0
 	var blocked time.Time // since when only an open transaction keeps the restore from its end
 	for {
+		if sb != nil && !sb.fresh.Load() {
+			// Every committed record read is as fresh as a read_committed
+			// reader gets, an open transaction or not; a failed look is
+			// taken again on the next round.
+			if pos, err := position(ctx, adm, l.cfg.Changelog, p, next); err == nil && pos != behind {
+				sb.fresh.Store(true)
+			}
+		}
 		if until {
 			pos, err := position(ctx, adm, l.cfg.Changelog, p, next)
 			if err != nil {
