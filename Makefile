@@ -27,6 +27,9 @@ test: ## the whole suite: unit tests, and the integration suite on kfake and (wh
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	STOCKSYNC_ENGINE=goka $(GO) test -race -count=1 -timeout 20m $(ENGINE_SUITES)
 
+test-loaded: ## the engine suites beside a CPU hog (one busy process per core): no test may depend on timing it does not control
+	scripts/cpuhog.sh $(GO) test -race -count=1 -timeout 40m $(ENGINE_SUITES)
+
 test-short: ## unit tests only (skips the integration suite)
 	$(GO) test -short -count=1 $(PKGS)
 
@@ -74,4 +77,4 @@ helm-lint: ## lint the Helm chart, check the alert rules (promtool) and the Graf
 	@# helm into .cache/bin if missing (go install with GOBIN), then lint --strict and template with default and production-like values
 	GO=$(GO) deploy/check.sh helm
 
-.PHONY: help build run test test-short test-kafka kafka-up kafka-down kafka-reset lint fmt bench bench-chain fraud-eval soak soak-ci helm-lint
+.PHONY: help build run test test-loaded test-short test-kafka kafka-up kafka-down kafka-reset lint fmt bench bench-chain fraud-eval soak soak-ci helm-lint
