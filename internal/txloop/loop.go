@@ -290,8 +290,8 @@ func (l *Loop) member(ctx context.Context) error {
 		kgo.ProducerLinger(0),
 		kgo.RecordPartitioner(partitioner{manual: map[string]bool{l.cfg.Changelog: true}}),
 		kgo.OnPartitionsAssigned(l.assigned),
-		kgo.OnPartitionsRevoked(l.gone),
-		kgo.OnPartitionsLost(l.gone),
+		kgo.OnPartitionsRevoked(l.revoked),
+		kgo.OnPartitionsLost(l.lost),
 	}, l.cfg.Opts...)...)
 	if err != nil {
 		return fmt.Errorf("txloop: %w", err)
@@ -571,7 +571,7 @@ func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32)
 	if held := l.heldLocked(); len(held) > 0 {
 		l.log.Warn("txloop: partitions still held at a new assignment (a revoke the client did not report); restoring them again",
 			"partitions", held)
-		l.goneLocked(held)
+		l.goneLocked(held, false) // another member may have owned them since
 	}
 	l.owned = l.joins.Load()
 	var parts []int32 // new here: paused until restored
@@ -632,7 +632,7 @@ func (l *Loop) warmAll(ctx context.Context) {
 			if err != nil {
 				l.log.Warn("txloop: opening a standby store failed; the partition is restored in full if assigned", "partition", p, "err", err)
 			} else {
-				l.follow1(p, st)
+				l.follow1(p, st, false) // opened from disk: as old as the last time it ran
 			}
 		}
 		l.mu.Unlock()
@@ -640,9 +640,12 @@ func (l *Loop) warmAll(ctx context.Context) {
 }
 
 // follow1 keeps st warm as partition p's standby; call with l.mu held.
-func (l *Loop) follow1(p int32, st *state.Partition) {
+// fresh says st has every committed record now (a store that was owned
+// here until this moment), so it answers reads at once.
+func (l *Loop) follow1(p int32, st *state.Partition, fresh bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &standby{st: st, cancel: cancel, done: make(chan struct{})}
+	s.fresh.Store(fresh)
 	l.standby[p] = s
 	go func() {
 		defer close(s.done)
@@ -661,10 +664,11 @@ func (l *Loop) follow1(p int32, st *state.Partition) {
 }
 
 // release closes a store that is no longer owned here, or keeps it warm as
-// a standby; call with l.mu held.
-func (l *Loop) release(p int32, st *state.Partition) {
+// a standby, answering reads at once if fresh (follow1); call with l.mu
+// held.
+func (l *Loop) release(p int32, st *state.Partition, fresh bool) {
 	if l.cfg.Standby && !l.closed {
-		l.follow1(p, st)
+		l.follow1(p, st, fresh)
 		return
 	}
 	if err := st.Close(); err != nil {
@@ -684,7 +688,7 @@ func (l *Loop) ready(r restored) {
 		case l.restoring[r.partition] != nil || l.closed: // assigned again: another job restores it now
 			_ = r.store.Close()
 		default:
-			l.release(r.partition, r.store)
+			l.release(r.partition, r.store, false) // its restore did not finish
 		}
 		return
 	}
@@ -692,7 +696,7 @@ func (l *Loop) ready(r restored) {
 	delete(l.restoring, r.partition)
 	if r.err != nil { // cancelled: the partition left meanwhile
 		if r.store != nil {
-			l.release(r.partition, r.store)
+			l.release(r.partition, r.store, false) // its restore did not finish
 		}
 		return
 	}
@@ -705,11 +709,20 @@ func (l *Loop) ready(r restored) {
 	l.session.Client().ResumeFetchPartitions(resume)
 }
 
-// gone closes the stores of partitions that left this member.
-func (l *Loop) gone(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+// revoked lets go of partitions revoked between cycles: their stores have
+// every commit applied.
+func (l *Loop) revoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.goneLocked(partitionsOf(m))
+	l.goneLocked(partitionsOf(m), true)
+}
+
+// lost lets go of partitions the group took away (this member's session
+// expired): another member may own them already.
+func (l *Loop) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.goneLocked(partitionsOf(m), false)
 }
 
 // heldLocked lists the partitions ready or restoring here; call with l.mu
@@ -726,9 +739,9 @@ func (l *Loop) heldLocked() []int32 {
 	return held
 }
 
-// goneLocked lets go of partitions that left this member; call with l.mu
-// held.
-func (l *Loop) goneLocked(parts []int32) {
+// goneLocked lets go of partitions that left this member, their stores
+// kept as standbys that answer reads at once if fresh; call with l.mu held.
+func (l *Loop) goneLocked(parts []int32, fresh bool) {
 	for _, p := range parts {
 		if job, ok := l.restoring[p]; ok {
 			job.cancel()
@@ -737,7 +750,7 @@ func (l *Loop) goneLocked(parts []int32) {
 		if st := l.stores[p]; st != nil {
 			delete(l.stores, p)
 			l.cfg.Handler.Gone(p)
-			l.release(p, st)
+			l.release(p, st, fresh)
 		}
 	}
 }
@@ -753,7 +766,7 @@ func (l *Loop) dropAll() {
 	}
 	for p, st := range l.stores {
 		l.cfg.Handler.Gone(p)
-		l.release(p, st)
+		l.release(p, st, false) // the failed cycle may have committed
 		delete(l.stores, p)
 	}
 }
