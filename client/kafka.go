@@ -202,6 +202,9 @@ func (k *Kafka) read(ctx context.Context) {
 			k.log.Warn("client: reading order results", "topic", t, "partition", p, "err", err)
 		})
 		fetches.EachRecord(func(rec *kgo.Record) {
+			if k.cfg.OnResult == nil && !k.awaited(rec) {
+				return // another client's answer: not worth decoding
+			}
 			var res contract.OrderResult
 			if err := json.Unmarshal(rec.Value, &res); err != nil {
 				k.log.Warn("client: unreadable order result", "partition", rec.Partition, "offset", rec.Offset, "err", err)
@@ -229,6 +232,21 @@ func (k *Kafka) deliver(res contract.OrderResult) {
 		default: // already answered
 		}
 	}
+}
+
+// awaited reports whether a call of this client may wait for rec: the
+// engine keys an answer by its order id and puts its request id in a
+// header. A record without that header is decoded, to be safe.
+func (k *Kafka) awaited(rec *kgo.Record) bool {
+	for _, h := range rec.Headers {
+		if h.Key == contract.HeaderRequestID {
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			_, ok := k.waiting[waitKey{string(rec.Key), string(h.Value)}]
+			return ok
+		}
+	}
+	return true
 }
 
 // wait registers interest in the answer to one request; register before

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,8 +58,9 @@ type Config struct {
 	Advertise string
 	// Endpoints are the marketplace settings of each channel, by name.
 	Endpoints map[string]marketplace.Config
-	// OnResult, if set, sees every order answer the instance reads from
-	// orders.results (opsui.Orders.Observe). Default none.
+	// OnResult, if set, sees every order answer this instance's loop
+	// decided, once its transaction committed (opsui.Orders.Observe): an
+	// instance sees the answers of the partitions it owns. Default none.
 	OnResult func(contract.OrderResult)
 }
 
@@ -75,7 +77,13 @@ type Engine struct {
 	log      *slog.Logger
 	gen      atomic.Pointer[generation] // nil until Run found the generation
 	producer *kgo.Client
-	commands atomic.Pointer[client.Kafka]
+	// commands carries the API's order commands over Kafka; made by the
+	// first one (orders), so an instance that gets none reads no answers.
+	commands struct {
+		sync.Mutex
+		k       *client.Kafka
+		stopped bool
+	}
 	started  atomic.Bool
 	timeout  time.Duration
 	pushers  map[string]*sinks.Pusher
@@ -174,7 +182,7 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) generation(names topology.Names, partitions int32) (*generation, error) {
 	s, cfg := e.s, e.cfg
 	proc, err := inventory.New(inventory.Config{Names: names, Partitions: partitions, Catalog: e.catalog,
-		Metrics: e.procMetric, Logger: cfg.Logger, Pushers: e.pushers, SinkMetrics: e.sinkMetric})
+		Metrics: e.procMetric, Logger: cfg.Logger, Pushers: e.pushers, SinkMetrics: e.sinkMetric, OnAnswer: e.onResult})
 	if err != nil {
 		return nil, err
 	}
@@ -207,13 +215,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.topics(ctx); err != nil {
 		return err
 	}
-	k, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.s.Kafka.Brokers, TopicPrefix: e.names.Prefix, Timeout: e.timeout,
-		Opts: e.security, Logger: e.log, OnResult: e.onResult})
-	if err != nil {
-		return fmt.Errorf("enginev2: %w", err)
-	}
-	defer k.Close()
-	e.commands.Store(k)
+	defer e.closeOrders()
 	g, ctx := errgroup.WithContext(ctx)
 	for _, pu := range e.pushers {
 		g.Go(func() error { return pu.Run(ctx) })
@@ -468,12 +470,45 @@ func (e *Engine) SubmitOrder(ctx context.Context, cmd contract.OrderCommand) (co
 	if err := cmd.Validate(); err != nil {
 		return contract.OrderResult{}, err
 	}
-	k := e.commands.Load()
-	if k == nil {
-		return contract.OrderResult{}, fmt.Errorf("%w: the engine is still starting", contract.ErrUnavailable)
+	k, err := e.orders(ctx)
+	if err != nil {
+		return contract.OrderResult{}, err
 	}
 	res, err := k.Submit(ctx, cmd)
 	return res, client.AsAPIError(err, e.timeout, cmd)
+}
+
+// orders is the client the API's order commands go through, made by the
+// first one: its reader of orders.results is the only one an instance
+// has, and one whose orders all come over Kafka needs none (the console
+// counts answers where the loop decides them).
+func (e *Engine) orders(ctx context.Context) (*client.Kafka, error) {
+	e.commands.Lock()
+	defer e.commands.Unlock()
+	if e.commands.k != nil {
+		return e.commands.k, nil
+	}
+	if !e.started.Load() || e.commands.stopped {
+		return nil, fmt.Errorf("%w: the engine is still starting or has stopped", contract.ErrUnavailable)
+	}
+	k, err := client.NewKafka(ctx, client.KafkaConfig{Brokers: e.s.Kafka.Brokers, TopicPrefix: e.names.Prefix, Timeout: e.timeout,
+		Opts: e.security, Logger: e.log})
+	if err != nil {
+		return nil, fmt.Errorf("%w: connecting the order client: %v", contract.ErrUnavailable, err)
+	}
+	e.commands.k = k
+	return k, nil
+}
+
+// closeOrders closes the order client, if a command made one, when Run
+// ends.
+func (e *Engine) closeOrders() {
+	e.commands.Lock()
+	defer e.commands.Unlock()
+	e.commands.stopped = true
+	if e.commands.k != nil {
+		e.commands.k.Close()
+	}
 }
 
 // SubmitFeed sends a snapshot or adjust and waits until the store shows it.

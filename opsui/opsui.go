@@ -9,15 +9,17 @@
 // The page is static HTML and JavaScript (static/, with uPlot vendored in
 // static/vendor/uplot: no CDN) over the JSON API, so it needs no rights the
 // API would not give its token. Its data routes live in queryapi (ops.go)
-// and read a Console: a Recorder (the series), Orders (fed with every
-// answer on orders.results by the engine's OnResult hook: units, refusals,
-// top SKUs, order history), the cluster view and the DLQ browser. What the
+// and read a Console: a Recorder (the series), Orders (fed with the order
+// answers by the engine's OnResult hook: units, refusals, top SKUs, order
+// history), the cluster view and the DLQ browser. What the
 // console needs of an engine beside the API's Engine is the small Engine
 // interface of this package.
 //
-// Metrics of Orders, registered on the registry given to NewOrders (every
-// instance reads all of orders.results, so each exports the deployment's
-// figures: aggregate with max, not sum):
+// Metrics of Orders, registered on the registry given to NewOrders. On the
+// new engine (engine.backend: txloop) each instance counts the answers its
+// own loop decided, once committed: aggregate with sum. The goka engine's
+// instances each read all of orders.results, so each exports the
+// deployment's figures: aggregate with max.
 //
 //	stocksync_order_units_total{op}        counter: units in answers; op is reserved, committed, released, expired, shipped
 //	stocksync_order_refusals_total{reason} counter: reserves refused, by reason (insufficient_stock: out of stock)

@@ -12,11 +12,12 @@ import (
 	"github.com/stocksync/stocksync/contract"
 )
 
-// Orders learns from every answer on orders.results (each instance's
-// client reads all of them, so every instance sees the whole deployment):
-// units by operation, refusals by reason, the SKUs most in demand and most
-// refused, and the recent answers of each order. Observe is the engines'
-// OnResult hook; it is cheap (a lock and a few map updates per answer).
+// Orders learns from the order answers the engine hands it (the new
+// engine: those its own loop decided, once committed; the goka engine:
+// every answer on orders.results): units by operation, refusals by reason,
+// the SKUs most in demand and most refused, and the recent answers of each
+// order. Observe is the engines' OnResult hook; it is cheap (a lock and a
+// few map updates per answer).
 type Orders struct {
 	units    *prometheus.CounterVec
 	byStatus map[string]prometheus.Counter // units by answer status, looked up once
@@ -136,9 +137,10 @@ func (o *Orders) remember(id string, ev Event) {
 	o.history[id] = append(evs, ev)
 }
 
-// History returns the answers this instance read for an order, oldest
-// first; nil when it saw none (before it started, or forgotten: it keeps
-// the last 50,000 orders).
+// History returns the answers this instance saw for an order, oldest
+// first; nil when it saw none (before it started, decided by another
+// instance on the new engine, or forgotten: it keeps the last 50,000
+// orders).
 func (o *Orders) History(orderID string) []Event {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -86,7 +86,7 @@ type historyAnswer struct {
 }
 
 // orderHistory answers GET /v1/orders/{order_id}/history: the answers this
-// instance read for the order, oldest first ([] when it saw none).
+// instance saw for the order, oldest first ([] when it saw none).
 func (a *api) orderHistory(w http.ResponseWriter, r *http.Request) {
 	id, ok := a.pathKey(w, r, "order_id")
 	if !ok {

@@ -45,6 +45,11 @@ type Config struct {
 	// stays to answer repeats and lookups before it leaves the table as a
 	// tombstone; default 24h.
 	Retention time.Duration
+	// OnAnswer, if set, sees every answer the processor gave, once the
+	// cycle that decided it committed (an aborted cycle's answers were
+	// never given): the ops console counts them here (opsui.Orders). It
+	// runs on the loop's goroutine: it must be quick. Default none.
+	OnAnswer func(contract.OrderResult)
 	// HoldGrace is how long past its order's expiry a hold on a line
 	// partition waits for the order's own settlement before it ends by
 	// itself (an orphan: its order was lost); default 5m. Long, since a
@@ -80,6 +85,7 @@ type Processor struct {
 	unparks       map[int32]map[string][]byte // per partition and channel: the DLQ replays in progress, each from its cursor
 	verdicts      chan sinks.Verdict          // from the pushers, recorded by the next cycle
 	offers        []offer                     // for the pushers once the cycle commits
+	answers       []contract.OrderResult      // the cycle's answers, for Config.OnAnswer once it commits
 	settled       []sinks.Verdict             // recorded verdicts, for the pushers once the cycle commits
 }
 
@@ -267,12 +273,17 @@ func (p *Processor) Gone(part int32) {
 	}
 }
 
-// Committed keeps the cycle's ledgers, now committed, and hands the new
-// channel values to the pushers.
+// Committed keeps the cycle's ledgers, now committed, hands the new
+// channel values to the pushers and the answers to Config.OnAnswer.
 func (p *Processor) Committed(*txloop.Cycle) {
 	keep(p.ledgers, p.committed)
 	keep(p.chanCache, p.chanCommitted)
 	p.afterCommit()
+	for _, a := range p.answers {
+		p.cfg.OnAnswer(a)
+	}
+	clear(p.answers)
+	p.answers = p.answers[:0]
 }
 
 // keep moves a cycle's committed values into a bounded cache.
@@ -309,6 +320,8 @@ func (p *Processor) Aborted(c *txloop.Cycle) {
 		p.requeue(v) // recorded again by the next cycle
 	}
 	p.offers, p.settled = p.offers[:0], p.settled[:0]
+	clear(p.answers)
+	p.answers = p.answers[:0]
 	clear(p.committed)
 	clear(p.chanCommitted)
 	for part := range p.expiry {

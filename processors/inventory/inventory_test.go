@@ -44,6 +44,12 @@ type world struct {
 	mu        sync.Mutex
 	instances map[int]*instance
 
+	// answered counts the answers the instances' OnAnswer saw, by request
+	// id ("expire" for expiries). A lock of its own: OnAnswer runs inside
+	// a loop's cycle, while a test holding mu may wait for that loop.
+	answeredMu sync.Mutex
+	answered   map[string]int
+
 	// pushTo, when set, gets a pusher for channel web on every instance,
 	// holding at most maxPending values.
 	pushTo     marketplace.Adapter
@@ -101,7 +107,8 @@ func newCluster(t *testing.T, retention time.Duration) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
-	w := &world{t: t, names: names, brokers: brokers, retention: retention, cl: cl, k: k, instances: map[int]*instance{}}
+	w := &world{t: t, names: names, brokers: brokers, retention: retention, cl: cl, k: k, instances: map[int]*instance{},
+		answered: map[string]int{}}
 	t.Cleanup(func() {
 		for i := range w.instances {
 			w.stop(i)
@@ -133,7 +140,7 @@ func (w *world) start(i int) {
 		pushers["web"] = pu
 	}
 	proc, err := New(Config{Names: w.names, Partitions: partitions, Catalog: cat, Metrics: processors.NewMetrics(reg),
-		Logger: testLogger(), Retention: w.retention, HoldGrace: time.Second, Pushers: pushers})
+		Logger: testLogger(), Retention: w.retention, HoldGrace: time.Second, Pushers: pushers, OnAnswer: w.onAnswer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +164,33 @@ func (w *world) start(i int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.instances[i] = &instance{loop: loop, stop: func() { cancel(); wg.Wait() }}
+}
+
+func (w *world) onAnswer(r contract.OrderResult) {
+	w.answeredMu.Lock()
+	defer w.answeredMu.Unlock()
+	key := r.RequestID
+	if r.Type == contract.Expire {
+		key = contract.Expire
+	}
+	w.answered[key]++
+}
+
+// seenOnce waits until the instances' OnAnswer saw the answer keyed key
+// (a request id, or "expire"), and fails unless it saw it exactly once.
+func (w *world) seenOnce(key string) {
+	w.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		w.answeredMu.Lock()
+		n := w.answered[key]
+		w.answeredMu.Unlock()
+		switch {
+		case n == 1:
+			return
+		case n > 1 || time.Now().After(deadline):
+			w.t.Fatalf("OnAnswer saw the answer %s %d times; want once", key, n)
+		}
+	}
 }
 
 // stop ends instance i; its partitions move to the others.
@@ -282,6 +316,11 @@ func TestDecidesOrdersInOneHop(t *testing.T) {
 	if a.OnHand != 7 || a.Reserved != 1 || a.Committed != 0 || b.OnHand != 2 || b.Reserved != 2 {
 		t.Errorf("at the end A %+v, B %+v; want A on_hand 7 reserved 1, B on_hand 2 reserved 2", *a, *b)
 	}
+	// The console counts what the processor answered, each answer once.
+	for _, res := range []contract.OrderResult{first, again, conflict, short, late} {
+		w.seenOnce(res.RequestID)
+	}
+	w.seenOnce(contract.Expire)
 }
 
 type resErr struct {

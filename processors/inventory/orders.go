@@ -504,6 +504,9 @@ func (p *Processor) answer(c *txloop.Cycle, r *contract.OrderResult) {
 		rec.Headers = []kgo.RecordHeader{{Key: contract.HeaderRequestID, Value: []byte(r.RequestID)}}
 	}
 	c.Emit(rec)
+	if p.cfg.OnAnswer != nil {
+		p.answers = append(p.answers, *r) // as marshalled: the order may change later in the cycle
+	}
 }
 
 func (p *Processor) refuse(c *txloop.Cycle, cmd contract.OrderCommand, reason contract.Reason) {
