@@ -96,20 +96,9 @@ func exactlyOnce(t *testing.T, standby bool) {
 		if dirs[name] == "" {
 			dirs[name] = t.TempDir()
 		}
-		l, err = New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + name, Inputs: []string{in},
+		return runMember(t, ctx, name, Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + name, Inputs: []string{in},
 			Changelog: changelog, Partitions: 4, Dir: dirs[name], Handler: counter{out: out},
-			TransactionTimeout: 5 * time.Second, Standby: standby, Logger: testLogger(), Opts: kgoLogOpts()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mctx, mcancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			if err := l.Run(mctx); err != nil {
-				t.Errorf("member %s: %v", name, err)
-			}
-		})
-		return func() { mcancel(); wg.Wait() }, l
+			TransactionTimeout: 5 * time.Second, Standby: standby})
 	}
 	const keys = 12
 	sent := map[string]int{}
@@ -264,6 +253,25 @@ func TestOneOwnerPerPartition(t *testing.T) {
 	}
 }
 
+// runMember starts a member of cfg (its test logger and franz-go options
+// filled in) until stop, which waits for it to leave.
+func runMember(t *testing.T, ctx context.Context, name string, cfg Config) (stop func(), l *Loop) {
+	t.Helper()
+	cfg.Logger, cfg.Opts = testLogger(), append(cfg.Opts, kgoLogOpts()...)
+	l, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := l.Run(mctx); err != nil {
+			t.Errorf("member %s: %v", name, err)
+		}
+	})
+	return func() { cancel(); wg.Wait() }, l
+}
+
 func testLogger() *slog.Logger {
 	if os.Getenv("STOCKSYNC_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -315,19 +323,9 @@ func TestRestoreFencesAnAbandonedTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l, err := New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "member", Inputs: []string{in},
-		Changelog: changelog, Partitions: 1, Dir: t.TempDir(), Handler: counter{out: in}, Logger: testLogger(), Opts: kgoLogOpts()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stop(); wg.Wait() }()
-	wg.Go(func() {
-		if err := l.Run(mctx); err != nil {
-			t.Errorf("member: %v", err)
-		}
-	})
+	stop, l := runMember(t, ctx, "member", Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "member", Inputs: []string{in},
+		Changelog: changelog, Partitions: 1, Dir: t.TempDir(), Handler: counter{out: in}})
+	defer stop()
 	for deadline := time.Now().Add(30 * time.Second); l.Store(0) == nil; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("partition 0 still restoring 30 s after the member started, behind a transaction left open for a minute")
@@ -371,20 +369,9 @@ func TestStandbyAnswersOnlyOnceCaughtUp(t *testing.T) {
 	}
 	dirs := map[string]string{"a": t.TempDir(), "b": t.TempDir()}
 	member := func(name string) (stop func(), l *Loop) {
-		l, err := New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + name, Inputs: []string{in},
+		return runMember(t, ctx, name, Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + name, Inputs: []string{in},
 			Changelog: changelog, Partitions: 2, Dir: dirs[name], Handler: counter{out: prefix + "out"},
-			TransactionTimeout: 5 * time.Second, Standby: true, Logger: testLogger(), Opts: kgoLogOpts()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mctx, mcancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			if err := l.Run(mctx); err != nil {
-				t.Errorf("member %s: %v", name, err)
-			}
-		})
-		return func() { mcancel(); wg.Wait() }, l
+			TransactionTimeout: 5 * time.Second, Standby: true})
 	}
 	if _, err := adm.CreateTopics(ctx, 2, 1, nil, prefix+"out"); err != nil {
 		t.Fatal(err)
