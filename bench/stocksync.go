@@ -322,9 +322,6 @@ func (s *Stocksync) Close() error {
 	if s.orders != nil {
 		s.orders.Close()
 	}
-	if s.feed != nil {
-		s.feed.Close()
-	}
 	for _, p := range s.peers {
 		_ = p.Process.Signal(syscall.SIGTERM)
 	}
@@ -341,7 +338,11 @@ func (s *Stocksync) Close() error {
 		}
 	}
 	s.stop()
-	return nil
+	if s.feed == nil {
+		return nil
+	}
+	defer s.feed.Close()
+	return deleteTopics(s.feed, s.names.Prefix)
 }
 
 func (s *Stocksync) Reserve(ctx context.Context, orderID string, lines []contract.Line, channel string, ttl time.Duration) (contract.OrderResult, error) {
@@ -505,8 +506,9 @@ const (
 // ChannelLatency reads stocksync_sink_e2e_latency_seconds{channel}, and
 // stocksync_reserve_latency_seconds{status} (order command produced →
 // answer emitted, inside the engine) under "decide:<status>", and the new
-// engine's stocksync_engine_cycle_commit_seconds under "cycle: commit": from the
-// registry of an in-process engine, else from its /metrics.
+// engine's stocksync_engine_cycle_commit_seconds under "cycle: commit" and
+// stocksync_engine_cycle_stage_seconds{stage} under "cycle: <stage>": from
+// the registry of an in-process engine, else from its /metrics.
 func (s *Stocksync) ChannelLatency(ctx context.Context) (map[string]Histogram, error) {
 	out, err := s.histograms(ctx, e2eMetric, "channel", "")
 	if err != nil {
@@ -521,6 +523,12 @@ func (s *Stocksync) ChannelLatency(ctx context.Context) (map[string]Histogram, e
 	// depends on.
 	cyc, _ := s.histograms(ctx, "stocksync_engine_cycle_commit_seconds", "", "cycle: commit")
 	for k, v := range cyc {
+		out[k] = v
+	}
+	// Where a loaded cycle's time goes (wait, fresh, decide, produce, end,
+	// apply): the loop is serial, so the slowest stage is every order's.
+	stages, _ := s.histograms(ctx, "stocksync_engine_cycle_stage_seconds", "stage", "cycle: ")
+	for k, v := range stages {
 		out[k] = v
 	}
 	return out, err

@@ -313,18 +313,20 @@ func (l *Loop) member(ctx context.Context) error {
 		l.dropAll()
 	}()
 	for ctx.Err() == nil {
+		began := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, l.cfg.TickInterval)
 		fetches := s.PollFetches(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
+		polled := time.Now()
 		l.fetchErrors(fetches)
 		recs := fetches.Records()
 		if len(recs) > 0 && !slices.ContainsFunc(recs, isFenceMarker) { // what came after a marker is the fence's
 			recs = append(recs, l.fresh(ctx, s)...)
 		}
-		if err := l.cycle(ctx, recs); err != nil {
+		if err := l.cycle(ctx, recs, stages{wait: polled.Sub(began), fresh: time.Since(polled)}); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopping: the cycle's transaction was aborted or completed
 			}
@@ -369,10 +371,12 @@ func (l *Loop) fetchErrors(fetches kgo.Fetches) {
 }
 
 // cycle decides recs in one transaction. A cycle that cannot commit is
-// aborted and its inputs come again; an error returned is fatal.
-func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
+// aborted and its inputs come again; an error returned is fatal. st has
+// the polls' times; the cycle adds its own.
+func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record, st stages) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	decided := time.Now()
 	polled := len(recs) // fence markers included: their offsets must commit
 	recs = l.markers(recs)
 	c := &Cycle{stores: l.stores, dirty: map[int32]map[string][]byte{}, fenced: l.fenced}
@@ -389,6 +393,7 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	}
 	// Begin only now: the cycle's writes and outputs were buffered.
 	began := time.Now()
+	st.decide = began.Sub(decided)
 	if err := l.session.Begin(); err != nil {
 		return &sessionError{fmt.Errorf("txloop: begin a transaction: %w", err)}
 	}
@@ -408,7 +413,9 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 	}
 	offsets := l.produceChangelog(ectx, c, failed)
 	try := kgo.TryCommit
-	if err := l.session.Client().Flush(ectx); err != nil || failed.get() != nil {
+	flushErr := l.session.Client().Flush(ectx)
+	st.produce = time.Since(began)
+	if err := flushErr; err != nil || failed.get() != nil {
 		l.log.Warn("txloop: a record of the cycle failed; aborting its transaction", "records", len(recs), "err", errors.Join(err, failed.get()))
 		try = kgo.TryAbort
 	}
@@ -420,7 +427,9 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 		l.log.Info("txloop: a rebalance began during the cycle; aborting its transaction", "records", len(recs))
 		try = kgo.TryAbort
 	}
+	ending := time.Now()
 	committed, err := l.end(ectx, try, polled > 0)
+	st.end = time.Since(ending)
 	if err != nil {
 		l.cfg.Handler.Aborted(c)
 		return &sessionError{fmt.Errorf("txloop: ending a transaction: %w", err)}
@@ -448,6 +457,10 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record) error {
 		}
 	}
 	l.cfg.Handler.Committed(c)
+	if polled > 0 {
+		st.apply = time.Since(ending) - st.end
+		l.cfg.Metrics.observeStages(st)
+	}
 	return nil
 }
 

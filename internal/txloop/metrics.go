@@ -14,6 +14,19 @@ type Metrics struct {
 	inputs  prometheus.Histogram
 	records prometheus.Histogram
 	commit  prometheus.Histogram
+	stage   *prometheus.HistogramVec
+}
+
+// stages is where one cycle's time went. The loop is serial, so an order
+// that arrives during a slow stage waits for it: these say which one to
+// look at when the tail grows.
+type stages struct {
+	wait    time.Duration // the poll, until records came
+	fresh   time.Duration // the second, short poll for what came during the last cycle
+	decide  time.Duration // the handler's decisions and tick, in memory
+	produce time.Duration // producing the cycle's records until every one is acknowledged
+	end     time.Duration // ending the transaction: offsets, heartbeat, EndTxn
+	apply   time.Duration // writing the stores and answering in process
 }
 
 // NewMetrics registers the loop's metrics with reg.
@@ -27,9 +40,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records written per committed cycle (outputs and changelog).", Buckets: prometheus.ExponentialBuckets(1, 2, 16)}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "stocksync_engine_cycle_commit_seconds",
 			Help: "From a cycle's begin to its transaction's end: produce, flush and commit.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "stocksync_engine_cycle_stage_seconds",
+			Help:    "Where the time of committed cycles with input went, by stage (wait, fresh, decide, produce, end, apply).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"stage"}),
 	}
-	reg.MustRegister(m.cycles, m.inputs, m.records, m.commit)
+	reg.MustRegister(m.cycles, m.inputs, m.records, m.commit, m.stage)
 	return m
+}
+
+func (m *Metrics) observeStages(s stages) {
+	if m == nil {
+		return
+	}
+	for _, st := range []struct {
+		name string
+		d    time.Duration
+	}{{"wait", s.wait}, {"fresh", s.fresh}, {"decide", s.decide}, {"produce", s.produce}, {"end", s.end}, {"apply", s.apply}} {
+		m.stage.WithLabelValues(st.name).Observe(st.d.Seconds())
+	}
 }
 
 func (m *Metrics) observe(committed bool, inputs, outputs, writes int, took time.Duration) {

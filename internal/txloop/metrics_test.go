@@ -1,0 +1,96 @@
+package txloop
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestCycleStagesAreCounted decides records through a member with metrics:
+// an operator reading stocksync_engine_cycle_stage_seconds must find every
+// committed cycle with input once in each stage, and the stages' times
+// within the cycle they belong to.
+func TestCycleStagesAreCounted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	brokers := brokersForTest(t)
+	prefix := fmt.Sprintf("txm-%d.", time.Now().UnixNano())
+	in, out, changelog := prefix+"in", prefix+"out", prefix+"table"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 2, 1, nil, in, out, changelog); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	stop, _ := runMember(t, ctx, "a", Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "a", Inputs: []string{in},
+		Changelog: changelog, Partitions: 2, Dir: t.TempDir(), Handler: counter{out: out}, Metrics: NewMetrics(reg)})
+	defer stop()
+	const sent = 40
+	for i := range sent {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: in, Key: fmt.Appendf(nil, "k%d", i%5), Value: []byte("inc")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cycles uint64
+	for {
+		inputs, n := histogram(t, reg, "stocksync_engine_cycle_inputs", "")
+		if inputs == sent {
+			cycles = n
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%v of %d inputs decided", inputs, sent)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, commits := histogram(t, reg, "stocksync_engine_cycle_commit_seconds", "")
+	for _, stage := range []string{"wait", "fresh", "decide", "produce", "end", "apply"} {
+		if _, n := histogram(t, reg, "stocksync_engine_cycle_stage_seconds", stage); n != cycles {
+			t.Errorf("stage %s counts %d cycles; %d committed with input", stage, n, cycles)
+		}
+	}
+	produce, _ := histogram(t, reg, "stocksync_engine_cycle_stage_seconds", "produce")
+	end, _ := histogram(t, reg, "stocksync_engine_cycle_stage_seconds", "end")
+	commit, _ := histogram(t, reg, "stocksync_engine_cycle_commit_seconds", "")
+	if commits != cycles || produce+end > commit {
+		t.Errorf("produce %.4fs + end %.4fs over %d cycles; the commits (produce through end) took %.4fs over %d", produce, end, cycles, commit, commits)
+	}
+}
+
+// histogram is the sum and count of a histogram of reg, of the series
+// whose "stage" label is stage ("" for a histogram without labels).
+func histogram(t *testing.T, reg *prometheus.Registry, name, stage string) (sum float64, count uint64) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			label := ""
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "stage" {
+					label = l.GetValue()
+				}
+			}
+			if label == stage {
+				return m.GetHistogram().GetSampleSum(), m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return 0, 0
+}
