@@ -7,7 +7,7 @@
 // write instead (issue 18, peers/kstreams: a Java child process built with
 // Maven, at-least-once or exactly_once_v2).
 //
-// Everything is a value: a Workload (FlashSale, SteadyDay) says what to
+// Everything is a value: a Workload (FlashSale, SteadyDay, MultiLine) says what to
 // send, a System (Postgres, Redis, Stocksync, KStreams) takes it, RunLoad drives one
 // system with one workload open-loop at a rate or closed-loop with N
 // clients, and returns a Result: commands decided per second, latencies,

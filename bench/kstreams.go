@@ -252,21 +252,29 @@ func (k *KStreams) Close() error {
 		return nil
 	}
 	defer func() { k.feed.Close(); k.feed = nil }()
+	return deleteTopics(k.feed, k.prefix)
+}
+
+// deleteTopics deletes the topics of a run's prefix once its system
+// stopped: a broker kept for many runs otherwise holds thousands of their
+// partitions, and the later runs paid for them (3,400 partitions after a
+// day of runs; docs in bench/README.md).
+func deleteTopics(cl *kgo.Client, prefix string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	adm := kadm.NewClient(k.feed)
+	adm := kadm.NewClient(cl)
 	all, err := adm.ListTopics(ctx)
 	if err != nil {
-		return fmt.Errorf("bench: list topics to delete those of %s: %w", k.prefix, err)
+		return fmt.Errorf("bench: list topics to delete those of %s: %w", prefix, err)
 	}
 	var mine []string
 	for _, t := range all.Names() {
-		if strings.HasPrefix(t, k.prefix) {
+		if strings.HasPrefix(t, prefix) {
 			mine = append(mine, t)
 		}
 	}
 	if _, err := adm.DeleteTopics(ctx, mine...); err != nil {
-		return fmt.Errorf("bench: delete the topics of %s: %w", k.prefix, err)
+		return fmt.Errorf("bench: delete the topics of %s: %w", prefix, err)
 	}
 	return nil
 }

@@ -9,18 +9,24 @@ import (
 	"time"
 
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/topology"
 )
 
 // Workload kinds.
 const (
 	FlashSale = "flash" // reserves only, skewed to a few hundred hot SKUs that sell out
 	SteadyDay = "steady"
+	// MultiLine is the flash sale's catalogue and skew with two lines in
+	// every order, SpanShare of them on two partitions and the rest on
+	// one: the engine decides an order whose lines live on partitions of
+	// other instances with messages between them (docs/design.md).
+	MultiLine = "multi"
 )
 
 // WorkloadConfig says what the load generator sends. Zero fields take the
 // defaults stated on them for the kind.
 type WorkloadConfig struct {
-	// Kind is FlashSale or SteadyDay. Required.
+	// Kind is FlashSale, SteadyDay or MultiLine. Required.
 	Kind string
 	// SKUs is the catalogue size. Default 100,000 (flash) or 1,000,000
 	// (steady).
@@ -48,11 +54,17 @@ type WorkloadConfig struct {
 	TTL time.Duration
 	// Seed makes the command stream repeatable. Default 1.
 	Seed uint64
+	// Partitions of the engine's topics (MultiLine): which lines share a
+	// partition. Default 12, the engine's.
+	Partitions int32
+	// SpanShare is the share of MultiLine orders whose two lines live on
+	// different partitions. Default 0.3.
+	SpanShare float64
 }
 
 func (c *WorkloadConfig) fill() error {
 	switch c.Kind {
-	case FlashSale:
+	case FlashSale, MultiLine:
 		c.SKUs = or(c.SKUs, 100_000)
 		if len(c.Locations) == 0 {
 			c.Locations = []string{"msk-wh-1"}
@@ -64,8 +76,10 @@ func (c *WorkloadConfig) fill() error {
 			c.Locations = []string{"msk-wh-1", "msk-dark-1", "spb-store-1"}
 		}
 	default:
-		return fmt.Errorf("bench: workload kind %q is not %s or %s", c.Kind, FlashSale, SteadyDay)
+		return fmt.Errorf("bench: workload kind %q is not %s, %s or %s", c.Kind, FlashSale, SteadyDay, MultiLine)
 	}
+	c.Partitions = or(c.Partitions, 12)
+	c.SpanShare = or(c.SpanShare, 0.3)
 	c.Channel = or(c.Channel, "web")
 	c.ZipfS = or(c.ZipfS, 1.1)
 	c.HotSKUs = min(or(c.HotSKUs, 300), c.SKUs)
@@ -75,6 +89,9 @@ func (c *WorkloadConfig) fill() error {
 	var errs []error
 	if c.SKUs < 10 {
 		errs = append(errs, fmt.Errorf("bench: SKUs %d: want at least 10", c.SKUs))
+	}
+	if c.SpanShare < 0 || c.SpanShare > 1 || (c.Kind == MultiLine && c.Partitions < 2 && c.SpanShare > 0) {
+		errs = append(errs, fmt.Errorf("bench: SpanShare %g over %d partitions: want a share in [0, 1] and 2 partitions or more to span", c.SpanShare, c.Partitions))
 	}
 	if c.ZipfS <= 1 {
 		errs = append(errs, fmt.Errorf("bench: ZipfS %g: want > 1", c.ZipfS))
@@ -129,7 +146,7 @@ func (c WorkloadConfig) Catalogue() (*Catalogue, error) {
 	}
 	cat := &Catalogue{SKUs: c.SKUs, Locations: c.Locations}
 	switch c.Kind {
-	case FlashSale:
+	case FlashSale, MultiLine:
 		cat.onHand = func(sku, _ int) int64 {
 			if sku < c.HotSKUs {
 				return c.HotStock
@@ -243,12 +260,45 @@ func (g *generator) reserve() Op {
 	return Op{Kind: OpReserve, OrderID: id, Lines: lines}
 }
 
+// twoLines is a MultiLine reserve: a first SKU drawn as the flash sale
+// draws it, and a second one drawn until it lands on another partition
+// (SpanShare of the orders) or on the same one.
+func (g *generator) twoLines() Op {
+	g.seq++
+	id := g.run + "-" + strconv.FormatInt(g.seq, 36)
+	span := g.rng.Float64() < g.cfg.SpanShare
+	first := g.pickSKU()
+	home := topology.PartitionOf(SKUName(first), g.cfg.Partitions)
+	fits := func(s int) bool {
+		return s != first && (topology.PartitionOf(SKUName(s), g.cfg.Partitions) != home) == span
+	}
+	second := g.pickSKU()
+	for tries := 0; !fits(second) && tries < 10_000; tries++ {
+		second = g.pickSKU()
+	}
+	for s := 0; !fits(second) && s < g.cfg.SKUs; s++ { // a small catalogue: any SKU that fits
+		second = s
+	}
+	if second == first { // one SKU alone on its partition: the order spans
+		second = (first + 1) % g.cfg.SKUs
+	}
+	lines := make([]contract.Line, 0, 2)
+	for _, s := range []int{first, second} {
+		loc := g.cfg.Locations[g.rng.IntN(len(g.cfg.Locations))]
+		lines = append(lines, contract.Line{SKU: SKUName(s), Qty: int64(1 + g.rng.IntN(3)), Location: loc})
+	}
+	return Op{Kind: OpReserve, OrderID: id, Lines: lines}
+}
+
 // Next is the next command to send.
 func (g *generator) Next() Op {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.cfg.Kind == FlashSale {
+	switch g.cfg.Kind {
+	case FlashSale:
 		return g.reserve()
+	case MultiLine:
+		return g.twoLines()
 	}
 	// steady: reserve 40, confirm 20, release 10, ship 15, snapshot 10, adjust 5.
 	switch r := g.rng.IntN(100); {
@@ -330,7 +380,7 @@ func (g *generator) take(pool *[]string) string {
 // Done tells the generator an order command's outcome, so the steady day
 // confirms, releases and ships orders that exist.
 func (g *generator) Done(op Op, res contract.OrderResult, err error) {
-	if g.cfg.Kind == FlashSale {
+	if g.cfg.Kind != SteadyDay {
 		return
 	}
 	g.mu.Lock()

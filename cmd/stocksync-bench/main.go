@@ -36,7 +36,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: stocksync-bench run|engine|kfake|hop|rebuild|chain [flags] (see bench/README.md)")
 		os.Exit(2)
 	}
-	if addr := os.Getenv("STOCKSYNC_PPROF"); addr != "" { // profiles of a running engine child or chain day: go tool pprof http://ADDR/debug/pprof/profile
+	// Profiles of a running benchmark (STOCKSYNC_PPROF) and of its engine
+	// child (STOCKSYNC_PPROF_ENGINE: the child inherits both, and the
+	// parent holds the first address): go tool pprof http://ADDR/debug/pprof/profile
+	addr := os.Getenv("STOCKSYNC_PPROF")
+	if os.Args[1] == "engine" {
+		addr = os.Getenv("STOCKSYNC_PPROF_ENGINE")
+	}
+	if addr != "" {
 		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -67,7 +74,7 @@ func main() {
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	systems := fs.String("systems", "postgres,redis,stocksync,stocksync-http,stocksync-kfake,kstreams,kstreams-eos", "systems to run, in order")
-	workloads := fs.String("workloads", "flash,steady", "workloads to run: flash, steady")
+	workloads := fs.String("workloads", "flash,steady", "workloads to run: flash, steady, multi (two lines an order, 30% of them on two partitions)")
 	rate := fs.Float64("rate", 0, "open loop: commands per second (0: closed loop with --clients)")
 	clients := fs.Int("clients", 64, "closed loop: concurrent clients")
 	duration := fs.Duration("duration", 30*time.Second, "load per system × workload, warm-up (10%) included")
@@ -120,9 +127,12 @@ func run(ctx context.Context, args []string) error {
 	}
 	for _, w := range splitList(*workloads) {
 		wl := bench.WorkloadConfig{Kind: w, HotSKUs: *hot, HotStock: *hotStock}
-		if w == bench.FlashSale {
+		switch w {
+		case bench.FlashSale:
 			wl.SKUs = *flashSKUs
-		} else {
+		case bench.MultiLine:
+			wl.SKUs, wl.Partitions = *flashSKUs, int32(*partitions)
+		default:
 			wl.SKUs = *steadySKUs
 		}
 		cfg.Workloads = append(cfg.Workloads, wl)
