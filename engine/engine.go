@@ -269,16 +269,40 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	e.started.Store(true)
 	g, ctx := errgroup.WithContext(ctx)
+	// The processors stop only once a visit of the channels table in
+	// flight has ended (at most visitGrace later): goka's
+	// VisitAllWithStats reads its count of visited keys without the
+	// atomics its partitions add to it with, and a visit cut short by a
+	// stop leaves partitions adding while it reads (the race detector
+	// caught it at an instance's shutdown in the integration suite).
+	procCtx, stopProcs := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProcs()
+	visiting := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		select {
+		case <-visiting:
+		case <-time.After(visitGrace):
+		}
+		stopProcs()
+	}()
 	for _, p := range e.processors() {
-		g.Go(func() error { return p.run(ctx, e.log) })
+		g.Go(func() error { return p.run(procCtx, e.log) })
 	}
 	g.Go(func() error { return e.expiry.Run(ctx) })
 	e.runChannels(ctx, func(name string, f func(context.Context) error) {
 		g.Go(func() error { return wrap(name, f(ctx)) })
 	})
-	g.Go(func() error { return e.recomputeChannels(ctx) })
+	g.Go(func() error {
+		defer close(visiting)
+		return e.recomputeChannels(ctx)
+	})
 	return g.Wait()
 }
+
+// visitGrace bounds how long a stop waits for a visit of the channels
+// table to finish before the processors stop anyway.
+const visitGrace = 10 * time.Second
 
 func wrap(what string, err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
@@ -360,7 +384,8 @@ func (e *Engine) recomputeChannels(ctx context.Context) error {
 		default:
 		}
 		start := time.Now()
-		n, err := e.channelsProc.VisitAll(ctx, "recompute", nil)
+		// Not cut short by ctx: the processors wait for it (Run).
+		n, err := e.channelsProc.VisitAll(context.WithoutCancel(ctx), "recompute", nil)
 		if err != nil && ctx.Err() == nil {
 			e.log.Warn("channels: checking the SKUs against the channel rules was interrupted; it runs again at the next rebalance", "err", err)
 			continue
