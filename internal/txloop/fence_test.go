@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -29,15 +28,7 @@ func TestFenceStopsTheIntakeOnly(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	compact := "compact"
-	for _, c := range []struct {
-		cfg    map[string]*string
-		topics []string
-	}{{nil, []string{intake, msgs, out}}, {map[string]*string{"cleanup.policy": &compact}, []string{changelog}}} {
-		if _, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 1, c.cfg, c.topics...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createTopics(t, ctx, cl, 1, changelog, intake, msgs, out)
 	l, err := New(Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "a", Inputs: []string{intake, msgs},
 		Intake: []string{intake}, Changelog: changelog, Partitions: 1, Dir: t.TempDir(), Handler: counter{out: out},
 		TransactionTimeout: 5 * time.Second, Logger: testLogger(), Opts: kgoLogOpts()})

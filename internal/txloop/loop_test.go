@@ -59,6 +59,20 @@ func brokersForTest(t *testing.T) []string {
 	return c.ListenAddrs()
 }
 
+// createTopics creates a test's topics with n partitions each: changelog
+// compacted, as the engine's is, and the others plain.
+func createTopics(t *testing.T, ctx context.Context, cl *kgo.Client, n int32, changelog string, plain ...string) {
+	t.Helper()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopics(ctx, n, 1, nil, plain...); err != nil {
+		t.Fatal(err)
+	}
+	compact := "compact"
+	if _, err := adm.CreateTopics(ctx, n, 1, map[string]*string{"cleanup.policy": &compact}, changelog); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestExactlyOnceAcrossRebalances counts increments through members that
 // join and leave mid-stream: every key's outputs must be 1..n exactly once,
 // and the stores and the changelog must agree on n. With standby stores,
@@ -81,16 +95,9 @@ func exactlyOnce(t *testing.T, standby bool) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := adm.CreateTopics(ctx, 4, 1, nil, in, out); err != nil {
-		t.Fatal(err)
-	}
-	compact := "compact"
-	if _, err := adm.CreateTopics(ctx, 4, 1, map[string]*string{"cleanup.policy": &compact}, changelog); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, ctx, cl, 4, changelog, in, out)
 	dirs := map[string]string{}
 	member := func(name string) (stop func(), l *Loop) {
 		if dirs[name] == "" {
@@ -201,9 +208,7 @@ func TestOneOwnerPerPartition(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, 1, nil, prefix+"in", prefix+"table"); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, ctx, cl, partitions, prefix+"table", prefix+"in")
 	var members []*Loop
 	var wg sync.WaitGroup
 	mctx, stop := context.WithCancel(ctx)
@@ -307,9 +312,7 @@ func TestRestoreFencesAnAbandonedTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admc.Close()
-	if _, err := kadm.NewClient(admc).CreateTopics(ctx, 1, 1, nil, in, changelog); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, ctx, admc, 1, changelog, in)
 	zombie, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID(prefix+"zombie"),
 		kgo.TransactionTimeout(time.Minute), kgo.DefaultProduceTopic(changelog), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
@@ -359,22 +362,12 @@ func TestStandbyAnswersOnlyOnceCaughtUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopics(ctx, 2, 1, nil, in); err != nil {
-		t.Fatal(err)
-	}
-	compact := "compact"
-	if _, err := adm.CreateTopics(ctx, 2, 1, map[string]*string{"cleanup.policy": &compact}, changelog); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, ctx, cl, 2, changelog, in, prefix+"out")
 	dirs := map[string]string{"a": t.TempDir(), "b": t.TempDir()}
 	member := func(name string) (stop func(), l *Loop) {
 		return runMember(t, ctx, name, Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + name, Inputs: []string{in},
 			Changelog: changelog, Partitions: 2, Dir: dirs[name], Handler: counter{out: prefix + "out"},
 			TransactionTimeout: 5 * time.Second, Standby: true})
-	}
-	if _, err := adm.CreateTopics(ctx, 2, 1, nil, prefix+"out"); err != nil {
-		t.Fatal(err)
 	}
 	sent := 0
 	send := func(n int) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -29,9 +28,7 @@ func TestCycleStagesAreCounted(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 2, 1, nil, in, out, changelog); err != nil {
-		t.Fatal(err)
-	}
+	createTopics(t, ctx, cl, 2, changelog, in, out)
 	reg := prometheus.NewRegistry()
 	stop, _ := runMember(t, ctx, "a", Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "a", Inputs: []string{in},
 		Changelog: changelog, Partitions: 2, Dir: t.TempDir(), Handler: counter{out: out}, Metrics: NewMetrics(reg)})
