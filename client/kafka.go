@@ -28,8 +28,9 @@ type KafkaConfig struct {
 	// Timeout bounds how long a call waits for the engine's answer, from
 	// sending the command; a shorter context deadline wins. Default 5s.
 	Timeout time.Duration
-	// Linger is how long the producer waits to batch commands per
-	// partition: throughput for latency. Default 2ms; negative for none.
+	// Linger is how long a command waits for others to share its produce
+	// request: throughput (the broker's and the client's CPU per command)
+	// for latency. Default 2ms; negative for none.
 	Linger time.Duration
 	// ClientID names the client to the brokers. Default "stocksync-client".
 	ClientID string
@@ -332,7 +333,14 @@ func (k *Kafka) send(ctx context.Context, cmd contract.OrderCommand) (contract.O
 	defer stop()
 	rec := &kgo.Record{Topic: k.commands, Key: []byte(k.key(cmd)), Value: value,
 		Headers: []kgo.RecordHeader{{Key: contract.HeaderRequestID, Value: []byte(cmd.RequestID)}}}
-	if err := k.producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+	// Produce, not ProduceSync: ProduceSync sends its partitions' batches
+	// at once, so calls in flight together did not share them and the
+	// linger did nothing (at 5,000 orders/s a produce request per one or
+	// two commands; with the linger, one per ten, and a broker and client
+	// with less to do: bench/README.md, round 6).
+	produced := make(chan error, 1)
+	k.producer.Produce(ctx, rec, func(_ *kgo.Record, err error) { produced <- err })
+	if err := <-produced; err != nil {
 		return contract.OrderResult{}, kafkaError(typ, orderID, err)
 	}
 	select {
