@@ -74,6 +74,9 @@ type Result struct {
 	// E2E is stock change → marketplace ack per channel (stocksync only),
 	// the histogram's growth during the load.
 	E2E map[string]Histogram
+	// Requests are the system's requests to the broker during the load,
+	// by kind (RequestCounters; stocksync).
+	Requests map[string]float64
 	// FirstErrors are a few of the errors, for the report.
 	FirstErrors []string
 	// Runs is how many runs the suite made of this system × workload; this
@@ -119,6 +122,13 @@ func RunLoad(ctx context.Context, sys System, cfg LoadConfig) (*Result, error) {
 			return nil, fmt.Errorf("bench: %s: reading its latency histograms: %w", sys.Name(), err)
 		}
 	}
+	reqs, _ := sys.(RequestCounters)
+	var reqsBefore map[string]float64
+	if reqs != nil {
+		if reqsBefore, err = reqs.KafkaRequests(ctx); err != nil {
+			return nil, fmt.Errorf("bench: %s: reading its request counters: %w", sys.Name(), err)
+		}
+	}
 	meter := startMeter(sys.Processes())
 	r := &runner{sys: sys, gen: gen, cfg: cfg, wl: wl, start: time.Now(), seconds: make([]atomic.Int64, int(cfg.Duration/time.Second)+2)}
 	if cfg.CPUProfile != "" {
@@ -151,6 +161,18 @@ func RunLoad(ctx context.Context, sys System, cfg LoadConfig) (*Result, error) {
 		res.E2E = map[string]Histogram{}
 		for ch, h := range after {
 			res.E2E[ch] = h.Sub(e2eBefore[ch])
+		}
+	}
+	if reqs != nil {
+		after, err := reqs.KafkaRequests(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s: reading its request counters: %w", sys.Name(), err)
+		}
+		res.Requests = map[string]float64{}
+		for kind, n := range after {
+			if d := n - reqsBefore[kind]; d > 0 {
+				res.Requests[kind] = d
+			}
 		}
 	}
 	r.finish(res)

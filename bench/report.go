@@ -73,6 +73,40 @@ func WriteE2E(w io.Writer, results []*Result) {
 	}
 }
 
+// WriteRequests writes the requests each system sent to the broker during
+// the load, per 1000 orders answered, by kind (RequestCounters).
+func WriteRequests(w io.Writer, results []*Result) {
+	var rows []string
+	for _, r := range results {
+		if len(r.Requests) == 0 || r.Answered == 0 {
+			continue
+		}
+		kinds := make([]string, 0, len(r.Requests))
+		var total float64
+		for k, n := range r.Requests {
+			kinds = append(kinds, k)
+			total += n
+		}
+		sort.Slice(kinds, func(a, b int) bool { return r.Requests[kinds[a]] > r.Requests[kinds[b]] })
+		per := func(n float64) float64 { return n * 1000 / float64(r.Answered) }
+		var cells []string
+		for _, k := range kinds {
+			if n := per(r.Requests[k]); n >= 0.5 {
+				cells = append(cells, fmt.Sprintf("%s %.0f", k, n))
+			}
+		}
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %.0f | %s |", r.Workload, r.System, r.Mode, per(total), strings.Join(cells, ", ")))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "| workload | system | load | engine → broker requests per 1000 orders | by kind |")
+	fmt.Fprintln(w, "|---|---|---|---:|---|")
+	for _, row := range rows {
+		fmt.Fprintln(w, row)
+	}
+}
+
 func msOrInf(s float64) string {
 	switch {
 	case math.IsNaN(s):
@@ -101,6 +135,8 @@ func WriteResults(dir string, results []*Result) error {
 	}
 	fmt.Fprintln(f)
 	WriteE2E(f, results)
+	fmt.Fprintln(f)
+	WriteRequests(f, results)
 	if err := f.Close(); err != nil {
 		return err
 	}

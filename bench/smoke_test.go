@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stocksync/stocksync/config"
 )
 
 // TestSmoke runs every system for a couple of seconds at a low rate with
@@ -99,6 +101,11 @@ func TestSmoke(t *testing.T) {
 				}
 				if v.Malformed != 0 {
 					t.Errorf("%s: %d accepted reserves without a location for every line", kind, v.Malformed)
+				}
+				// The loop counts its requests (the goka engine does not).
+				goka, _ := config.ParseBackend(os.Getenv(config.EnvBackend))
+				if _, counts := sys.(RequestCounters); counts && goka != config.BackendGoka && res.Requests["EndTxn"] == 0 {
+					t.Errorf("%s: no EndTxn request counted during the load; requests: %v", kind, res.Requests)
 				}
 				if kind == FlashSale && v.SoldOut == 0 {
 					t.Errorf("flash: no hot row sold out (the workload should sell out its hot SKUs)")

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -538,6 +539,42 @@ func (s *Stocksync) histograms(ctx context.Context, name, label, prefix string) 
 	if s.reg != nil {
 		return gatherHistograms(s.reg, name, label, prefix)
 	}
+	body, err := s.metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	hs, err := parseHistograms(body, name, label)
+	out := map[string]Histogram{}
+	for k, v := range hs {
+		out[prefix+k] = v
+	}
+	return out, err
+}
+
+// requestsMetric counts the engine loop's requests to the broker by kind.
+const requestsMetric = "stocksync_engine_kafka_requests_total"
+
+// KafkaRequests reads stocksync_engine_kafka_requests_total{request}: the
+// new engine's loop's requests to the broker by kind (none on goka).
+func (s *Stocksync) KafkaRequests(ctx context.Context) (map[string]float64, error) {
+	if s.reg != nil {
+		out := map[string]float64{}
+		err := gatherSeries(s.reg, requestsMetric, "request", func(kind string, m *dto.Metric) {
+			out[kind] = m.GetCounter().GetValue()
+		})
+		return out, err
+	}
+	body, err := s.metrics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return parseCounters(body, requestsMetric, "request")
+}
+
+// metrics is the engine's /metrics in the Prometheus text format.
+func (s *Stocksync) metrics(ctx context.Context) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
 	if err != nil {
 		return nil, err
@@ -546,45 +583,76 @@ func (s *Stocksync) histograms(ctx context.Context, name, label, prefix string) 
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	hs, err := parseHistograms(resp.Body, name, label)
-	out := map[string]Histogram{}
-	for k, v := range hs {
-		out[prefix+k] = v
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s/metrics: %s", s.url, resp.Status)
 	}
-	return out, err
+	return resp.Body, nil
+}
+
+// parseCounters reads one counter family, by one label, from the
+// Prometheus text format.
+func parseCounters(r io.Reader, name, label string) (map[string]float64, error) {
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), name+"{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "}")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.Fields(value + " 0")[0], 64)
+		if err != nil {
+			continue
+		}
+		out[parseLabels(labels)[label]] = v
+	}
+	return out, sc.Err()
 }
 
 // gatherHistograms reads one histogram family, by one label (prefixed),
 // from an in-process registry.
 func gatherHistograms(reg prometheus.Gatherer, name, label, prefix string) (map[string]Histogram, error) {
+	out := map[string]Histogram{}
+	err := gatherSeries(reg, name, label, func(value string, m *dto.Metric) {
+		h := m.GetHistogram()
+		var hist Histogram
+		for _, b := range h.GetBucket() {
+			hist.Bounds = append(hist.Bounds, b.GetUpperBound())
+			hist.Counts = append(hist.Counts, b.GetCumulativeCount())
+		}
+		hist.Count, hist.Sum = h.GetSampleCount(), h.GetSampleSum()
+		out[prefix+value] = hist
+	})
+	return out, err
+}
+
+// gatherSeries calls each with every series of one metric family of an
+// in-process registry and the series' value of one label.
+func gatherSeries(reg prometheus.Gatherer, name, label string, each func(value string, m *dto.Metric)) error {
 	mfs, err := reg.Gather()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := map[string]Histogram{}
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			var ch string
+			var value string
 			for _, l := range m.GetLabel() {
 				if l.GetName() == label {
-					ch = prefix + l.GetValue()
+					value = l.GetValue()
 				}
 			}
-			h := m.GetHistogram()
-			var hist Histogram
-			for _, b := range h.GetBucket() {
-				hist.Bounds = append(hist.Bounds, b.GetUpperBound())
-				hist.Counts = append(hist.Counts, b.GetCumulativeCount())
-			}
-			hist.Count, hist.Sum = h.GetSampleCount(), h.GetSampleSum()
-			out[ch] = hist
+			each(value, m)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // parseHistograms reads one histogram family, by one label, from the

@@ -45,6 +45,15 @@ type ChannelLatencies interface {
 	ChannelLatency(ctx context.Context) (map[string]Histogram, error)
 }
 
+// RequestCounters is implemented by systems that count their requests to
+// the broker by kind (stocksync's loop): a snapshot, cumulative since the
+// system started. A transaction costs the broker about ten requests
+// whatever its size, so requests per order shows what a cycle's size
+// saves.
+type RequestCounters interface {
+	KafkaRequests(ctx context.Context) (map[string]float64, error)
+}
+
 // Histogram is a cumulative Prometheus histogram: Counts[i] observations ≤
 // Bounds[i]; Count is all of them.
 type Histogram struct {

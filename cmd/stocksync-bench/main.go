@@ -152,6 +152,8 @@ func run(ctx context.Context, args []string) error {
 		_ = bench.WriteTable(os.Stdout, results)
 		fmt.Println()
 		bench.WriteE2E(os.Stdout, results)
+		fmt.Println()
+		bench.WriteRequests(os.Stdout, results)
 		fmt.Fprintf(os.Stderr, "results in %s\n", filepath.Clean(*out))
 	}
 	return err

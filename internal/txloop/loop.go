@@ -166,6 +166,9 @@ func New(cfg Config) (*Loop, error) {
 	// franz-go's warnings (a broker unreachable, a fetch refused) in the
 	// instance's log; its joins and transactions too at debug.
 	cfg.Opts = append([]kgo.Opt{kgo.WithLogger(kgolog.New(cfg.Logger))}, cfg.Opts...)
+	if cfg.Metrics != nil {
+		cfg.Opts = append(cfg.Opts, kgo.WithHooks(cfg.Metrics))
+	}
 	if cfg.SessionTimeout == 0 {
 		cfg.SessionTimeout = 6 * time.Second
 	}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Metrics say how large the cycles are and what their transactions cost:
@@ -15,6 +17,12 @@ type Metrics struct {
 	records prometheus.Histogram
 	commit  prometheus.Histogram
 	stage   *prometheus.HistogramVec
+	// requests counts the loop client's requests to the brokers by kind.
+	// A transaction costs the broker about ten requests (produce, offset
+	// commit, heartbeat, EndTxn, and the broker's own partition checks and
+	// markers), whatever its size: requests per order is the cost that
+	// larger cycles lower.
+	requests *prometheus.CounterVec
 }
 
 // stages is where one cycle's time went. The loop is serial, so an order
@@ -43,9 +51,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "stocksync_engine_cycle_stage_seconds",
 			Help:    "Where the time of committed cycles with input went, by stage (wait, fresh, decide, produce, end, apply).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"stage"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocksync_engine_kafka_requests_total",
+			Help: "Requests the engine's loop (its session and restores) sent to the brokers, by kind (Produce, Fetch, EndTxn, …)."}, []string{"request"}),
 	}
-	reg.MustRegister(m.cycles, m.inputs, m.records, m.commit, m.stage)
+	reg.MustRegister(m.cycles, m.inputs, m.records, m.commit, m.stage, m.requests)
 	return m
+}
+
+// OnBrokerWrite counts a request written to a broker (kgo.HookBrokerWrite).
+func (m *Metrics) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if err == nil {
+		m.requests.WithLabelValues(kmsg.NameForKey(key)).Inc()
+	}
 }
 
 func (m *Metrics) observeStages(s stages) {

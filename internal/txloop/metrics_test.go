@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -63,11 +64,18 @@ func TestCycleStagesAreCounted(t *testing.T) {
 	if commits != cycles || produce+end > commit {
 		t.Errorf("produce %.4fs + end %.4fs over %d cycles; the commits (produce through end) took %.4fs over %d", produce, end, cycles, commit, commits)
 	}
+	// Every committed cycle with input produced its records and ended its
+	// transaction with a request of its own.
+	for _, kind := range []string{"Produce", "EndTxn", "TxnOffsetCommit"} {
+		if n := series(t, reg, "stocksync_engine_kafka_requests_total", "request", kind).GetCounter().GetValue(); n < float64(cycles) {
+			t.Errorf("%v %s requests counted; %d cycles committed with input", n, kind, cycles)
+		}
+	}
 }
 
-// histogram is the sum and count of a histogram of reg, of the series
-// whose "stage" label is stage ("" for a histogram without labels).
-func histogram(t *testing.T, reg *prometheus.Registry, name, stage string) (sum float64, count uint64) {
+// series is the series of a metric of reg whose label has the value ("" for
+// a series without that label), or nil.
+func series(t *testing.T, reg *prometheus.Registry, name, label, value string) *dto.Metric {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -78,16 +86,24 @@ func histogram(t *testing.T, reg *prometheus.Registry, name, stage string) (sum 
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			label := ""
+			got := ""
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "stage" {
-					label = l.GetValue()
+				if l.GetName() == label {
+					got = l.GetValue()
 				}
 			}
-			if label == stage {
-				return m.GetHistogram().GetSampleSum(), m.GetHistogram().GetSampleCount()
+			if got == value {
+				return m
 			}
 		}
 	}
-	return 0, 0
+	return nil
+}
+
+// histogram is the sum and count of a histogram of reg, of the series
+// whose "stage" label is stage ("" for a histogram without labels).
+func histogram(t *testing.T, reg *prometheus.Registry, name, stage string) (sum float64, count uint64) {
+	t.Helper()
+	h := series(t, reg, name, "stage", stage).GetHistogram()
+	return h.GetSampleSum(), h.GetSampleCount()
 }
