@@ -92,8 +92,12 @@ type Stocksync struct {
 	child *exec.Cmd
 	args  []string    // the child's, after cfg.Command[0]
 	peers []*exec.Cmd // more instances (Instances)
-	stop  context.CancelFunc
-	done  chan error
+	// peerURLs are the more instances' HTTP addresses: the requests to
+	// the broker are summed over every instance (the latency histograms
+	// are instance 0's).
+	peerURLs []string
+	stop     context.CancelFunc
+	done     chan error
 }
 
 // NewStocksync starts an instance on a topic prefix of its own, waits until
@@ -199,6 +203,7 @@ func (s *Stocksync) startPeer(ctx context.Context, prefix string, i int) error {
 	if err := waitReady(ctx, "http://"+addr, done, func() string { return s.logTail(logName) }); err != nil {
 		return fmt.Errorf("instance %d: %w", i, err)
 	}
+	s.peerURLs = append(s.peerURLs, "http://"+addr)
 	return s.waitReady(ctx) // the first instance, after the rebalance
 }
 
@@ -539,7 +544,7 @@ func (s *Stocksync) histograms(ctx context.Context, name, label, prefix string) 
 	if s.reg != nil {
 		return gatherHistograms(s.reg, name, label, prefix)
 	}
-	body, err := s.metrics(ctx)
+	body, err := metrics(ctx, s.url)
 	if err != nil {
 		return nil, err
 	}
@@ -565,17 +570,27 @@ func (s *Stocksync) KafkaRequests(ctx context.Context) (map[string]float64, erro
 		})
 		return out, err
 	}
-	body, err := s.metrics(ctx)
-	if err != nil {
-		return nil, err
+	out := map[string]float64{}
+	for _, url := range append([]string{s.url}, s.peerURLs...) {
+		body, err := metrics(ctx, url)
+		if err != nil {
+			return nil, err
+		}
+		counts, err := parseCounters(body, requestsMetric, "request")
+		body.Close()
+		if err != nil {
+			return nil, err
+		}
+		for kind, n := range counts {
+			out[kind] += n
+		}
 	}
-	defer body.Close()
-	return parseCounters(body, requestsMetric, "request")
+	return out, nil
 }
 
-// metrics is the engine's /metrics in the Prometheus text format.
-func (s *Stocksync) metrics(ctx context.Context) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/metrics", nil)
+// metrics is an instance's /metrics in the Prometheus text format.
+func metrics(ctx context.Context, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -585,7 +600,7 @@ func (s *Stocksync) metrics(ctx context.Context) (io.ReadCloser, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s/metrics: %s", s.url, resp.Status)
+		return nil, fmt.Errorf("GET %s/metrics: %s", url, resp.Status)
 	}
 	return resp.Body, nil
 }
