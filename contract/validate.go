@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // Limits on input from outside. They bound the work and the state one message
@@ -77,11 +79,38 @@ func CheckKey(field, s string) error {
 
 // DecodeOrderCommand decodes and validates a message of orders.commands.
 func DecodeOrderCommand(data []byte) (OrderCommand, error) {
+	if c, ok := decodeValidFast(data); ok {
+		return c, nil
+	}
 	var c OrderCommand
 	if err := DecodeStrict(data, &c); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
+}
+
+// decodeValidFast decodes a command with goccy/go-json, four times faster
+// than encoding/json here (the engine decodes every command: with
+// encoding/json that was a sixth of its decision path, bench/README.md
+// round 7), and reports whether it is a valid command. encoding/json stays
+// the judge of everything else: a command this refuses, for whatever
+// reason, is decoded again by DecodeStrict, whose verdict and error
+// message stand. FuzzDecodeFastAgrees checks that what this accepts,
+// encoding/json accepts as the same command.
+func decodeValidFast(data []byte) (OrderCommand, bool) {
+	var c OrderCommand
+	if len(data) > MaxMessageBytes {
+		return c, false
+	}
+	dec := gojson.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&c) != nil {
+		return c, false
+	}
+	if off := dec.InputOffset(); off < 0 || off > int64(len(data)) || len(bytes.TrimLeft(data[off:], " \t\r\n")) != 0 {
+		return c, false // data after the object
+	}
+	return c, c.Validate() == nil
 }
 
 // Validate checks an order command; a reserve without ttl_s gets DefaultTTLS.

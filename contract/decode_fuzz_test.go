@@ -1,0 +1,52 @@
+package contract
+
+import (
+	"reflect"
+	"testing"
+)
+
+// FuzzDecodeFastAgrees: a command the fast decoder accepts is one
+// encoding/json accepts too, as the same command. (What the fast one
+// refuses goes to encoding/json anyway.)
+//
+//	go test ./contract -run '^$' -fuzz FuzzDecodeFastAgrees -fuzztime 2m
+func FuzzDecodeFastAgrees(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":2,"location":"dc-1"}],"channel":"web","ttl_s":600,"request_id":"r-1"}`,
+		`{"type":"confirm","order_id":"o-1"}`,
+		`{"TYPE":"reserve","Order_Id":"o-1","lines":[{"SKU":"milk","Qty":1}]}`,
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1.0}]}`,
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1e2}]}`,
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":99999999999999999999}]}`,
+		`{"type":"reserve","order_id":"o-1","order_id":"o-2","lines":[{"sku":"milk","qty":1}]}`,
+		`{"type":"reserve","order_id":"o\u00e9\ud800","lines":[{"sku":"milk","qty":1}]}`,
+		"{\"type\":\"reserve\",\"order_id\":\"o\xff\",\"lines\":[{\"sku\":\"milk\",\"qty\":1}]}",
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1}]} {}`,
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1}]}` + "\f",
+		`{"type":"reserve","order_id":"o-1","lines":null,"ttl_s":null}`,
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1,"price":3}]}`,
+		`{"type":"ship","order_id":"o-1","lines":[]}`,
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":"1"}]}`,
+		`[{"type":"confirm","order_id":"o-1"}]`,
+		` {"type":"release","order_id":"o-1"}` + "\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := decodeValidFast(data)
+		if !ok {
+			return
+		}
+		var std OrderCommand
+		err := DecodeStrict(data, &std)
+		if err == nil {
+			err = std.Validate()
+		}
+		if err != nil {
+			t.Fatalf("%q: the fast decoder accepted %+v, encoding/json refuses it: %v", data, fast, err)
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Fatalf("%q: the fast decoder read %+v, encoding/json %+v", data, fast, std)
+		}
+	})
+}
