@@ -1,7 +1,6 @@
 package processors
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -65,45 +64,15 @@ func (o *order) appendBinary(buf []byte) []byte {
 	if o.Answer == nil {
 		return append(buf, 0)
 	}
-	return appendResult(append(buf, 1), o.Answer)
-}
-
-func appendResult(buf []byte, r *contract.OrderResult) []byte {
-	buf = binenc.AppendString(buf, r.OrderID)
-	buf = binenc.AppendString(buf, r.RequestID)
-	buf = binenc.AppendString(buf, r.Type)
-	buf = binenc.AppendString(buf, r.Status)
-	buf = binenc.AppendString(buf, r.ExpiresAt)
-	buf = binenc.AppendUvarint(buf, uint64(len(r.Lines)))
-	for _, l := range r.Lines {
-		buf = binenc.AppendString(buf, l.SKU)
-		buf = binenc.AppendVarint(buf, l.Qty)
-		buf = binenc.AppendString(buf, l.Location)
-	}
-	e := r.Error
-	if e == nil {
-		return append(buf, 0)
-	}
-	buf = append(buf, 1)
-	for _, s := range []string{e.Type, e.Message, e.SKU, e.Location, e.State} {
-		buf = binenc.AppendString(buf, s)
-	}
-	buf = binenc.AppendVarint(buf, e.Requested)
-	if e.Available == nil {
-		return append(buf, 0)
-	}
-	return binenc.AppendVarint(append(buf, 1), *e.Available)
+	return contract.AppendResult(append(buf, 1), o.Answer)
 }
 
 // decodeOrder decodes an orders table value; values written as JSON by
 // builds before the binary encoding are read too.
 func decodeOrder(v []byte) (*order, error) {
 	o := new(order)
-	if len(v) > 0 && v[0] == '{' {
-		if err := json.Unmarshal(v, o); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorruptOrder, err)
-		}
-		return o, nil
+	if old, err := binenc.OldJSON(v, o, ErrCorruptOrder); old {
+		return o, err
 	}
 	d := binenc.NewDecoder(v, ErrCorruptOrder)
 	format := d.Byte()
@@ -131,33 +100,10 @@ func decodeOrder(v []byte) (*order, error) {
 		o.StepWaiting = d.Strings()
 	}
 	if d.Bool() {
-		o.Answer = decodeResult(d, format)
+		o.Answer = contract.ReadResult(d, format >= orderFormatV2)
 	}
 	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	return o, nil
-}
-
-func decodeResult(d *binenc.Decoder, format byte) *contract.OrderResult {
-	r := &contract.OrderResult{OrderID: d.String()}
-	if format >= orderFormatV2 {
-		r.RequestID = d.String()
-	}
-	r.Type, r.Status, r.ExpiresAt = d.String(), d.String(), d.String()
-	if n := d.Count(); n > 0 {
-		r.Lines = make([]contract.Line, n)
-		for i := range r.Lines {
-			r.Lines[i] = contract.Line{SKU: d.String(), Qty: d.Varint(), Location: d.String()}
-		}
-	}
-	if !d.Bool() {
-		return r
-	}
-	r.Error = &contract.Reason{Type: d.String(), Message: d.String(), SKU: d.String(), Location: d.String(), State: d.String(), Requested: d.Varint()}
-	if d.Bool() {
-		avail := d.Varint()
-		r.Error.Available = &avail
-	}
-	return r
 }

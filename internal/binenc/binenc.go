@@ -6,6 +6,7 @@ package binenc
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 )
 
@@ -21,6 +22,14 @@ func AppendString(buf []byte, s string) []byte {
 	return append(buf, s...)
 }
 
+// AppendBool appends a boolean as one byte, 0 or 1.
+func AppendBool(buf []byte, b bool) []byte {
+	if b {
+		return append(buf, 1)
+	}
+	return append(buf, 0)
+}
+
 // AppendStrings appends a count and that many strings.
 func AppendStrings(buf []byte, ss []string) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(ss)))
@@ -28,6 +37,19 @@ func AppendStrings(buf []byte, ss []string) []byte {
 		buf = AppendString(buf, s)
 	}
 	return buf
+}
+
+// OldJSON decodes v into out if v is JSON, as the values of some tables
+// were before their binary encodings (JSON starts with '{', a binary value
+// with its format byte), and reports whether it was.
+func OldJSON(v []byte, out any, corrupt error) (bool, error) {
+	if len(v) == 0 || v[0] != '{' {
+		return false, nil
+	}
+	if err := json.Unmarshal(v, out); err != nil {
+		return true, fmt.Errorf("%w: %v", corrupt, err)
+	}
+	return true, nil
 }
 
 // Decoder reads what the Append functions wrote. The first problem is kept

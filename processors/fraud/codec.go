@@ -34,13 +34,13 @@ func (customerCodec) Encode(v any) ([]byte, error) {
 		b = binenc.AppendString(b, r.ID)
 		b = binenc.AppendVarint(b, r.TS)
 		b = appendFloat(b, r.Amount)
-		b = appendBool(b, r.Unmatched)
+		b = binenc.AppendBool(b, r.Unmatched)
 	}
 	b = binenc.AppendUvarint(b, uint64(len(s.Loyalty)))
 	for _, r := range s.Loyalty {
 		b = binenc.AppendString(b, r.ID)
 		b = binenc.AppendVarint(b, r.TS)
-		b = appendBool(b, r.Redemption)
+		b = binenc.AppendBool(b, r.Redemption)
 		b = binenc.AppendVarint(b, r.Points)
 	}
 	b = binenc.AppendUvarint(b, uint64(len(s.Sales)))
@@ -171,10 +171,3 @@ func readOwn(d *binenc.Decoder) map[string]*EWMA {
 
 func appendFloat(b []byte, v float64) []byte { return binenc.AppendUvarint(b, math.Float64bits(v)) }
 func readFloat(d *binenc.Decoder) float64    { return math.Float64frombits(d.Uvarint()) }
-
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 1)
-	}
-	return append(b, 0)
-}

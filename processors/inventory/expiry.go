@@ -1,9 +1,6 @@
 package inventory
 
-import (
-	"container/heap"
-	"encoding/json"
-)
+import "container/heap"
 
 // expiryQueue is a partition's reservations by expiry time, rebuilt from the
 // partition's orders when it is restored (Ready) and fed as orders are
@@ -39,5 +36,3 @@ func (h *expiryHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return it
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

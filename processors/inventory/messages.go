@@ -178,7 +178,7 @@ func (p *Processor) claim(c *txloop.Cycle, part int32, m message) error {
 		reason := conflict(e.Accepted)
 		ans.OK, ans.Reason = false, &reason
 	case e == nil:
-		c.Put(part, dirKey(m.Order), mustJSON(dirEntry{Route: m.Route, Digest: m.Digest, Accepted: m.Accepted}))
+		c.Put(part, dirKey(m.Order), (&dirEntry{Route: m.Route, Digest: m.Digest, Accepted: m.Accepted}).encode())
 		p.know(part, m.Order)
 	}
 	p.send(c, ans)

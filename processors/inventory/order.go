@@ -1,7 +1,6 @@
 package inventory
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -78,16 +77,6 @@ type dirEntry struct {
 	Rejected bool `json:"rejected,omitempty"`
 }
 
-func decodeOrder(v []byte) (*order, error) {
-	o := new(order)
-	if err := json.Unmarshal(v, o); err != nil {
-		return nil, fmt.Errorf("inventory: corrupt order value: %w", err)
-	}
-	return o, nil
-}
-
-func (o *order) encode() []byte { b, _ := json.Marshal(o); return b }
-
 func (o *order) accepted() *contract.AcceptedOrder {
 	a := &contract.AcceptedOrder{Channel: o.Channel, TTLS: o.TTLS, Lines: make([]contract.Line, len(o.Lines))}
 	for i, l := range o.Lines {
@@ -152,9 +141,9 @@ func FindOrder(store func(int32) *state.Partition, partitions int32, id string) 
 	if err != nil || raw == nil {
 		return nil, err
 	}
-	var e dirEntry
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return nil, err
+	e, err := decodeDir(raw)
+	if err != nil {
+		return nil, fmt.Errorf("inventory: directory entry of order %q: %w", id, err)
 	}
 	home := store(topology.PartitionOf(e.Route, partitions))
 	if home == nil {

@@ -108,8 +108,8 @@ func (p *Processor) loadDir(c *txloop.Cycle, part int32, id string) (*dirEntry, 
 	if err != nil || v == nil {
 		return nil, err
 	}
-	e := new(dirEntry)
-	if err := jsonUnmarshal(v, e); err != nil {
+	e, err := decodeDir(v)
+	if err != nil {
 		return nil, fmt.Errorf("inventory: directory entry of order %q: %w", id, err)
 	}
 	return e, nil
@@ -186,7 +186,7 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 	c.Put(home, orderKey(o.ID), o.encode())
 	p.know(home, o.ID)
 	if d != home {
-		c.Put(d, dirKey(o.ID), mustJSON(dirEntry{Route: o.Route, Digest: dig, Accepted: o.accepted()}))
+		c.Put(d, dirKey(o.ID), (&dirEntry{Route: o.Route, Digest: dig, Accepted: o.accepted()}).encode())
 		p.know(d, o.ID)
 	}
 	queue(p.expiry, home).push(o.ID, o.ExpiresAt)
@@ -296,7 +296,7 @@ func (p *Processor) markRejected(c *txloop.Cycle, d int32, id string, e dirEntry
 	if err != nil || cur != nil && !cur.Rejected && cur.Digest != e.Digest {
 		return err
 	}
-	c.Put(d, dirKey(id), mustJSON(e))
+	c.Put(d, dirKey(id), e.encode())
 	p.know(d, id)
 	return nil
 }

@@ -98,9 +98,9 @@ func Repartition(from []map[string][]byte, to int32) (_ []map[string][]byte, wai
 			continue
 		}
 		if a := own[id]; a != nil { // it held the id itself: an entry now says so
-			out[d][dirKey(id)] = mustJSON(dirEntry{Route: a.Route, Digest: a.Digest, Accepted: a.accepted()})
+			out[d][dirKey(id)] = (&dirEntry{Route: a.Route, Digest: a.Digest, Accepted: a.accepted()}).encode()
 		} else if _, ok := out[d][dirKey(id)]; !ok { // lead lookups by id to it
-			out[d][dirKey(id)] = mustJSON(dirEntry{Route: o.Route, Digest: o.Digest, Accepted: o.accepted(), Rejected: o.State == Rejected})
+			out[d][dirKey(id)] = (&dirEntry{Route: o.Route, Digest: o.Digest, Accepted: o.accepted(), Rejected: o.State == Rejected}).encode()
 		}
 	}
 	for q, byKey := range holds {

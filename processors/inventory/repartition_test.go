@@ -56,9 +56,8 @@ func TestRepartitionPlacesStateByTheNewCount(t *testing.T) {
 	if out[neu(a)][orderKey(id)] == nil {
 		t.Errorf("order %s not at its route's new partition %d", id, neu(a))
 	}
-	var e dirEntry
-	if err := json.Unmarshal(out[neu(id)][dirKey(id)], &e); err != nil || e.Route != a || e.Digest != 7 || e.Rejected {
-		t.Errorf("order %s, now away from its id's partition, has no directory entry leading to %s: %s (%v)", id, a, out[neu(id)][dirKey(id)], err)
+	if e, err := decodeDir(out[neu(id)][dirKey(id)]); err != nil || e.Route != a || e.Digest != 7 || e.Rejected {
+		t.Errorf("order %s, now away from its id's partition, has no directory entry leading to %s: %+v (%v)", id, a, e, err)
 	}
 	for _, s := range []string{b, c} {
 		var h hold
@@ -86,6 +85,6 @@ func TestRepartitionKeepsTheAcceptedBodyWhereARefusedOneMeetsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got, _ := decodeOrder(out[0][orderKey("o1")]); got == nil || got.State != Reserved {
-		t.Errorf("order o1 after the repartition: %s, want the accepted (reserved) body", out[0][orderKey("o1")])
+		t.Errorf("order o1 after the repartition: %+v, want the accepted (reserved) body", got)
 	}
 }

@@ -1,0 +1,85 @@
+package inventory
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/stocksync/stocksync/contract"
+)
+
+func codecOrders() []*order {
+	avail := int64(0)
+	accepted := &contract.AcceptedOrder{Lines: []contract.Line{{SKU: "milk", Qty: 2, Location: "dc-1"}}, Channel: "web", TTLS: 600}
+	return []*order{
+		{ID: "o-1", State: Reserved, Route: "milk", Channel: "web", TTLS: 600, Digest: 1<<63 + 7, ExpiresAt: 1764646464000,
+			Lines: []orderLine{{SKU: "milk", Qty: 2, Location: "dc-1"}, {SKU: "bread", Qty: 1, Requested: "shop-9", Location: "shop-9"}},
+			Answer: contract.OrderResult{OrderID: "o-1", RequestID: "r-1", Type: contract.Reserve, Status: contract.StatusReserved,
+				Lines: []contract.Line{{SKU: "milk", Qty: 2, Location: "dc-1"}}, ExpiresAt: "2026-12-02T03:04:05.678Z"}},
+		{ID: "o-2", State: Rejected, Route: "milk", Digest: 3, FinishedAt: 1764646465000, Claimed: true,
+			Lines: []orderLine{{SKU: "milk", Qty: 5}},
+			Answer: contract.OrderResult{OrderID: "o-2", RequestID: "r-2", Type: contract.Reserve, Status: contract.StatusRejected,
+				Error: &contract.Reason{Type: contract.ErrConflict, Message: "used", SKU: "milk", Location: "dc-1", Requested: 5, Available: &avail, State: "x", Accepted: accepted}}},
+		{ID: "o-3", State: Pending, Route: "tea",
+			Waiting: &waiting{Step: "reserve", Answers: 2, Requests: []string{"r-3", "r-4"},
+				Failure: &contract.Reason{Type: contract.ErrInsufficientStock, SKU: "tea", Accepted: accepted}}},
+		{ID: "o-4", State: Confirmed, Waiting: &waiting{Step: "confirm", Answers: 1}},
+	}
+}
+
+// An order value reads back as it was written, and a value an earlier
+// build wrote as JSON reads as the same order.
+func TestOrderCodecRoundTrip(t *testing.T) {
+	for _, o := range codecOrders() {
+		got, err := decodeOrder(o.encode())
+		if err != nil {
+			t.Fatalf("order %s: %v", o.ID, err)
+		}
+		if !reflect.DeepEqual(got, o) {
+			t.Errorf("order %s read back as\n%+v\nwant\n%+v", o.ID, got, o)
+		}
+		old, _ := json.Marshal(o)
+		fromJSON, err := decodeOrder(old)
+		if err != nil {
+			t.Fatalf("order %s as JSON: %v", o.ID, err)
+		}
+		if a, b := fromJSON.encode(), o.encode(); string(a) != string(b) {
+			t.Errorf("order %s read from JSON differs from the order itself: %+v", o.ID, fromJSON)
+		}
+	}
+}
+
+func TestDirCodecRoundTrip(t *testing.T) {
+	for _, e := range []*dirEntry{
+		{Route: "milk", Digest: 42, Accepted: &contract.AcceptedOrder{Lines: []contract.Line{{SKU: "milk", Qty: 1}}, TTLS: 60}},
+		{Route: "tea", Digest: 1, Rejected: true},
+	} {
+		got, err := decodeDir(e.encode())
+		if err != nil || !reflect.DeepEqual(got, e) {
+			t.Errorf("directory entry %+v read back as %+v (%v)", e, got, err)
+		}
+		old, _ := json.Marshal(e)
+		if got, err := decodeDir(old); err != nil || !reflect.DeepEqual(got, e) {
+			t.Errorf("directory entry %+v as JSON read back as %+v (%v)", e, got, err)
+		}
+	}
+}
+
+// Bytes that are not a value of this build fail with errCorrupt, whatever
+// their length.
+func TestOrderCodecRefusesCorruptValues(t *testing.T) {
+	good := codecOrders()[1].encode()
+	bad := [][]byte{nil, {0}, {2}, append(append([]byte{}, good...), 0), []byte("{not json")}
+	for i := 1; i < len(good); i++ {
+		bad = append(bad, good[:i])
+	}
+	for _, v := range bad {
+		if _, err := decodeOrder(v); !errors.Is(err, errCorrupt) {
+			t.Errorf("decodeOrder(%q) = %v, want errCorrupt", v, err)
+		}
+		if _, err := decodeDir(v); !errors.Is(err, errCorrupt) {
+			t.Errorf("decodeDir(%q) = %v, want errCorrupt", v, err)
+		}
+	}
+}
