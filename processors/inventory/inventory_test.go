@@ -35,6 +35,7 @@ const partitions = 4
 // Kafka, with a Go Kafka client and a feed producer.
 type world struct {
 	t         *testing.T
+	dataDir   string // the parent of the instances' data directories
 	names     topology.Names
 	brokers   []string
 	retention time.Duration
@@ -107,8 +108,10 @@ func newCluster(t *testing.T, retention time.Duration) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
+	// The data directories are removed after the instances stop (cleanups
+	// run last first), so that a stopping store can still flush.
 	w := &world{t: t, names: names, brokers: brokers, retention: retention, cl: cl, k: k, instances: map[int]*instance{},
-		answered: map[string]int{}}
+		answered: map[string]int{}, dataDir: t.TempDir()}
 	t.Cleanup(func() {
 		for i := range w.instances {
 			w.stop(i)
@@ -146,7 +149,7 @@ func (w *world) start(i int) {
 	}
 	loop, err := txloop.New(txloop.Config{Brokers: w.brokers, Group: string(w.names.Engine), TransactionalID: fmt.Sprintf("%sengine-test-%d", w.names.Prefix, i),
 		Inputs:    []string{string(w.names.OrderCommands), string(w.names.StockFeed), string(w.names.EngineMessages)},
-		Changelog: string(w.names.EngineTable()), Partitions: partitions, Dir: t.TempDir(), Handler: proc,
+		Changelog: string(w.names.EngineTable()), Partitions: partitions, Dir: w.freshDir(), Handler: proc,
 		TickInterval: 50 * time.Millisecond, Standby: true, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +167,15 @@ func (w *world) start(i int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.instances[i] = &instance{loop: loop, stop: func() { cancel(); wg.Wait() }}
+}
+
+// freshDir is a new, empty data directory.
+func (w *world) freshDir() string {
+	dir, err := os.MkdirTemp(w.dataDir, "instance-")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return dir
 }
 
 func (w *world) onAnswer(r contract.OrderResult) {
