@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stocksync/stocksync/stock"
 )
 
 // Config is the whole configuration file.
@@ -389,4 +391,17 @@ func (e Endpoint) APIKey() (string, error) {
 		return "", fmt.Errorf("config: endpoint token_file: %w", err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// Catalog is the locations and channel rules the engine decides with.
+func (c *Config) Catalog() *stock.Catalog {
+	var locs []string
+	for _, l := range c.Locations {
+		locs = append(locs, l.Name)
+	}
+	var rules []stock.ChannelRule
+	for _, ch := range c.Channels {
+		rules = append(rules, stock.ChannelRule{Name: ch.Name, Locations: ch.Locations, Share: ch.Share, SafetyStock: ch.SafetyStock})
+	}
+	return stock.NewCatalog(locs, rules)
 }

@@ -117,7 +117,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:         s.Kafka,
 		settings:    s,
 		names:       topology.New(s.Kafka.TopicPrefix),
-		catalog:     catalogOf(s),
+		catalog:     s.Catalog(),
 		log:         cfg.Logger,
 		hasher:      topology.NewHasher,
 		metrics:     processors.NewMetrics(cfg.Registry),
@@ -229,18 +229,6 @@ func (e *Engine) defineProcessors() error {
 		}, base("orders")...)
 	}}
 	return e.defineChannels(base)
-}
-
-func catalogOf(s *config.Config) *stock.Catalog {
-	var locs []string
-	for _, l := range s.Locations {
-		locs = append(locs, l.Name)
-	}
-	var rules []stock.ChannelRule
-	for _, c := range s.Channels {
-		rules = append(rules, stock.ChannelRule{Name: c.Name, Locations: c.Locations, Share: c.Share, SafetyStock: c.SafetyStock})
-	}
-	return stock.NewCatalog(locs, rules)
 }
 
 // Names are the topics and groups this engine uses.

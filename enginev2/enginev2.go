@@ -123,15 +123,7 @@ func New(cfg Config) (*Engine, error) {
 	s := cfg.Settings
 	e := &Engine{s: s, cfg: cfg, names: topology.New(s.Kafka.TopicPrefix), log: cfg.Logger, timeout: s.Engine.WriteTimeout.Duration,
 		onResult: cfg.OnResult, switchTo: make(chan int32, 1)}
-	var locs []string
-	for _, l := range s.Locations {
-		locs = append(locs, l.Name)
-	}
-	var rules []stock.ChannelRule
-	for _, c := range s.Channels {
-		rules = append(rules, stock.ChannelRule{Name: c.Name, Locations: c.Locations, Share: c.Share, SafetyStock: c.SafetyStock})
-	}
-	e.catalog = stock.NewCatalog(locs, rules)
+	e.catalog = s.Catalog()
 	var err error
 	if e.security, err = s.Kafka.FranzOpts(); err != nil {
 		return nil, err

@@ -65,6 +65,25 @@ func (c *Cycle) Writes() int {
 	return n
 }
 
+// apply writes the cycle's changes to the stores, each with the offset of
+// the partition's last changelog record.
+func (c *Cycle) apply(offset func(p int32) int64) error {
+	for p, keys := range c.dirty {
+		st := c.stores[p]
+		if st == nil {
+			continue
+		}
+		writes := make([]state.Write, 0, len(keys))
+		for k, v := range keys {
+			writes = append(writes, state.Write{Key: []byte(k), Value: v})
+		}
+		if err := st.Apply(writes, offset(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type errNotOwned int32
 
 func (e errNotOwned) Error() string {

@@ -446,18 +446,8 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record, st stages) error {
 		l.cfg.Handler.Aborted(c)
 		return nil
 	}
-	for p, keys := range c.dirty {
-		st := l.stores[p]
-		if st == nil {
-			continue
-		}
-		writes := make([]state.Write, 0, len(keys))
-		for k, v := range keys {
-			writes = append(writes, state.Write{Key: []byte(k), Value: v})
-		}
-		if err := st.Apply(writes, offsets.get(p)); err != nil {
-			return err
-		}
+	if err := c.apply(offsets.get); err != nil {
+		return err
 	}
 	l.cfg.Handler.Committed(c)
 	if polled > 0 {
