@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,7 +66,8 @@ func (p *Processor) channelsState(c *txloop.Cycle, part int32, sku string) (*pro
 	}
 	var st *processors.ChannelsState
 	if cached, ok := p.chanCache[sku]; ok {
-		st = cloneChannels(cached)
+		st = cached // the cycle's own now, as a ledger is (Processor.ledger)
+		delete(p.chanCache, sku)
 	} else {
 		raw, err := c.Get(part, channelsKey(sku))
 		if err != nil {
@@ -208,23 +208,10 @@ func (p *Processor) reproject(c *txloop.Cycle, part int32, sku string, now time.
 	return nil
 }
 
-// putChannels writes a SKU's push state; it is cached once the cycle
+// putChannels writes a SKU's push state; flush caches it once the cycle
 // commits.
 func (p *Processor) putChannels(c *txloop.Cycle, part int32, sku string, st *processors.ChannelsState) {
 	c.Put(part, channelsKey(sku), st.AppendBinary(nil))
-	p.chanCommitted[sku] = st
-}
-
-// cloneChannels copies a cached push state for a cycle to change.
-func cloneChannels(st *processors.ChannelsState) *processors.ChannelsState {
-	out := *st
-	out.Available, out.ATS = maps.Clone(st.Available), maps.Clone(st.ATS)
-	out.Sinks = make(map[string]*processors.SinkState, len(st.Sinks))
-	for ch, s := range st.Sinks {
-		cp := *s
-		out.Sinks[ch] = &cp
-	}
-	return &out
 }
 
 // recordVerdicts writes the pushers' verdicts that came since the last

@@ -71,9 +71,10 @@ type Processor struct {
 	// restores; a false positive costs one read.
 	known map[int32]*bloom.BloomFilter
 	// ledgers caches committed ledgers, decoded (the loop is their only
-	// writer): a cycle works on a copy and hands it back once committed.
+	// writer): a cycle takes out those it reads, and flush hands them back
+	// for when it commits.
 	ledgers   map[string]*stock.SKU
-	committed map[string]*stock.SKU // this cycle's changed ledgers, for the cache
+	committed map[string]*stock.SKU // the ledgers this cycle read or changed, back to the cache once it commits
 	// chanCache caches committed push states, decoded, as ledgers does
 	// ledgers: the pushers' acknowledgements read and write them all the
 	// time.
@@ -342,7 +343,11 @@ func (p *Processor) ledger(c *txloop.Cycle, sku string) (*skuEntry, error) {
 	}
 	var s *stock.SKU
 	if cached, ok := p.ledgers[sku]; ok {
-		s = cached.Clone()
+		// The cycle's own now, without a copy: flush gives it back once
+		// the cycle is done with it; an aborted cycle drops it, changes
+		// and all, and the next one reads the store.
+		s = cached
+		delete(p.ledgers, sku)
 	} else {
 		raw, err := c.Get(part, sku)
 		if err != nil {
@@ -379,16 +384,19 @@ func (e *skuEntry) touch(cause string, at int64) {
 func (p *Processor) flush(c *txloop.Cycle) error {
 	for _, sku := range p.cur.order {
 		e := p.cur.skus[sku]
+		p.committed[sku] = e.ledger // cached again once the cycle commits
 		if !e.changed {
 			continue
 		}
 		c.Put(e.part, sku, e.ledger.AppendBinary(nil))
-		p.committed[sku] = e.ledger // cached once the cycle commits
 		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.StockChanges), Key: []byte(sku),
 			Value: mustJSON(e.ledger.Change(sku, e.cause, e.at))})
 		if err := p.project(c, sku, e); err != nil {
 			return err
 		}
+	}
+	for sku, st := range p.cur.chans { // read or changed: cached again once the cycle commits
+		p.chanCommitted[sku] = st
 	}
 	return nil
 }
