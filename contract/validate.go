@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -56,6 +57,14 @@ func DecodeStrict(data []byte, v any) error {
 		return invalid("", "bad JSON: data after the object")
 	}
 	return nil
+}
+
+// relabel names field as where err, an *InvalidError, happened.
+func relabel(err error, field string) error {
+	if e, ok := err.(*InvalidError); ok {
+		return &InvalidError{Field: field, Reason: e.Reason}
+	}
+	return err
 }
 
 // CheckKey checks an identifier: non-empty, valid UTF-8, at most MaxKeyLen
@@ -152,24 +161,26 @@ func (c *OrderCommand) Validate() error {
 	if c.TTLS == 0 {
 		c.TTLS = DefaultTTLS
 	}
-	seen := make(map[string]bool, len(c.Lines))
+	// Every command is checked twice (by the client, by the engine): no
+	// allocation on the way of a valid one, so the names of the fields
+	// are made only for an error, and a repeated SKU is looked for among
+	// the lines before (at most MaxLines²/2 comparisons) without a map.
 	for i, l := range c.Lines {
-		field := fmt.Sprintf("lines[%d]", i)
-		if err := CheckKey(field+".sku", l.SKU); err != nil {
-			return err
+		field := func(name string) string { return fmt.Sprintf("lines[%d].%s", i, name) }
+		if err := CheckKey("sku", l.SKU); err != nil {
+			return relabel(err, field("sku"))
 		}
 		if l.Qty <= 0 || l.Qty > MaxQty {
-			return invalid(field+".qty", "%d is outside 1..%d", l.Qty, MaxQty)
+			return invalid(field("qty"), "%d is outside 1..%d", l.Qty, MaxQty)
 		}
 		if l.Location != "" {
-			if err := CheckKey(field+".location", l.Location); err != nil {
-				return err
+			if err := CheckKey("location", l.Location); err != nil {
+				return relabel(err, field("location"))
 			}
 		}
-		if seen[l.SKU] {
-			return invalid(field+".sku", "%q appears twice; put its quantity on one line", l.SKU)
+		if slices.ContainsFunc(c.Lines[:i], func(o Line) bool { return o.SKU == l.SKU }) {
+			return invalid(field("sku"), "%q appears twice; put its quantity on one line", l.SKU)
 		}
-		seen[l.SKU] = true
 	}
 	return nil
 }
