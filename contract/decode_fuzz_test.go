@@ -29,6 +29,9 @@ func FuzzDecodeFastAgrees(f *testing.F) {
 		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":"1"}]}`,
 		`[{"type":"confirm","order_id":"o-1"}]`,
 		` {"type":"release","order_id":"o-1"}` + "\n",
+		"{\"type\":\"confirm\",\"order_id\":\"o\xff\xff\xff\xff\xff\"}xxxxxxxxxx",
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1}],"ttl_s":-00}`,
+		`{"type":"confirm","order_id":"o\u0041\"x"}`,
 	} {
 		f.Add([]byte(seed))
 	}
