@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -18,6 +19,11 @@ import (
 // number of readers (the query API).
 type Partition struct {
 	db *pebble.DB
+	// unflushed is when the oldest batch not yet on disk was applied (unix
+	// ns), 0 when none is; flushStale flushes it once it is FlushAfter old.
+	unflushed  atomic.Int64
+	flushAfter time.Duration
+	stop, done chan struct{}
 }
 
 // Write is one key of a batch: Value nil deletes the key.
@@ -40,6 +46,12 @@ type PartitionOptions struct {
 	// cost the engine's decisions about 10 % more CPU (bench/README.md,
 	// round 7). It is memory only as far as it fills.
 	MemTableBytes uint64
+	// FlushAfter bounds how long an applied batch stays in memory only;
+	// default a minute. A crash takes a store back to its last flush, and
+	// its restore replays the changelog from there: the changelog must
+	// still hold every tombstone written since, and it keeps them only
+	// delete.retention.ms (a day). It bounds the replay's work too.
+	FlushAfter time.Duration
 }
 
 // partitionMeta keys live beside the table's keys; table keys are written
@@ -71,7 +83,32 @@ func OpenPartition(dir string, o PartitionOptions) (*Partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: open partition %s: %w", dir, err)
 	}
-	return &Partition{db: db}, nil
+	if o.FlushAfter == 0 {
+		o.FlushAfter = time.Minute
+	}
+	p := &Partition{db: db, flushAfter: o.FlushAfter, stop: make(chan struct{}), done: make(chan struct{})}
+	go p.flushStale()
+	return p, nil
+}
+
+// flushStale flushes the memtable once its oldest batch is FlushAfter old
+// (a busy store fills its memtable long before; a quiet one would keep its
+// last batches in memory for as long as it runs).
+func (p *Partition) flushStale() {
+	defer close(p.done)
+	t := time.NewTicker(max(p.flushAfter/4, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		}
+		if since := p.unflushed.Load(); since != 0 && time.Since(time.Unix(0, since)) >= p.flushAfter {
+			p.unflushed.Store(0)     // a batch applied from now on goes to the memtable this flush leaves behind
+			_, _ = p.db.AsyncFlush() // fails only on a read-only store; Pebble retries a flush that fails
+		}
+	}
 }
 
 // Get returns a copy of the value of key, or nil when it is absent.
@@ -128,6 +165,7 @@ func (p *Partition) Apply(writes []Write, changelogOffset int64) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("state: commit a batch of %d keys: %w", len(writes), err)
 	}
+	p.unflushed.CompareAndSwap(0, time.Now().UnixNano())
 	return nil
 }
 
@@ -170,6 +208,8 @@ const closeFlushWait = 10 * time.Second
 // came after, and closes the database. A flush that cannot finish within
 // closeFlushWait is given up: the store reopens as of its last flush.
 func (p *Partition) Close() error {
+	close(p.stop)
+	<-p.done
 	var flushErr error
 	if done, err := p.db.AsyncFlush(); err != nil {
 		flushErr = err

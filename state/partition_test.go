@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -79,5 +80,34 @@ func TestPartitionCrashKeepsDataAndOffsetTogether(t *testing.T) {
 	_ = p.Close()
 	if !flushed {
 		t.Error("no crash kept a batch written after the clean close: the memtable never reached the disk, and the test checked nothing")
+	}
+}
+
+// A quiet store's last batches reach the disk on their own (FlushAfter),
+// so a crash takes it back only so far.
+func TestPartitionFlushesAQuietStore(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	p, err := OpenPartition("/p", PartitionOptions{FS: fs, FlushAfter: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Apply([]Write{{Key: []byte("milk"), Value: []byte("7")}}, 41); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		q, err := OpenPartition("/p", PartitionOptions{FS: fs.CrashClone(vfs.CrashCloneCfg{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		off, _ := q.ChangelogOffset()
+		v, _ := q.Get([]byte("milk"))
+		_ = q.Close()
+		if off == 41 && string(v) == "7" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute after the batch, a crash still takes the store back to offset %d (milk %q)", off, v)
+		}
 	}
 }
