@@ -43,7 +43,8 @@ type Handler interface {
 	Ready(partition int32, st *state.Partition)
 	Gone(partition int32)
 	// Committed runs after a cycle's transaction committed and its writes
-	// reached the stores: the place to answer in-process callers.
+	// reached the stores, or after a cycle that had nothing to commit: the
+	// place to answer in-process callers.
 	Committed(c *Cycle)
 	// Tick runs at the end of every cycle, and every TickInterval when no
 	// record comes: the place for what time decides (expiry).
@@ -392,12 +393,14 @@ func (l *Loop) cycle(ctx context.Context, recs []*kgo.Record, st stages) error {
 		return fmt.Errorf("txloop: tick: %w", err)
 	}
 	if polled == 0 && len(c.out) == 0 && len(c.dirty) == 0 {
-		return nil // nothing to commit
+		l.cfg.Handler.Committed(c) // nothing to commit: what it read stands as it was
+		return nil
 	}
 	// Begin only now: the cycle's writes and outputs were buffered.
 	began := time.Now()
 	st.decide = began.Sub(decided)
 	if err := l.session.Begin(); err != nil {
+		l.cfg.Handler.Aborted(c) // what it decided is void
 		return &sessionError{fmt.Errorf("txloop: begin a transaction: %w", err)}
 	}
 	// Every record's outcome is checked before the commit: a record that

@@ -241,10 +241,11 @@ func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
 		if err != nil {
 			return err
 		}
-		s := st.Sinks[v.Channel]
-		if s == nil {
+		// The push state is the cached one, not a copy: it changes only
+		// where it is written (putChannels below).
+		s, known := st.Sinks[v.Channel]
+		if !known {
 			s = &processors.SinkState{}
-			st.Sinks[v.Channel] = s
 		}
 		switch {
 		case v.OK && v.Version > s.AckedVersion:
@@ -267,6 +268,9 @@ func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
 			}
 		default:
 			continue
+		}
+		if !known {
+			st.Sinks[v.Channel] = s
 		}
 		p.putChannels(c, part, v.SKU, st)
 		p.settled = append(p.settled, v)

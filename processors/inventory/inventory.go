@@ -55,6 +55,11 @@ type Config struct {
 	// itself (an orphan: its order was lost); default 5m. Long, since a
 	// settlement may wait for its partition's next owner.
 	HoldGrace time.Duration
+	// JSONOrderValues writes orders and directory entries as JSON, as
+	// builds before 2026-12-02 did, so that such builds can still read
+	// them during a rolling update (config: engine.order_values). Both
+	// are read either way. Default binary.
+	JSONOrderValues bool
 }
 
 // Processor implements txloop.Handler.
@@ -264,8 +269,13 @@ func (p *Processor) Gone(part int32) {
 	delete(p.known, part)
 	delete(p.rulesCursor, part)
 	delete(p.unparks, part)
-	clear(p.ledgers) // a partition that comes back may have been changed elsewhere
+	// A partition that comes back may have been changed elsewhere: nothing
+	// cached is kept, nor what a cycle that ended without a commit (it had
+	// nothing to commit) handed back for the cache.
+	clear(p.ledgers)
 	clear(p.chanCache)
+	clear(p.committed)
+	clear(p.chanCommitted)
 	for _, cursors := range p.cursors {
 		delete(cursors, part)
 	}
