@@ -88,7 +88,19 @@ type Engine struct {
 	// default). A cycle must commit within it. Default 10s. (New engine
 	// only.)
 	TransactionTimeout Duration `yaml:"transaction_timeout"`
+	// OrderValues is how the engine writes the orders and directory
+	// entries of its table: OrderValuesBinary (default) or OrderValuesJSON,
+	// as builds before 2026-12-02 wrote them. Every build since reads both.
+	// Rolling from an older build, roll out with json first, then switch
+	// to binary (docs/operations.md, Upgrades). (New engine only.)
+	OrderValues string `yaml:"order_values"`
 }
+
+// Engine.OrderValues formats.
+const (
+	OrderValuesBinary = "binary"
+	OrderValuesJSON   = "json"
+)
 
 // Location is a place that holds stock.
 type Location struct {
@@ -243,6 +255,9 @@ func (c *Config) Defaults() {
 	if c.Engine.WriteTimeout.Duration == 0 {
 		c.Engine.WriteTimeout.Duration = 5 * time.Second
 	}
+	if c.Engine.OrderValues == "" {
+		c.Engine.OrderValues = OrderValuesBinary
+	}
 	c.Fraud.Defaults()
 	c.Reconcile.Defaults()
 	for i := range c.Channels {
@@ -296,6 +311,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Engine.WriteTimeout.Duration < 100*time.Millisecond {
 		bad("engine.write_timeout", "%s is below 100ms", c.Engine.WriteTimeout)
+	}
+	if v := c.Engine.OrderValues; v != OrderValuesBinary && v != OrderValuesJSON {
+		bad("engine.order_values", "%q: want %s (default) or %s (while builds older than 2026-12-02 still run)", v, OrderValuesBinary, OrderValuesJSON)
 	}
 	c.Fraud.validate(bad)
 	c.Reconcile.validate(bad)

@@ -31,6 +31,7 @@ locations:
   - {name: a, kind: garage}
 channels:
   - {name: ozon, marketplace: ozon, locations: [a, b], share: 1.5, safety_stock: -1}
+engine: {order_values: protobuf}
 `))
 	if err == nil {
 		t.Fatal("want an error")
@@ -38,6 +39,7 @@ channels:
 	for _, want := range []string{
 		"kafka.brokers", "locations[1].name: \"a\" is listed twice", "locations[1].kind",
 		"channels[0].locations[1]: unknown location \"b\"", "channels[0].share", "channels[0].safety_stock",
+		"engine.order_values: \"protobuf\": want binary (default) or json",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

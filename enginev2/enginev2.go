@@ -174,7 +174,8 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) generation(names topology.Names, partitions int32) (*generation, error) {
 	s, cfg := e.s, e.cfg
 	proc, err := inventory.New(inventory.Config{Names: names, Partitions: partitions, Catalog: e.catalog,
-		Metrics: e.procMetric, Logger: cfg.Logger, Pushers: e.pushers, SinkMetrics: e.sinkMetric, OnAnswer: e.onResult})
+		Metrics: e.procMetric, Logger: cfg.Logger, Pushers: e.pushers, SinkMetrics: e.sinkMetric, OnAnswer: e.onResult,
+		JSONOrderValues: s.Engine.OrderValues == config.OrderValuesJSON})
 	if err != nil {
 		return nil, err
 	}

@@ -71,8 +71,12 @@ func (o *order) appendBinary(buf []byte) []byte {
 // builds before the binary encoding are read too.
 func decodeOrder(v []byte) (*order, error) {
 	o := new(order)
-	if old, err := binenc.OldJSON(v, o, ErrCorruptOrder); old {
-		return o, err
+	old, err := binenc.OldJSON(v, o, ErrCorruptOrder)
+	if err != nil {
+		return nil, err
+	}
+	if old {
+		return o, nil
 	}
 	d := binenc.NewDecoder(v, ErrCorruptOrder)
 	format := d.Byte()

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -22,6 +23,25 @@ const (
 
 // errCorrupt is returned for bytes that are not an order or directory value.
 var errCorrupt = errors.New("inventory: corrupt order value")
+
+// orderValue is o as the table stores it: binary, or JSON while older
+// builds may read it (Config.JSONOrderValues).
+func (p *Processor) orderValue(o *order) []byte {
+	if p.cfg.JSONOrderValues {
+		b, _ := json.Marshal(o) // strings, numbers and slices of them: cannot fail
+		return b
+	}
+	return o.encode()
+}
+
+// dirValue is e as the table stores it, as orderValue.
+func (p *Processor) dirValue(e *dirEntry) []byte {
+	if p.cfg.JSONOrderValues {
+		b, _ := json.Marshal(e)
+		return b
+	}
+	return e.encode()
+}
 
 func (o *order) encode() []byte {
 	buf := make([]byte, 0, 160)
@@ -59,8 +79,12 @@ func (o *order) encode() []byte {
 
 func decodeOrder(v []byte) (*order, error) {
 	o := new(order)
-	if old, err := binenc.OldJSON(v, o, errCorrupt); old {
-		return o, err
+	old, err := binenc.OldJSON(v, o, errCorrupt)
+	if err != nil {
+		return nil, err
+	}
+	if old {
+		return o, nil
 	}
 	d := binenc.NewDecoder(v, errCorrupt)
 	if f := d.Byte(); f != orderFormat {
@@ -99,8 +123,12 @@ func (e *dirEntry) encode() []byte {
 
 func decodeDir(v []byte) (*dirEntry, error) {
 	e := new(dirEntry)
-	if old, err := binenc.OldJSON(v, e, errCorrupt); old {
-		return e, err
+	old, err := binenc.OldJSON(v, e, errCorrupt)
+	if err != nil {
+		return nil, err
+	}
+	if old {
+		return e, nil
 	}
 	d := binenc.NewDecoder(v, errCorrupt)
 	if f := d.Byte(); f != dirFormat {

@@ -83,3 +83,30 @@ func TestOrderCodecRefusesCorruptValues(t *testing.T) {
 		}
 	}
 }
+
+// With JSONOrderValues the table gets JSON, as builds before the binary
+// values wrote and read it (a rolling update's first step); without, the
+// binary values. Both read back the same.
+func TestOrderValuesForARollingUpdate(t *testing.T) {
+	o := codecOrders()[1]
+	e := &dirEntry{Route: "milk", Digest: 42, Rejected: true}
+	for _, jsonValues := range []bool{true, false} {
+		p := &Processor{cfg: Config{JSONOrderValues: jsonValues}}
+		ov, dv := p.orderValue(o), p.dirValue(e)
+		if isJSON := ov[0] == '{' && dv[0] == '{'; isJSON != jsonValues {
+			t.Errorf("JSONOrderValues %v: values %q and %q", jsonValues, ov[:1], dv[:1])
+		}
+		if jsonValues { // what a build before them reads: encoding/json into the same types
+			var older order
+			if err := json.Unmarshal(ov, &older); err != nil || !reflect.DeepEqual(&older, o) {
+				t.Errorf("an older build reads %+v (%v), want %+v", older, err, o)
+			}
+		}
+		if got, err := decodeOrder(ov); err != nil || !reflect.DeepEqual(got, o) {
+			t.Errorf("JSONOrderValues %v: order read back as %+v (%v)", jsonValues, got, err)
+		}
+		if got, err := decodeDir(dv); err != nil || !reflect.DeepEqual(got, e) {
+			t.Errorf("JSONOrderValues %v: directory entry read back as %+v (%v)", jsonValues, got, err)
+		}
+	}
+}
