@@ -24,23 +24,29 @@ const (
 // errCorrupt is returned for bytes that are not an order or directory value.
 var errCorrupt = errors.New("inventory: corrupt order value")
 
-// orderValue is o as the table stores it: binary, or JSON while older
-// builds may read it (Config.JSONOrderValues).
-func (p *Processor) orderValue(o *order) []byte {
+// tableValue is an order or a directory entry as the table stores it:
+// binary, or JSON while older builds may read it (Config.JSONOrderValues).
+func (p *Processor) tableValue(v interface{ encode() []byte }) []byte {
 	if p.cfg.JSONOrderValues {
-		b, _ := json.Marshal(o) // strings, numbers and slices of them: cannot fail
+		b, _ := json.Marshal(v) // strings, numbers and slices of them: cannot fail
 		return b
 	}
-	return o.encode()
+	return v.encode()
 }
 
-// dirValue is e as the table stores it, as orderValue.
-func (p *Processor) dirValue(e *dirEntry) []byte {
-	if p.cfg.JSONOrderValues {
-		b, _ := json.Marshal(e)
-		return b
+// openValue starts reading a table value: a JSON value of an earlier
+// build is decoded into out at once (nil decoder), a binary one must carry
+// format.
+func openValue(v []byte, out any, format byte, what string) (*binenc.Decoder, error) {
+	old, err := binenc.OldJSON(v, out, errCorrupt)
+	if err != nil || old {
+		return nil, err
 	}
-	return e.encode()
+	d := binenc.NewDecoder(v, errCorrupt)
+	if f := d.Byte(); f != format {
+		return nil, fmt.Errorf("%w: %s format %d, this build reads %d", errCorrupt, what, f, format)
+	}
+	return d, nil
 }
 
 func (o *order) encode() []byte {
@@ -79,16 +85,12 @@ func (o *order) encode() []byte {
 
 func decodeOrder(v []byte) (*order, error) {
 	o := new(order)
-	old, err := binenc.OldJSON(v, o, errCorrupt)
+	d, err := openValue(v, o, orderFormat, "order")
 	if err != nil {
 		return nil, err
 	}
-	if old {
+	if d == nil { // an earlier build's JSON
 		return o, nil
-	}
-	d := binenc.NewDecoder(v, errCorrupt)
-	if f := d.Byte(); f != orderFormat {
-		return nil, fmt.Errorf("%w: format %d, this build reads %d", errCorrupt, f, orderFormat)
 	}
 	o.ID, o.State, o.Route, o.Channel = d.String(), State(d.String()), d.String(), d.String()
 	o.TTLS, o.Digest, o.ExpiresAt, o.FinishedAt = d.Varint(), d.Uvarint(), d.Varint(), d.Varint()
@@ -123,16 +125,12 @@ func (e *dirEntry) encode() []byte {
 
 func decodeDir(v []byte) (*dirEntry, error) {
 	e := new(dirEntry)
-	old, err := binenc.OldJSON(v, e, errCorrupt)
+	d, err := openValue(v, e, dirFormat, "directory entry")
 	if err != nil {
 		return nil, err
 	}
-	if old {
+	if d == nil { // an earlier build's JSON
 		return e, nil
-	}
-	d := binenc.NewDecoder(v, errCorrupt)
-	if f := d.Byte(); f != dirFormat {
-		return nil, fmt.Errorf("%w: directory entry format %d, this build reads %d", errCorrupt, f, dirFormat)
 	}
 	e.Route, e.Digest, e.Accepted, e.Rejected = d.String(), d.Uvarint(), contract.ReadAccepted(d), d.Bool()
 	return e, d.Finish()

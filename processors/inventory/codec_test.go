@@ -92,7 +92,7 @@ func TestOrderValuesForARollingUpdate(t *testing.T) {
 	e := &dirEntry{Route: "milk", Digest: 42, Rejected: true}
 	for _, jsonValues := range []bool{true, false} {
 		p := &Processor{cfg: Config{JSONOrderValues: jsonValues}}
-		ov, dv := p.orderValue(o), p.dirValue(e)
+		ov, dv := p.tableValue(o), p.tableValue(e)
 		if isJSON := ov[0] == '{' && dv[0] == '{'; isJSON != jsonValues {
 			t.Errorf("JSONOrderValues %v: values %q and %q", jsonValues, ov[:1], dv[:1])
 		}

@@ -140,7 +140,7 @@ func (p *Processor) reserveAcross(c *txloop.Cycle, home int32, o *order, cmd con
 		p.send(c, message{Kind: msgClaim, Order: o.ID, Route: o.Route, Step: contract.Reserve, Digest: o.Digest, Accepted: o.accepted()})
 		o.Waiting.Answers++
 	}
-	c.Put(home, orderKey(o.ID), p.orderValue(o))
+	c.Put(home, orderKey(o.ID), p.tableValue(o))
 	p.know(home, o.ID)
 	queue(p.expiry, home).push(o.ID, o.ExpiresAt) // if the answers take longer than its TTL
 	return nil
@@ -178,7 +178,7 @@ func (p *Processor) claim(c *txloop.Cycle, part int32, m message) error {
 		reason := conflict(e.Accepted)
 		ans.OK, ans.Reason = false, &reason
 	case e == nil:
-		c.Put(part, dirKey(m.Order), p.dirValue(&dirEntry{Route: m.Route, Digest: m.Digest, Accepted: m.Accepted}))
+		c.Put(part, dirKey(m.Order), p.tableValue(&dirEntry{Route: m.Route, Digest: m.Digest, Accepted: m.Accepted}))
 		p.know(part, m.Order)
 	}
 	p.send(c, ans)
@@ -259,7 +259,7 @@ func (p *Processor) answered(c *txloop.Cycle, m message) error {
 		o.Claimed = true
 	}
 	if w.Answers > 0 {
-		c.Put(home, orderKey(o.ID), p.orderValue(o))
+		c.Put(home, orderKey(o.ID), p.tableValue(o))
 		return nil
 	}
 	o.Waiting = nil
@@ -285,7 +285,7 @@ func (p *Processor) answered(c *txloop.Cycle, m message) error {
 		p.finished(home, o, now)
 		p.cfg.Metrics.Commands.WithLabelValues(contract.Reserve, "rejected").Inc()
 	}
-	c.Put(home, orderKey(o.ID), p.orderValue(o))
+	c.Put(home, orderKey(o.ID), p.tableValue(o))
 	for _, id := range w.Requests {
 		a := o.Answer
 		a.RequestID = id

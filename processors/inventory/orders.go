@@ -133,7 +133,7 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 		p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "duplicate").Inc()
 		if o.State == Pending { // answered with the first once decided
 			o.Waiting.Requests = append(o.Waiting.Requests, cmd.RequestID)
-			c.Put(home, orderKey(o.ID), p.orderValue(o))
+			c.Put(home, orderKey(o.ID), p.tableValue(o))
 			return nil
 		}
 		again := o.Answer
@@ -183,10 +183,10 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 	}
 	o.Lines = placed
 	o.Answer = reservedAnswer(o, cmd.RequestID)
-	c.Put(home, orderKey(o.ID), p.orderValue(o))
+	c.Put(home, orderKey(o.ID), p.tableValue(o))
 	p.know(home, o.ID)
 	if d != home {
-		c.Put(d, dirKey(o.ID), p.dirValue(&dirEntry{Route: o.Route, Digest: dig, Accepted: o.accepted()}))
+		c.Put(d, dirKey(o.ID), p.tableValue(&dirEntry{Route: o.Route, Digest: dig, Accepted: o.accepted()}))
 		p.know(d, o.ID)
 	}
 	queue(p.expiry, home).push(o.ID, o.ExpiresAt)
@@ -268,7 +268,7 @@ func (p *Processor) reject(c *txloop.Cycle, home int32, o *order, cmd contract.O
 	o.State = Rejected
 	o.Answer = contract.OrderResult{OrderID: o.ID, RequestID: cmd.RequestID, Type: contract.Reserve, Status: contract.StatusRejected, Error: &reason}
 	p.finished(home, o, now)
-	c.Put(home, orderKey(o.ID), p.orderValue(o))
+	c.Put(home, orderKey(o.ID), p.tableValue(o))
 	p.know(home, o.ID)
 	p.refuse(c, cmd, reason)
 	return p.noteRejected(c, home, o)
@@ -296,7 +296,7 @@ func (p *Processor) markRejected(c *txloop.Cycle, d int32, id string, e dirEntry
 	if err != nil || cur != nil && !cur.Rejected && cur.Digest != e.Digest {
 		return err
 	}
-	c.Put(d, dirKey(id), p.dirValue(&e))
+	c.Put(d, dirKey(id), p.tableValue(&e))
 	p.know(d, id)
 	return nil
 }
@@ -330,7 +330,7 @@ func (p *Processor) step(c *txloop.Cycle, home int32, o *order, cmd contract.Ord
 	if w := o.Waiting; w != nil {
 		if w.Step == cmd.Type { // answered with the first
 			w.Requests = append(w.Requests, cmd.RequestID)
-			c.Put(home, orderKey(o.ID), p.orderValue(o))
+			c.Put(home, orderKey(o.ID), p.tableValue(o))
 			return nil
 		}
 		p.refuse(c, cmd, contract.Reason{Type: contract.ErrPending, State: string(o.State),
@@ -371,7 +371,7 @@ func (p *Processor) step(c *txloop.Cycle, home int32, o *order, cmd contract.Ord
 		}
 		if sent > 0 {
 			o.Waiting = &waiting{Step: cmd.Type, Answers: sent, Requests: []string{cmd.RequestID}}
-			c.Put(home, orderKey(o.ID), p.orderValue(o))
+			c.Put(home, orderKey(o.ID), p.tableValue(o))
 			return nil
 		}
 	}
@@ -386,7 +386,7 @@ func (p *Processor) stepped(c *txloop.Cycle, home int32, o *order, step string, 
 	if o.State.final() {
 		p.finished(home, o, now)
 	}
-	c.Put(home, orderKey(o.ID), p.orderValue(o))
+	c.Put(home, orderKey(o.ID), p.tableValue(o))
 	p.cfg.Metrics.Commands.WithLabelValues(step, "accepted").Inc()
 	for _, id := range requests {
 		p.answer(c, stepAnswer(o, step, id))
@@ -466,7 +466,7 @@ func (p *Processor) expire(c *txloop.Cycle, home int32, id string, now time.Time
 	o.State = Expired
 	p.finished(home, o, now)
 	p.cfg.Metrics.Expiries.Inc()
-	c.Put(home, orderKey(o.ID), p.orderValue(o))
+	c.Put(home, orderKey(o.ID), p.tableValue(o))
 	p.answer(c, &contract.OrderResult{OrderID: o.ID, Type: contract.Expire, Status: contract.StatusExpired})
 	return nil
 }
@@ -490,7 +490,7 @@ func (p *Processor) refusePending(c *txloop.Cycle, home int32, o *order, now tim
 	}
 	o.Waiting = nil
 	p.finished(home, o, now)
-	c.Put(home, orderKey(o.ID), p.orderValue(o))
+	c.Put(home, orderKey(o.ID), p.tableValue(o))
 	return nil
 }
 
