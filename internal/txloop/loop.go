@@ -291,7 +291,14 @@ func (l *Loop) member(ctx context.Context) error {
 		// default balances each topic on its own and does not.
 		kgo.Balancers(joinWatch{kgo.RangeBalancer(), &l.joins}),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group reads everything: nothing accepted is skipped
-		kgo.ProducerLinger(0),
+		// A cycle produces its records together and then flushes, and a
+		// flush sends at once whatever the linger: with a linger longer
+		// than the producing, a cycle's records leave in one produce
+		// request instead of two or three (with no linger the first record
+		// leaves alone, the rest wait for its answer). The broker's cost is
+		// per request: each request new partitions of the transaction are
+		// in costs it a check with the coordinator too (KIP-890).
+		kgo.ProducerLinger(cycleLinger),
 		kgo.RecordPartitioner(partitioner{manual: map[string]bool{l.cfg.Changelog: true}}),
 		kgo.OnPartitionsAssigned(l.assigned),
 		kgo.OnPartitionsRevoked(l.revoked),
@@ -344,6 +351,11 @@ func (l *Loop) member(ctx context.Context) error {
 // metadataMinAge is the shortest time between two metadata updates of the
 // loop's client (franz-go's default is 5s); see member.
 const metadataMinAge = 100 * time.Millisecond
+
+// cycleLinger is longer than a cycle takes to produce its records, and
+// bounds how long a full batch's neighbours wait should a cycle produce
+// for longer (a load fanned out to tens of thousands of records).
+const cycleLinger = 20 * time.Millisecond
 
 // freshWait bounds the second poll of a cycle (fresh): about a fetch's
 // round trip on a busy broker, so it returns what arrived, and costs at
