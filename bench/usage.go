@@ -20,9 +20,9 @@ type Usage struct {
 	CPUSeconds float64
 	// PeakMemBytes is the largest Σ PSS (proportional set size: a page
 	// shared by n processes counts 1/n in each, so PostgreSQL's shared
-	// buffers count once) over the tree, sampled every 2 s (reading smaps_rollup of a JVM costs
-	// milliseconds of kernel time, charged to the generator: every 500 ms it
-	// was 2.5% of a core).
+	// buffers count once) over the tree, sampled every 2 s (reading
+	// smaps_rollup of a JVM costs milliseconds of kernel time; the meter
+	// takes its sampling out of the generator's CPU, see startMeter).
 	PeakMemBytes int64
 }
 

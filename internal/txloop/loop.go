@@ -294,10 +294,11 @@ func (l *Loop) member(ctx context.Context) error {
 		// A cycle produces its records together and then flushes, and a
 		// flush sends at once whatever the linger: with a linger longer
 		// than the producing, a cycle's records leave in one produce
-		// request instead of two or three (with no linger the first record
-		// leaves alone, the rest wait for its answer). The broker's cost is
-		// per request: each request new partitions of the transaction are
-		// in costs it a check with the coordinator too (KIP-890).
+		// request. With no linger they left in 2.4–2.7 (franz-go sends
+		// what is buffered as soon as a request may go, while the rest is
+		// still being produced). The broker's cost is per request, and a
+		// request with partitions new to the transaction also costs it a
+		// check with the coordinator (KIP-890).
 		kgo.ProducerLinger(cycleLinger),
 		kgo.RecordPartitioner(partitioner{manual: map[string]bool{l.cfg.Changelog: true}}),
 		kgo.OnPartitionsAssigned(l.assigned),
@@ -352,9 +353,10 @@ func (l *Loop) member(ctx context.Context) error {
 // loop's client (franz-go's default is 5s); see member.
 const metadataMinAge = 100 * time.Millisecond
 
-// cycleLinger is longer than a cycle takes to produce its records, and
-// bounds how long a full batch's neighbours wait should a cycle produce
-// for longer (a load fanned out to tens of thousands of records).
+// cycleLinger is longer than a cycle takes to produce its records. Should
+// a cycle produce for longer (a load fanned out to tens of thousands of
+// records), it bounds how long a partly filled batch waits meanwhile; a
+// full batch leaves at once, and takes the others of its broker along.
 const cycleLinger = 20 * time.Millisecond
 
 // freshWait bounds the second poll of a cycle (fresh): about a fetch's
