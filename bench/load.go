@@ -71,6 +71,10 @@ type Result struct {
 	// generator's own in Generator.
 	Usage     map[string]Usage
 	Generator Usage
+	// Steal is the share of the host's CPU time its hypervisor took during
+	// the load (/proc/stat): a run with steal is slower for reasons of the
+	// machine, not of the system.
+	Steal float64
 	// E2E is stock change → marketplace ack per channel (stocksync only),
 	// the histogram's growth during the load.
 	E2E map[string]Histogram
@@ -153,7 +157,7 @@ func RunLoad(ctx context.Context, sys System, cfg LoadConfig) (*Result, error) {
 	stopLoad()
 	r.wg.Wait()
 	stopProgress()
-	res.Usage, res.Generator = meter.stop()
+	res.Usage, res.Generator, res.Steal = meter.stop()
 	if lat != nil {
 		after, err := lat.ChannelLatency(ctx)
 		if err != nil {

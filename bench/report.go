@@ -14,8 +14,8 @@ import (
 // WriteTable writes the results as a Markdown table: one row per system ×
 // workload.
 func WriteTable(w io.Writer, results []*Result) error {
-	fmt.Fprintln(w, "| workload | system | load | decided/s | p50 | p95 | p99 | max | change→ack p50 / p99 (web) | oversold | errors + dropped | CPU s (system) | peak mem (system) | CPU s (generator) |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| workload | system | load | decided/s | p50 | p95 | p99 | max | change→ack p50 / p99 (web) | oversold | errors + dropped | CPU s (system) | peak mem (system) | CPU s (generator) | steal |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		e2e := "–"
 		if h, ok := r.E2E["web"]; ok && h.Count > 0 {
@@ -48,9 +48,9 @@ func WriteTable(w io.Writer, results []*Result) error {
 			}
 			decided += " (" + strings.Join(all, ", ") + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s, %s | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s | %.1f |\n",
+		fmt.Fprintf(w, "| %s | %s | %s, %s | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s | %.1f | %.0f %% |\n",
 			r.Workload, r.System, r.Mode, r.Duration, decided, msOrInf(r.P50), msOrInf(r.P95), msOrInf(r.P99), msOrInf(r.Max),
-			e2e, r.Verdict.OversoldUnits, r.Errors+r.Dropped, cpuCell, memCell, r.Generator.CPUSeconds)
+			e2e, r.Verdict.OversoldUnits, r.Errors+r.Dropped, cpuCell, memCell, r.Generator.CPUSeconds, 100*r.Steal)
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ type meter struct {
 	procs  []Process
 	start  map[string]float64
 	self   float64
+	host   hostCPU // the whole machine's, at the start
 	peak   map[string]int64
 	done   chan struct{}
 	wg     sync.WaitGroup
@@ -47,6 +48,7 @@ func startMeter(procs []Process) *meter {
 		m.start[p.Name] += treeCPU(p.PID)
 	}
 	m.self = procCPU(os.Getpid())
+	m.host = readHostCPU()
 	m.wg.Add(1)
 	go func() {
 		// Sampling runs on a thread of its own, whose CPU time is the
@@ -88,7 +90,9 @@ func (m *meter) sample() {
 	m.selfPk = max(m.selfPk, pss(os.Getpid()))
 }
 
-func (m *meter) stop() (map[string]Usage, Usage) {
+// stop returns each process tree's usage, the generator's, and the
+// share of the machine's CPU time stolen by its hypervisor meanwhile.
+func (m *meter) stop() (map[string]Usage, Usage, float64) {
 	close(m.done)
 	m.wg.Wait()
 	m.sample()
@@ -103,7 +107,45 @@ func (m *meter) stop() (map[string]Usage, Usage) {
 		u.CPUSeconds -= m.start[name]
 		out[name] = u
 	}
-	return out, Usage{CPUSeconds: procCPU(os.Getpid()) - m.self - m.own, PeakMemBytes: m.selfPk}
+	return out, Usage{CPUSeconds: procCPU(os.Getpid()) - m.self - m.own, PeakMemBytes: m.selfPk}, readHostCPU().stealSince(m.host)
+}
+
+// hostCPU is the machine's CPU time from /proc/stat, in clock ticks.
+type hostCPU struct{ steal, total int64 }
+
+func readHostCPU() hostCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return hostCPU{}
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	return parseHostCPU(string(line))
+}
+
+// parseHostCPU reads the "cpu" line of /proc/stat: user nice system idle
+// iowait irq softirq steal (guest time is inside user already).
+func parseHostCPU(line string) hostCPU {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return hostCPU{}
+	}
+	var h hostCPU
+	for i, s := range f[1:9] {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		h.total += n
+		if i == 7 {
+			h.steal = n
+		}
+	}
+	return h
+}
+
+// stealSince is the share of the CPU time since start that was stolen.
+func (h hostCPU) stealSince(start hostCPU) float64 {
+	if d := h.total - start.total; d > 0 {
+		return float64(h.steal-start.steal) / float64(d)
+	}
+	return 0
 }
 
 // tree is pid and its descendants.

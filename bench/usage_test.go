@@ -45,3 +45,20 @@ func burn(more func() bool) {
 	}
 	_ = x
 }
+
+// A run's steal is what the hypervisor took of the machine's CPU time
+// meanwhile: the eighth figure of /proc/stat's cpu line, over the first
+// eight.
+func TestStealIsTheHypervisorsShareOfTheMachinesTime(t *testing.T) {
+	start := parseHostCPU("cpu  5151834 3179 1670037 5207694 39569 0 202733 139974 0 0")
+	end := parseHostCPU("cpu  5151934 3179 1670087 5207744 39569 0 202733 140024 0 0")
+	if got := end.stealSince(start); got != 0.2 { // 50 of 250 ticks
+		t.Fatalf("steal %.3f, want 0.2 (50 ticks stolen of 250)", got)
+	}
+	if got := parseHostCPU("intr 1 2 3").stealSince(start); got != 0 {
+		t.Fatalf("steal from an unreadable line: %.3f, want 0", got)
+	}
+	if h := readHostCPU(); h.total == 0 {
+		t.Fatal("/proc/stat's cpu line unread on Linux")
+	}
+}
