@@ -3,6 +3,7 @@ package inventory
 import (
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"time"
 
 	"github.com/stocksync/stocksync/contract"
@@ -105,12 +106,24 @@ func (o *order) view() contract.OrderView {
 }
 
 // digest identifies a reserve body (lines as requested, channel, ttl).
+// Stored orders keep their digest, so the bytes hashed must never change:
+// channel|ttl, then |sku NUL location NUL qty per line (written with
+// fmt.Fprintf before; appended here without its allocations).
 func digest(c contract.OrderCommand) uint64 {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%d", c.Channel, c.TTLS)
+	var buf [256]byte
+	b := append(buf[:0], c.Channel...)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, c.TTLS, 10)
 	for _, l := range c.Lines {
-		fmt.Fprintf(h, "|%s\x00%s\x00%d", l.SKU, l.Location, l.Qty)
+		b = append(b, '|')
+		b = append(b, l.SKU...)
+		b = append(b, 0)
+		b = append(b, l.Location...)
+		b = append(b, 0)
+		b = strconv.AppendInt(b, l.Qty, 10)
 	}
+	h := fnv.New64a()
+	h.Write(b)
 	return h.Sum64()
 }
 
