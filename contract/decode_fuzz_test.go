@@ -2,6 +2,7 @@ package contract
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -52,4 +53,36 @@ func FuzzDecodeFastAgrees(f *testing.F) {
 			t.Fatalf("%q: the fast decoder read %+v, encoding/json %+v", data, fast, std)
 		}
 	})
+}
+
+// The fast decoder refuses unknown fields itself (goccy does only through
+// a Decoder): whatever is not a command's own key, written as the contract
+// spells it, goes to encoding/json.
+func TestPlainFieldsTakesOnlyTheContractsKeys(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":2,"location":"dc-1"}],"channel":"web","ttl_s":600,"request_id":"r-1"}`: true,
+		` { "type" : "confirm" , "order_id" : "o-\"1" } `:                                true,
+		`{"type":"reserve","order_id":"o-1","lines":null}`:                               true,
+		`{"type":"reserve","order_id":"o-1","lines":[1,"x",{}]}`:                         true, // goccy then refuses the numbers
+		`{"type":"reserve","order_id":"o-1","price":3}`:                                  false,
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1,"price":3}]}`: false,
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","x":{"qty":1}}]}`:     false,
+		`{"TYPE":"confirm","order_id":"o-1"}`:                                            false, // encoding/json takes it, case-blind
+		`{"typ\u0065":"confirm","order_id":"o-1"}`:                                       false, // an escape in a key
+		`{"type":"confirm","order_id":"o-1","channel":{"lines":[{"price":1}]}}`:          true,  // a wrong type goccy refuses
+		`[{"type":"confirm","order_id":"o-1"}]`:                                          false,
+	} {
+		if got := plainFields([]byte(in)); got != want {
+			t.Errorf("plainFields(%s) = %v, want %v", in, got, want)
+		}
+	}
+	if c, ok := decodeValidFast([]byte(`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":2}],"request_id":"r-1"}`)); !ok || c.Lines[0].Qty != 2 {
+		t.Errorf("the fast decoder did not take a plain reserve: %+v, %v", c, ok)
+	}
+	if _, ok := decodeValidFast([]byte(`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1,"price":3}]}`)); ok {
+		t.Error("the fast decoder took a line with an unknown field")
+	}
+	if _, err := DecodeOrderCommand([]byte(`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1,"price":3}]}`)); err == nil || !strings.Contains(err.Error(), "price") {
+		t.Errorf("a line with an unknown field: %v, want encoding/json's refusal naming it", err)
+	}
 }
