@@ -33,6 +33,7 @@ func FuzzDecodeFastAgrees(f *testing.F) {
 		"{\"type\":\"confirm\",\"order_id\":\"o\xff\xff\xff\xff\xff\"}xxxxxxxxxx",
 		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"milk","qty":1}],"ttl_s":-00}`,
 		`{"type":"confirm","order_id":"o\u0041\"x"}`,
+		`{"type":"reserve","order_id":"o","lines":[{"sku":"a","qty":1},{"sku":"b","qty":1,"location":"x"}],"lines":[{"sku":"a","qty":1}],"lines":[{"sku":"a","qty":1},{"sku":"c","qty":2}]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -71,6 +72,8 @@ func TestPlainFieldsTakesOnlyTheContractsKeys(t *testing.T) {
 		`{"typ\u0065":"confirm","order_id":"o-1"}`:                                       false, // an escape in a key
 		`{"type":"confirm","order_id":"o-1","channel":{"lines":[{"price":1}]}}`:          true,  // a wrong type goccy refuses
 		`[{"type":"confirm","order_id":"o-1"}]`:                                          false,
+		`{"type":"confirm","order_id":"o-1","order_id":"o-2"}`:                           false, // a repeated key
+		`{"type":"reserve","order_id":"o-1","lines":[{"sku":"a","qty":1,"qty":2}]}`:      false,
 	} {
 		if got := plainFields([]byte(in)); got != want {
 			t.Errorf("plainFields(%s) = %v, want %v", in, got, want)

@@ -124,20 +124,20 @@ func decodeValidFast(data []byte) (OrderCommand, bool) {
 }
 
 // plainFields reports whether data, one valid JSON value, is an object
-// whose keys are all a command's, written exactly as the contract spells
-// them (no escapes, no other case), with lines whose objects have only a
-// line's keys. Anything else, even what encoding/json would accept, is
-// left to encoding/json.
+// whose keys are all a command's, each once and written exactly as the
+// contract spells it (no escapes, no other case), with lines whose
+// objects have only a line's keys, each once. Anything else, even what
+// encoding/json would accept, is left to encoding/json: a repeated key
+// above all, since encoding/json decodes a repeated array into the
+// elements the first one left (a third "lines" brought back a location
+// the second had dropped; goccy starts them afresh).
 func plainFields(data []byte) bool {
 	s := &scanner{b: data}
-	return s.object(func(key []byte) bool {
-		switch string(key) {
-		case "type", "order_id", "channel", "ttl_s", "request_id":
-			return s.skipValue()
-		case "lines":
+	return s.object([]string{"type", "order_id", "channel", "ttl_s", "request_id", "lines"}, func(key string) bool {
+		if key == "lines" {
 			return s.lines()
 		}
-		return false
+		return s.skipValue()
 	})
 }
 
@@ -187,9 +187,10 @@ func (s *scanner) list(open, close byte, item func() bool) bool {
 	}
 }
 
-// object reads an object, calling field with each key once the scanner
-// is at its value.
-func (s *scanner) object(field func(key []byte) bool) bool {
+// object reads an object whose keys are among keys, each at most once,
+// calling value with each key once the scanner is at its value.
+func (s *scanner) object(keys []string, value func(key string) bool) bool {
+	var seen uint64
 	return s.list('{', '}', func() bool {
 		if !s.at('"') {
 			return false
@@ -199,12 +200,17 @@ func (s *scanner) object(field func(key []byte) bool) bool {
 		if end < start || s.b[end] != '"' { // an escape in a key: encoding/json's to judge
 			return false
 		}
+		k := slices.Index(keys, string(s.b[start:end]))
+		if k < 0 || seen&(1<<k) != 0 {
+			return false
+		}
+		seen |= 1 << k
 		s.i = end + 1
 		if !s.at(':') {
 			return false
 		}
 		s.i++
-		return field(s.b[start:end])
+		return value(keys[k])
 	})
 }
 
@@ -215,16 +221,10 @@ func (s *scanner) lines() bool {
 	if !s.at('[') {
 		return s.skipValue()
 	}
-	line := func(key []byte) bool {
-		switch string(key) {
-		case "sku", "qty", "location":
-			return s.skipValue()
-		}
-		return false
-	}
+	line := func(string) bool { return s.skipValue() }
 	return s.list('[', ']', func() bool {
 		if s.at('{') {
-			return s.object(line)
+			return s.object([]string{"sku", "qty", "location"}, line)
 		}
 		return s.skipValue()
 	})
