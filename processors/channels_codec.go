@@ -1,9 +1,7 @@
 package processors
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -57,15 +55,12 @@ func appendQuantities(buf []byte, m map[string]int64) []byte {
 // JSON by builds before the binary encoding are read too.
 func DecodeChannelsState(v []byte) (*ChannelsState, error) {
 	st := &ChannelsState{}
-	if len(v) > 0 && v[0] == '{' {
-		if err := json.Unmarshal(v, st); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorruptChannelsState, err)
-		}
-		return st, nil
+	d, _, err := binenc.Open(v, st, ErrCorruptChannelsState, channelsFormatV1)
+	if err != nil {
+		return nil, err
 	}
-	d := binenc.NewDecoder(v, ErrCorruptChannelsState)
-	if f := d.Byte(); f != channelsFormatV1 {
-		return nil, fmt.Errorf("%w: format %d, this build reads %d", ErrCorruptChannelsState, f, channelsFormatV1)
+	if d == nil { // an earlier build's JSON
+		return st, nil
 	}
 	st.Seq, st.At, st.Rules, st.Version = d.Varint(), d.Varint(), d.Uvarint(), d.Varint()
 	st.Available = decodeQuantities(d)

@@ -2,7 +2,6 @@ package processors
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/internal/binenc"
@@ -71,17 +70,12 @@ func (o *order) appendBinary(buf []byte) []byte {
 // builds before the binary encoding are read too.
 func decodeOrder(v []byte) (*order, error) {
 	o := new(order)
-	old, err := binenc.OldJSON(v, o, ErrCorruptOrder)
+	d, format, err := binenc.Open(v, o, ErrCorruptOrder, orderFormatV1, orderFormatV2)
 	if err != nil {
 		return nil, err
 	}
-	if old {
+	if d == nil { // an earlier build's JSON
 		return o, nil
-	}
-	d := binenc.NewDecoder(v, ErrCorruptOrder)
-	format := d.Byte()
-	if format != orderFormatV1 && format != orderFormatV2 {
-		return nil, fmt.Errorf("%w: format %d, this build reads %d and %d", ErrCorruptOrder, format, orderFormatV1, orderFormatV2)
 	}
 	o.ID, o.State, o.Channel = d.String(), d.String(), d.String()
 	o.Digest, o.At, o.ExpiresAt, o.Step = d.Uvarint(), d.Varint(), d.Varint(), d.String()

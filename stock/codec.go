@@ -2,7 +2,6 @@ package stock
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/stocksync/stocksync/internal/binenc"
 )
@@ -48,10 +47,10 @@ func (s *SKU) AppendBinary(buf []byte) []byte {
 
 // UnmarshalSKU decodes a ledger written by AppendBinary.
 func UnmarshalSKU(data []byte) (SKU, error) {
-	d := binenc.NewDecoder(data, ErrCorrupt)
 	var s SKU
-	if f := d.Byte(); f != formatV1 {
-		return s, fmt.Errorf("%w: format %d, this build reads %d", ErrCorrupt, f, formatV1)
+	d, _, err := binenc.Open(data, nil, ErrCorrupt, formatV1)
+	if err != nil {
+		return s, err
 	}
 	s.Seq = d.Varint()
 	if n := d.Count(); n > 0 {

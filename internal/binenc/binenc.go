@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // AppendVarint appends a signed varint.
@@ -50,6 +51,26 @@ func OldJSON(v []byte, out any, corrupt error) (bool, error) {
 		return true, fmt.Errorf("%w: %v", corrupt, err)
 	}
 	return true, nil
+}
+
+// Open starts reading a table value whose first byte is its format, one
+// of formats, and returns the format. A value that is JSON (an earlier
+// build's, see OldJSON) is decoded into old at once, and Open returns no
+// Decoder; old is nil for a table that never held JSON.
+func Open(v []byte, old any, corrupt error, formats ...byte) (*Decoder, byte, error) {
+	if old != nil {
+		if isJSON, err := OldJSON(v, old, corrupt); err != nil || isJSON {
+			return nil, 0, err
+		}
+	}
+	d := NewDecoder(v, corrupt)
+	f := d.Byte()
+	if !slices.Contains(formats, f) {
+		// A copy, so that formats does not escape: a call on the hot path
+		// allocates nothing.
+		return nil, f, fmt.Errorf("%w: format %d, this build reads %v", corrupt, f, slices.Clone(formats))
+	}
+	return d, f, nil
 }
 
 // Decoder reads what the Append functions wrote. The first problem is kept

@@ -3,7 +3,6 @@ package inventory
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	"github.com/stocksync/stocksync/contract"
 	"github.com/stocksync/stocksync/internal/binenc"
@@ -32,21 +31,6 @@ func (p *Processor) tableValue(v interface{ encode() []byte }) []byte {
 		return b
 	}
 	return v.encode()
-}
-
-// openValue starts reading a table value: a JSON value of an earlier
-// build is decoded into out at once (nil decoder), a binary one must carry
-// format.
-func openValue(v []byte, out any, format byte, what string) (*binenc.Decoder, error) {
-	old, err := binenc.OldJSON(v, out, errCorrupt)
-	if err != nil || old {
-		return nil, err
-	}
-	d := binenc.NewDecoder(v, errCorrupt)
-	if f := d.Byte(); f != format {
-		return nil, fmt.Errorf("%w: %s format %d, this build reads %d", errCorrupt, what, f, format)
-	}
-	return d, nil
 }
 
 func (o *order) encode() []byte {
@@ -85,7 +69,7 @@ func (o *order) encode() []byte {
 
 func decodeOrder(v []byte) (*order, error) {
 	o := new(order)
-	d, err := openValue(v, o, orderFormat, "order")
+	d, _, err := binenc.Open(v, o, errCorrupt, orderFormat)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +109,7 @@ func (e *dirEntry) encode() []byte {
 
 func decodeDir(v []byte) (*dirEntry, error) {
 	e := new(dirEntry)
-	d, err := openValue(v, e, dirFormat, "directory entry")
+	d, _, err := binenc.Open(v, e, errCorrupt, dirFormat)
 	if err != nil {
 		return nil, err
 	}
