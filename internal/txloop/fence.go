@@ -22,13 +22,13 @@ func (l *Loop) Fence(on bool) {
 	}
 	l.fenced = on
 	l.log.Info("txloop: intake fenced for a repartition", "fenced", on, "intake", l.cfg.Intake)
-	if l.session == nil || len(l.cfg.Intake) == 0 {
+	if l.client == nil || len(l.cfg.Intake) == 0 {
 		return
 	}
 	if on {
-		l.session.Client().PauseFetchTopics(l.cfg.Intake...)
+		l.client.PauseFetchTopics(l.cfg.Intake...)
 	} else {
-		l.session.Client().ResumeFetchTopics(l.cfg.Intake...)
+		l.client.ResumeFetchTopics(l.cfg.Intake...)
 	}
 }
 
@@ -55,8 +55,8 @@ func (l *Loop) markers(recs []*kgo.Record) []*kgo.Record {
 		}
 		l.fenced = true
 		l.log.Info("txloop: a fence marker fenced the intake for a repartition", "id", id, "topic", r.Topic, "partition", r.Partition)
-		if l.session != nil && len(l.cfg.Intake) > 0 {
-			l.session.Client().PauseFetchTopics(l.cfg.Intake...)
+		if l.client != nil && len(l.cfg.Intake) > 0 {
+			l.client.PauseFetchTopics(l.cfg.Intake...)
 		}
 	}
 	return out

@@ -14,17 +14,22 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/stocksync/stocksync/state"
 )
 
 // counter counts the records of each key: its state is the count, and it
 // emits the new count for every record, so exactly-once shows as each key's
-// outputs being 1, 2, 3, … with no gap and no repeat.
+// outputs being 1, 2, 3, … with no gap and no repeat. It ignores a record
+// whose value is "noop".
 type counter struct{ out string }
 
 func (h counter) Process(c *Cycle, recs []*kgo.Record) error {
 	for _, r := range recs {
+		if string(r.Value) == "noop" {
+			continue
+		}
 		v, err := c.Get(r.Partition, string(r.Key))
 		if err != nil {
 			return err
@@ -51,12 +56,35 @@ func brokersForTest(t *testing.T) []string {
 	if v := os.Getenv("STOCKSYNC_TEST_BROKERS"); v != "" {
 		return strings.Split(v, ",")
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	return kfakeForTest(t)
+}
+
+func kfakeForTest(t *testing.T, opts ...kfake.Opt) []string {
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()
+}
+
+// testKafka is a test's broker (brokersForTest), a client of it, a prefix
+// for the test's topics and a context bounding the test; it skips the test
+// with -short.
+func testKafka(t *testing.T, tag string, timeout time.Duration, opts ...kgo.Opt) ([]string, string, *kgo.Client, context.Context) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
+	}
+	brokers := brokersForTest(t)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return brokers, fmt.Sprintf("%s-%d.", tag, time.Now().UnixNano()), cl, ctx
 }
 
 // createTopics creates a test's topics with n partitions each: changelog
@@ -82,12 +110,16 @@ func TestExactlyOnceAcrossRebalances(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
 	}
-	t.Run("restored", func(t *testing.T) { exactlyOnce(t, false) })
-	t.Run("standby", func(t *testing.T) { exactlyOnce(t, true) })
+	t.Run("restored", func(t *testing.T) { exactlyOnce(t, brokersForTest(t), false) })
+	t.Run("standby", func(t *testing.T) { exactlyOnce(t, brokersForTest(t), true) })
+	// Before transaction version 2 (Kafka 3.9 and older), the group's
+	// offsets join a transaction only through AddOffsetsToTxn.
+	t.Run("transaction version 1", func(t *testing.T) {
+		exactlyOnce(t, kfakeForTest(t, kfake.MaxVersions(kversion.V3_9_0())), false)
+	})
 }
 
-func exactlyOnce(t *testing.T, standby bool) {
-	brokers := brokersForTest(t)
+func exactlyOnce(t *testing.T, brokers []string, standby bool) {
 	prefix := fmt.Sprintf("txl-%d.", time.Now().UnixNano())
 	in, out, changelog := prefix+"in", prefix+"out", prefix+"table"
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
@@ -146,7 +178,7 @@ func exactlyOnce(t *testing.T, standby bool) {
 	stopC()
 	// A restart on the same data directory restores from where its stores
 	// were, the rest from the changelog.
-	stopA, _ = member("a")
+	stopA, last := member("a")
 	send(120)
 	defer stopA()
 
@@ -186,6 +218,42 @@ func exactlyOnce(t *testing.T, standby bool) {
 			t.Fatalf("key %s: %d outputs, want %d", k, len(got[k]), n)
 		}
 	}
+	want := !strings.HasSuffix(t.Name(), "transaction_version_1")
+	if got := last.transactionVersion2(); got != want {
+		t.Fatalf("the member took the brokers' transaction version for 2: %v, want %v", got, want)
+	}
+}
+
+// TestInputThatChangesNothingCommits feeds a member records it ignores: a
+// cycle that reads them writes and emits nothing, and its input offsets
+// must still commit (franz-go ends a transaction it saw nothing produced in
+// without EndTxn, which would leave the offsets pending until the
+// transaction timed out, and then aborted).
+func TestInputThatChangesNothingCommits(t *testing.T) {
+	brokers, prefix, cl, ctx := testKafka(t, "txl0", 3*time.Minute)
+	in, out, changelog := prefix+"in", prefix+"out", prefix+"table"
+	createTopics(t, ctx, cl, 1, changelog, in, out)
+	stop, _ := runMember(t, ctx, "a", Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "a", Inputs: []string{in},
+		Changelog: changelog, Partitions: 1, Dir: t.TempDir(), Handler: counter{out: out}, TransactionTimeout: 5 * time.Second})
+	defer stop()
+	const n = 5
+	for range n {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: in, Key: []byte("k"), Value: []byte("noop")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		offs, err := adm.FetchOffsets(ctx, prefix+"g") // stable offsets: a pending transaction's are not shown
+		if err == nil {
+			if o, ok := offs.Lookup(in, 0); ok && o.Err == nil && o.At == n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group's committed offset of %s[0] a minute after %d ignored records: %+v (err %v); want %d", in, n, offs, err, n)
+		}
+	}
 }
 
 // TestOneOwnerPerPartition lets members join one after another while no
@@ -195,19 +263,8 @@ func exactlyOnce(t *testing.T, standby bool) {
 // partition it no longer owns lost acknowledged orders in the scale-out
 // test. Every partition must end up ready at exactly one member.
 func TestOneOwnerPerPartition(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
-	}
-	brokers := brokersForTest(t)
-	prefix := fmt.Sprintf("txl1-%d.", time.Now().UnixNano())
+	brokers, prefix, cl, ctx := testKafka(t, "txl1", 3*time.Minute)
 	const partitions = 6
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	createTopics(t, ctx, cl, partitions, prefix+"table", prefix+"in")
 	var members []*Loop
 	var wg sync.WaitGroup

@@ -1,7 +1,6 @@
 package txloop
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -16,19 +15,8 @@ import (
 // committed cycle with input once in each stage, and the stages' times
 // within the cycle they belong to.
 func TestCycleStagesAreCounted(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs a Kafka (kfake or STOCKSYNC_TEST_BROKERS)")
-	}
-	brokers := brokersForTest(t)
-	prefix := fmt.Sprintf("txm-%d.", time.Now().UnixNano())
+	brokers, prefix, cl, ctx := testKafka(t, "txm", 2*time.Minute, kgo.ProducerLinger(0))
 	in, out, changelog := prefix+"in", prefix+"out", prefix+"table"
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	createTopics(t, ctx, cl, 2, changelog, in, out)
 	reg := prometheus.NewRegistry()
 	stop, _ := runMember(t, ctx, "a", Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "a", Inputs: []string{in},
