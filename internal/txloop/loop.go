@@ -112,6 +112,7 @@ type Loop struct {
 	standby   map[int32]*standby // warm stores of partitions not owned here (Config.Standby)
 	closed    bool               // the member stopped: no new standby
 	fenced    bool               // intake paused for a repartition (Fence)
+	leaving   bool               // the client is closing: its revoke follows no committed cycle
 	// joins counts the member's joins of the group (joinWatch); owned is
 	// its value when the stores were last matched to an assignment. They
 	// differ from the moment a rebalance began until its assignment
@@ -332,9 +333,13 @@ func (l *Loop) member(ctx context.Context) error {
 			job.cancel()
 			delete(l.restoring, p)
 		}
+		l.leaving = true // the revoke that closing reports is not between committed cycles
 		l.mu.Unlock()
 		cl.CloseAllowingRebalance() // BlockRebalanceOnPoll: a plain Close would wait for AllowRebalance
 		l.dropAll()
+		l.mu.Lock()
+		l.leaving = false
+		l.mu.Unlock()
 	}()
 	for ctx.Err() == nil {
 		began := time.Now()
@@ -757,11 +762,13 @@ func (l *Loop) ready(r restored) {
 }
 
 // revoked lets go of partitions revoked between cycles: their stores have
-// every commit applied.
+// every commit applied. Not so when the member leaves after a failed
+// session: its last cycle may have committed without reaching the stores,
+// so they answer reads only once they have caught up (dropAll).
 func (l *Loop) revoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.goneLocked(partitionsOf(m), true)
+	l.goneLocked(partitionsOf(m), !l.leaving)
 }
 
 // lost lets go of partitions the group took away (this member's session

@@ -188,17 +188,27 @@ func (l *Loop) txnOffsetCommit(ctx context.Context, in inputOffsets) error {
 const emptyCycleKey = "\x00txloop/empty-cycle"
 
 // endTransaction ends the cycle's transaction and reports whether it
-// committed. An end the client did not attempt or could not confirm is
-// retried as an abort, as franz-go's session does: reporting a commit it
-// cannot confirm would advance past inputs that may have been aborted.
+// committed. An end the client did not attempt, or one the broker says must
+// abort, is retried as an abort, as franz-go's session does. A commit whose
+// outcome is unknown (UNKNOWN_SERVER_ERROR: the coordinator may have
+// committed it) is ended as an abort too, which resets the producer, and
+// then fails the session: deciding the inputs again here could repeat a
+// committed cycle, so the member rejoins, and its stores and offsets come
+// from what the brokers hold.
 func (l *Loop) endTransaction(ctx context.Context, try kgo.TransactionEndTry) (bool, error) {
+	var unknown error
 	for tries := 0; ; tries++ {
 		err := l.client.EndTransaction(ctx, try)
 		switch {
+		case err == nil && unknown != nil:
+			return false, fmt.Errorf("the outcome of a commit is unknown: %w", unknown)
 		case err == nil:
 			return bool(try), nil
 		case tries < 10 && (errors.Is(err, kerr.OperationNotAttempted) || errors.Is(err, kerr.TransactionAbortable) ||
 			errors.Is(err, kerr.UnknownServerError)):
+			if try == kgo.TryCommit && errors.Is(err, kerr.UnknownServerError) {
+				unknown = err
+			}
 			l.log.Info("txloop: ending a transaction failed; ending it as an abort", "err", err)
 			try = kgo.TryAbort
 		default:
