@@ -68,6 +68,14 @@ func kfakeForTest(t *testing.T, opts ...kfake.Opt) []string {
 	return c.ListenAddrs()
 }
 
+// transactionVersion2 reports what the member's last join found about the
+// brokers' transaction version.
+func (l *Loop) transactionVersion2() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.implicitOffsets
+}
+
 // testKafka is a test's broker (brokersForTest), a client of it, a prefix
 // for the test's topics and a context bounding the test; it skips the test
 // with -short.

@@ -102,13 +102,6 @@ func implicitOffsets(ctx context.Context, cl *kgo.Client) (bool, error) {
 	return false, nil
 }
 
-// transactionVersion2 reports what the member's last join found.
-func (l *Loop) transactionVersion2() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.implicitOffsets
-}
-
 // concurrentTxnRetries bounds the retries of a commit the broker refused
 // with CONCURRENT_TRANSACTIONS (the previous transaction's markers still
 // being written); after them the cycle aborts and its inputs come again.
