@@ -19,8 +19,9 @@ import (
 // (no stock.changes → channels hop); each SKU's push state (what each
 // channel should show, what its marketplace acknowledged) is a key of its
 // own beside the SKU's ledger; new values reach the pushers in process once
-// the cycle committed; the pushers' verdicts come back in process and are
-// written with the next cycle, conflated per SKU.
+// the cycle committed; the pushers' verdicts come back in process: a
+// refusal is written with the next cycle, an acknowledgement a second
+// later (Config.AckWriteDelay), conflated per SKU.
 
 const channelsPrefix = "\x00c" // a SKU's push state, at the SKU's partition
 
@@ -209,15 +210,60 @@ func (p *Processor) reproject(c *txloop.Cycle, part int32, sku string, now time.
 }
 
 // putChannels writes a SKU's push state; flush caches it once the cycle
-// commits.
+// commits. The write carries every acknowledgement recorded so far.
 func (p *Processor) putChannels(c *txloop.Cycle, part int32, sku string, st *processors.ChannelsState) {
 	c.Put(part, channelsKey(sku), st.AppendBinary(nil))
+	delete(p.unwritten, sku)
 }
 
-// recordVerdicts writes the pushers' verdicts that came since the last
-// cycle: an acknowledgement moves what the marketplace shows, a refusal
-// parks the value in the DLQ.
-func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
+// unwrittenAck is a SKU whose push state has acknowledgements its
+// changelog lacks.
+type unwrittenAck struct {
+	part int32
+	due  int64 // unix ms
+}
+
+// ackLater records that a SKU's push state has an acknowledgement to write,
+// Config.AckWriteDelay from now.
+func (p *Processor) ackLater(part int32, sku string, now time.Time) {
+	if _, ok := p.unwritten[sku]; ok {
+		return
+	}
+	due := now.Add(p.cfg.AckWriteDelay).UnixMilli()
+	p.unwritten[sku] = unwrittenAck{part: part, due: due}
+	p.unwrittenAt.push(sku, due)
+}
+
+// writeAcks writes the push states whose acknowledgements have waited
+// Config.AckWriteDelay. The cache keeps such states (keep), but an aborted
+// cycle drops those it took: their acknowledgements are lost, and the
+// refill that follows an abort (Aborted marks every partition behind)
+// pushes their values again, whose acknowledgements are then recorded.
+func (p *Processor) writeAcks(c *txloop.Cycle, now time.Time) error {
+	for _, sku := range p.unwrittenAt.due(now.UnixMilli()) {
+		u, ok := p.unwritten[sku]
+		if !ok || u.due > now.UnixMilli() { // written meanwhile, or acknowledged again since
+			continue
+		}
+		_, cached := p.chanCache[sku]
+		if !c.Owned(u.part) || !cached && p.cur.chans[sku] == nil {
+			delete(p.unwritten, sku)
+			continue
+		}
+		st, err := p.channelsState(c, u.part, sku)
+		if err != nil {
+			return err
+		}
+		p.putChannels(c, u.part, sku, st)
+	}
+	return nil
+}
+
+// recordVerdicts records the pushers' verdicts that came since the last
+// cycle: an acknowledgement moves what the marketplace shows (written
+// within Config.AckWriteDelay), a refusal parks the value in the DLQ
+// (written now).
+func (p *Processor) recordVerdicts(c *txloop.Cycle, now time.Time) error {
 	for range cap(p.verdicts) {
 		var v sinks.Verdict
 		select {
@@ -241,8 +287,8 @@ func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
 		if err != nil {
 			return err
 		}
-		// The push state is the cached one, not a copy: it changes only
-		// where it is written (putChannels below).
+		// The push state is the cached one, not a copy: an acknowledgement
+		// lives there until writeAcks writes it.
 		s, known := st.Sinks[v.Channel]
 		if !known {
 			s = &processors.SinkState{}
@@ -272,7 +318,11 @@ func (p *Processor) recordVerdicts(c *txloop.Cycle) error {
 		if !known {
 			st.Sinks[v.Channel] = s
 		}
-		p.putChannels(c, part, v.SKU, st)
+		if v.OK { // written later, or sooner with the SKU's next value
+			p.ackLater(part, v.SKU, now)
+		} else {
+			p.putChannels(c, part, v.SKU, st)
+		}
 		p.settled = append(p.settled, v)
 	}
 	return nil
@@ -303,7 +353,7 @@ func (p *Processor) seedPushers(part int32) {
 	p.rulesCursor[part] = nil // and check its values against the rules
 	for ch, pu := range p.cfg.Pushers {
 		pu.MarkBehind(part)
-		delete(p.cursors[ch], part)
+		delete(p.sweeps[ch], part)
 	}
 }
 
@@ -327,25 +377,34 @@ func (p *Processor) refill(c *txloop.Cycle) {
 			if st == nil || room <= 0 {
 				continue
 			}
-			cursors := p.cursors[ch]
-			if cursors == nil {
-				cursors = map[int32][]byte{}
-				p.cursors[ch] = cursors
+			sweeps := p.sweeps[ch]
+			if sweeps == nil {
+				sweeps = map[int32]*sweep{}
+				p.sweeps[ch] = sweeps
+			}
+			sw := sweeps[part]
+			if sw == nil {
+				// A value refused for room after this mark may lie behind
+				// the cursor: it keeps the partition behind, for another
+				// sweep.
+				sw = &sweep{mark: mark}
+				sweeps[part] = sw
 			}
 			scanned, offered, end := 0, 0, true
-			err := st.ScanAfter([]byte(channelsPrefix), cursors[part], func(k, v []byte) bool {
+			err := st.ScanAfter([]byte(channelsPrefix), sw.cursor, func(k, v []byte) bool {
 				if scanned >= refillScan || offered >= min(room, refillOffer) {
 					end = false
 					return false
 				}
 				scanned++
-				cursors[part] = append(cursors[part][:0], k...)
-				cs, err := processors.DecodeChannelsState(v)
+				sw.cursor = append(sw.cursor[:0], k...)
+				sku := string(k[len(channelsPrefix):])
+				cs, err := p.pushState(sku, v) // the cached state has the acknowledgements not yet written
 				if err != nil {
 					return true
 				}
 				if s := cs.Sinks[ch]; s != nil && s.Pending() {
-					pu.Offer(part, marketplace.Update{SKU: string(k[len(channelsPrefix):]), Available: s.Want, Version: s.WantVersion})
+					pu.Offer(part, marketplace.Update{SKU: sku, Available: s.Want, Version: s.WantVersion})
 					offered++
 				}
 				return true
@@ -356,15 +415,22 @@ func (p *Processor) refill(c *txloop.Cycle) {
 			}
 			room -= offered
 			if end {
-				delete(cursors, part)
-				pu.CaughtUp(part, mark)
+				delete(sweeps, part)
+				pu.CaughtUp(part, sw.mark)
 			}
 		}
 	}
 }
 
-// pushState is a SKU's newest committed push state: cached, else as
-// stored.
+// sweep is a refill's pass over a partition's push states for one pusher:
+// where it stands, and the pusher's mark when it began.
+type sweep struct {
+	cursor []byte
+	mark   uint64
+}
+
+// pushState is a SKU's newest committed push state, with the
+// acknowledgements not yet written: cached, else as stored.
 func (p *Processor) pushState(sku string, stored []byte) (*processors.ChannelsState, error) {
 	if st, ok := p.chanCache[sku]; ok {
 		return st, nil

@@ -55,6 +55,13 @@ type Config struct {
 	// itself (an orphan: its order was lost); default 5m. Long, since a
 	// settlement may wait for its partition's next owner.
 	HoldGrace time.Duration
+	// AckWriteDelay is how long a marketplace's acknowledgement waits to
+	// be written, so that a SKU's acknowledgements from every channel, and
+	// its next value, share one changelog record; default 1s. Until then
+	// the stores (GET /v1/channels/{name}/stock/{sku}) show the
+	// acknowledgement as not yet given, and a takeover pushes the value
+	// again (harmless: marketplaces take absolute values).
+	AckWriteDelay time.Duration
 	// JSONOrderValues writes orders and directory entries as JSON, as
 	// builds before 2026-12-02 did, so that such builds can still read
 	// them during a rolling update (config: engine.order_values). Both
@@ -82,10 +89,11 @@ type Processor struct {
 	committed map[string]*stock.SKU // the ledgers this cycle read or changed, back to the cache once it commits
 	// chanCache caches committed push states, decoded, as ledgers does
 	// ledgers: the pushers' acknowledgements read and write them all the
-	// time.
+	// time. It holds the acknowledgements not yet written (unwritten), so
+	// keep never drops those states.
 	chanCache     map[string]*processors.ChannelsState
 	chanCommitted map[string]*processors.ChannelsState
-	cursors       map[string]map[int32][]byte // per channel and partition: the last push state key refill read
+	sweeps        map[string]map[int32]*sweep // per channel and partition: refill's pass over the push states
 	rules         uint64                      // digest of the channel rules the values are computed under
 	rulesCursor   map[int32][]byte            // restored partitions whose values are still being checked against them
 	unparks       map[int32]map[string][]byte // per partition and channel: the DLQ replays in progress, each from its cursor
@@ -93,6 +101,11 @@ type Processor struct {
 	offers        []offer                     // for the pushers once the cycle commits
 	answers       []contract.OrderResult      // the cycle's answers, for Config.OnAnswer once it commits
 	settled       []sinks.Verdict             // recorded verdicts, for the pushers once the cycle commits
+	// unwritten holds the SKUs whose push state has acknowledgements its
+	// changelog lacks, each with when they are written (Config.AckWriteDelay
+	// after the first); unwrittenAt orders them by that time.
+	unwritten   map[string]unwrittenAck
+	unwrittenAt expiryQueue
 }
 
 // cycleState is what one cycle has read and changed, written back once at
@@ -132,12 +145,16 @@ func New(cfg Config) (*Processor, error) {
 	if cfg.HoldGrace == 0 {
 		cfg.HoldGrace = 5 * time.Minute
 	}
+	if cfg.AckWriteDelay == 0 {
+		cfg.AckWriteDelay = time.Second
+	}
 	p := &Processor{cfg: cfg, log: cfg.Logger.With("processor", "inventory"), expiry: map[int32]*expiryQueue{},
 		retention: map[int32]*expiryQueue{}, holds: map[int32]*expiryQueue{}, verdicts: make(chan sinks.Verdict, 1<<14),
 		known: map[int32]*bloom.BloomFilter{}, ledgers: map[string]*stock.SKU{}, committed: map[string]*stock.SKU{},
 		chanCache: map[string]*processors.ChannelsState{}, chanCommitted: map[string]*processors.ChannelsState{},
-		cursors: map[string]map[int32][]byte{},
-		rules:   cfg.Catalog.RulesDigest(), rulesCursor: map[int32][]byte{}, unparks: map[int32]map[string][]byte{}}
+		sweeps: map[string]map[int32]*sweep{},
+		rules:  cfg.Catalog.RulesDigest(), rulesCursor: map[int32][]byte{}, unparks: map[int32]map[string][]byte{},
+		unwritten: map[string]unwrittenAck{}}
 	p.reset()
 	return p, nil
 }
@@ -199,7 +216,10 @@ func (p *Processor) Tick(c *txloop.Cycle, now time.Time) error {
 			}
 		}
 	}
-	if err := p.recordVerdicts(c); err != nil {
+	if err := p.recordVerdicts(c, now); err != nil {
+		return err
+	}
+	if err := p.writeAcks(c, now); err != nil { // after the verdicts: a new one shares the write
 		return err
 	}
 	return p.flush(c)
@@ -273,11 +293,20 @@ func (p *Processor) Gone(part int32) {
 	// cached is kept, nor what a cycle that ended without a commit (it had
 	// nothing to commit) handed back for the cache.
 	clear(p.ledgers)
-	clear(p.chanCache)
+	for sku := range p.chanCache { // but the acknowledgements other partitions have not written yet
+		if u, ok := p.unwritten[sku]; !ok || u.part == part {
+			delete(p.chanCache, sku)
+		}
+	}
 	clear(p.committed)
 	clear(p.chanCommitted)
-	for _, cursors := range p.cursors {
-		delete(cursors, part)
+	for _, sweeps := range p.sweeps {
+		delete(sweeps, part)
+	}
+	for sku, u := range p.unwritten {
+		if u.part == part {
+			delete(p.unwritten, sku)
+		}
 	}
 	for _, pu := range p.cfg.Pushers {
 		pu.Forget(part)
@@ -287,8 +316,8 @@ func (p *Processor) Gone(part int32) {
 // Committed keeps the cycle's ledgers, now committed, hands the new
 // channel values to the pushers and the answers to Config.OnAnswer.
 func (p *Processor) Committed(*txloop.Cycle) {
-	keep(p.ledgers, p.committed)
-	keep(p.chanCache, p.chanCommitted)
+	keep(p.ledgers, p.committed, nil)
+	keep(p.chanCache, p.chanCommitted, p.unwritten)
 	p.afterCommit()
 	for _, a := range p.answers {
 		p.cfg.OnAnswer(a)
@@ -297,13 +326,17 @@ func (p *Processor) Committed(*txloop.Cycle) {
 	p.answers = p.answers[:0]
 }
 
-// keep moves a cycle's committed values into a bounded cache.
-func keep[V any](cache, committed map[string]V) {
+// keep moves a cycle's committed values into a bounded cache. It never
+// drops the keys of pinned: their cached values are the only copy of
+// something the changelog lacks yet (acknowledgements not yet written).
+func keep[V any](cache, committed map[string]V, pinned map[string]unwrittenAck) {
 	for k, v := range committed {
 		if len(cache) >= maxCached {
 			for old := range cache { // drop any one: a map's order is random enough
-				delete(cache, old)
-				break
+				if _, ok := pinned[old]; !ok {
+					delete(cache, old)
+					break
+				}
 			}
 		}
 		cache[k] = v
@@ -320,8 +353,9 @@ const knownCapacity = 1_000_000
 // (ledgers about 200 bytes each with three locations, push states about
 // 500 with four channels): enough for any sale's hot SKUs, while a
 // catalogue's first sync, which touches every SKU once, gains nothing from
-// more.
-const maxCached = 50_000
+// more. The push states with acknowledgements not yet written stay past it
+// (at most a second's acknowledgements). A variable for the tests.
+var maxCached = 50_000
 
 // Aborted drops what the cycle queued: the expiry queues are rebuilt from
 // the stores, which the aborted cycle never reached.

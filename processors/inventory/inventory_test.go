@@ -52,9 +52,13 @@ type world struct {
 	answered   map[string]int
 
 	// pushTo, when set, gets a pusher for channel web on every instance,
-	// holding at most maxPending values.
+	// holding at most maxPending values; alsoPushTo one for a channel app
+	// (the catalogue has app only then).
 	pushTo     marketplace.Adapter
+	alsoPushTo marketplace.Adapter
 	maxPending int
+	// ackWriteDelay is the instances' Config.AckWriteDelay; 0 for the default.
+	ackWriteDelay time.Duration
 }
 
 type instance struct {
@@ -124,12 +128,23 @@ func newCluster(t *testing.T, retention time.Duration) *world {
 // rebuilt from the changelog.
 func (w *world) start(i int) {
 	t := w.t
-	cat := stock.NewCatalog([]string{"msk-wh-1", "spb-store-1"}, []stock.ChannelRule{{Name: "web", Locations: []string{"msk-wh-1", "spb-store-1"}, Share: 1}})
+	locs := []string{"msk-wh-1", "spb-store-1"}
+	rules := []stock.ChannelRule{{Name: "web", Locations: locs, Share: 1}}
+	adapters := map[string]marketplace.Adapter{"web": w.pushTo}
+	if w.alsoPushTo != nil {
+		rules = append(rules, stock.ChannelRule{Name: "app", Locations: locs, Share: 1})
+		adapters["app"] = w.alsoPushTo
+	}
+	cat := stock.NewCatalog(locs, rules)
 	var proc *Processor
 	pushers := map[string]*sinks.Pusher{}
 	reg := prometheus.NewRegistry()
-	if w.pushTo != nil {
-		pu, err := sinks.New(sinks.Config{Channel: "web", Adapter: w.pushTo, Metrics: sinks.NewMetrics(reg), Logger: testLogger(),
+	metrics := sinks.NewMetrics(reg)
+	for ch, ad := range adapters {
+		if ad == nil {
+			continue
+		}
+		pu, err := sinks.New(sinks.Config{Channel: ch, Adapter: ad, Metrics: metrics, Logger: testLogger(),
 			MaxPending: w.maxPending, Send: func(ctx context.Context, v sinks.Verdict, done func(error)) {
 				if !proc.Verdict(ctx, v) {
 					done(ctx.Err())
@@ -140,10 +155,11 @@ func (w *world) start(i int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pushers["web"] = pu
+		pushers[ch] = pu
 	}
 	proc, err := New(Config{Names: w.names, Partitions: partitions, Catalog: cat, Metrics: processors.NewMetrics(reg),
-		Logger: testLogger(), Retention: w.retention, HoldGrace: time.Second, Pushers: pushers, OnAnswer: w.onAnswer})
+		Logger: testLogger(), Retention: w.retention, HoldGrace: time.Second, Pushers: pushers, OnAnswer: w.onAnswer,
+		AckWriteDelay: w.ackWriteDelay})
 	if err != nil {
 		t.Fatal(err)
 	}
