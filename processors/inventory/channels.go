@@ -125,7 +125,7 @@ func (p *Processor) publish(c *txloop.Cycle, part int32, sku string, st *process
 		}
 		s.Want, s.WantVersion, s.WantAt, s.Parked = values[ch], st.Version, at, ""
 		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.ChannelStock), Key: []byte(sku),
-			Value: mustJSON(contract.ChannelStock{Channel: ch, SKU: sku, Available: values[ch], Version: st.Version})})
+			Value: must(contract.Marshal(contract.ChannelStock{Channel: ch, SKU: sku, Available: values[ch], Version: st.Version}))})
 		p.offers = append(p.offers, offer{part: part, channel: ch, update: marketplace.Update{SKU: sku, Available: values[ch], Version: st.Version}})
 	}
 	p.putChannels(c, part, sku, st)

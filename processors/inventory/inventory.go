@@ -434,7 +434,7 @@ func (p *Processor) flush(c *txloop.Cycle) error {
 		}
 		c.Put(e.part, sku, e.ledger.AppendBinary(nil))
 		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.StockChanges), Key: []byte(sku),
-			Value: mustJSON(e.ledger.Change(sku, e.cause, e.at))})
+			Value: must(contract.Marshal(e.ledger.Change(sku, e.cause, e.at)))})
 		if err := p.project(c, sku, e); err != nil {
 			return err
 		}
@@ -514,8 +514,11 @@ func (p *Processor) deadLetter(c *txloop.Cycle, r *kgo.Record, reason string) {
 	p.log.Warn("message parked in the DLQ", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason)
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
+func mustJSON(v any) []byte { return must(json.Marshal(v)) }
+
+// must returns an encoding of the processor's own values, which cannot
+// fail.
+func must(b []byte, err error) []byte {
 	if err != nil {
 		panic("inventory: encoding an internal message: " + err.Error())
 	}

@@ -505,7 +505,7 @@ func queue(m map[int32]*expiryQueue, part int32) *expiryQueue {
 
 // answer emits a result on orders.results, its request id also in a header.
 func (p *Processor) answer(c *txloop.Cycle, r *contract.OrderResult) {
-	rec := &kgo.Record{Topic: string(p.cfg.Names.OrderResults), Key: []byte(r.OrderID), Value: mustJSON(r)}
+	rec := &kgo.Record{Topic: string(p.cfg.Names.OrderResults), Key: []byte(r.OrderID), Value: must(contract.Marshal(r))}
 	if r.RequestID != "" {
 		rec.Headers = []kgo.RecordHeader{{Key: contract.HeaderRequestID, Value: []byte(r.RequestID)}}
 	}
