@@ -64,7 +64,7 @@ type HTTP struct {
 type Engine struct {
 	// Backend is the engine an instance runs: BackendGoka (the goka
 	// processors, package engine) or BackendTxloop (the transactional
-	// loop, package enginev2; docs/design.md). Default goka.
+	// loop, package enginev2; docs/design.md). Default BackendDefault (txloop).
 	Backend       string   `yaml:"backend"`
 	SweepInterval Duration `yaml:"sweep_interval"` // how often expired reservations are released; default 1s
 	WriteTimeout  Duration `yaml:"write_timeout"`  // how long an HTTP write waits for the decision; default 5s
