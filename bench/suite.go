@@ -24,6 +24,7 @@ const (
 	SysStocksyncFake = "stocksync-kfake" // on kfake (reference: not durable), orders over Kafka
 	SysKStreams      = "kstreams"        // the Kafka Streams peer, at-least-once, on the real broker
 	SysKStreamsEOS   = "kstreams-eos"    // the Kafka Streams peer, exactly_once_v2, on the real broker
+	SysFloor         = "floor"           // stocksync's transport with deciding made free (floor.go), on the real broker
 )
 
 // SuiteConfig runs every system with every workload, one after the other,
@@ -51,6 +52,10 @@ type SuiteConfig struct {
 	// EngineCommand runs stocksync as a child process (StocksyncConfig.
 	// Command). Empty: in-process.
 	EngineCommand []string
+	// FloorCommand runs the floor (SysFloor) as a child process: its argv,
+	// to which --config FILE --http ADDR are appended (`stocksync-bench
+	// floor`). Required for SysFloor.
+	FloorCommand []string
 	// KfakeCommand runs kfake as a child process; `--port N` is appended
 	// and it must print its address on the first line. Empty: in-process.
 	KfakeCommand []string
@@ -155,12 +160,18 @@ func runOne(ctx context.Context, cfg SuiteConfig, name string, wl WorkloadConfig
 		if sys, err = NewRedis(ctx, RedisSystemConfig{Server: srv}); err != nil {
 			return nil, err
 		}
-	case SysStocksync, SysStocksyncHTTP, SysStocksyncFake:
+	case SysStocksync, SysStocksyncHTTP, SysStocksyncFake, SysFloor:
 		sc := StocksyncConfig{Brokers: cfg.Brokers, Transport: OverKafka, Partitions: cfg.Partitions, Dir: dir,
 			Command: cfg.EngineCommand, Name: name, Broker: Process{Name: "kafka", PID: cfg.BrokerPID}, Log: cfg.Log,
 			ChannelsWait: cfg.ChannelsWait, Instances: cfg.Instances, Backend: cfg.Backend}
 		if name == SysStocksyncHTTP {
 			sc.Transport = OverHTTP
+		}
+		if name == SysFloor {
+			if len(cfg.FloorCommand) == 0 {
+				return nil, errors.New("the floor runs as a child process: set SuiteConfig.FloorCommand (stocksync-bench floor)")
+			}
+			sc.Command, sc.Instances, sc.ChannelsWait = cfg.FloorCommand, 1, time.Second
 		}
 		if name == SysStocksyncFake {
 			brokers, proc, stop, err := startKfake(ctx, cfg.KfakeCommand, filepath.Join(dir, "kfake.log"))
@@ -194,7 +205,7 @@ func runOne(ctx context.Context, cfg SuiteConfig, name string, wl WorkloadConfig
 		}
 	default:
 		return nil, fmt.Errorf("unknown system %q (known: %s)", name, strings.Join([]string{SysPostgres, SysRedis,
-			SysStocksync, SysStocksyncHTTP, SysStocksyncFake, SysKStreams, SysKStreamsEOS}, ", "))
+			SysStocksync, SysStocksyncHTTP, SysStocksyncFake, SysKStreams, SysKStreamsEOS, SysFloor}, ", "))
 	}
 	defer sys.Close()
 	began := time.Now()

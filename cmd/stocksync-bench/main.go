@@ -33,14 +33,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: stocksync-bench run|engine|kfake|hop|rebuild|chain [flags] (see bench/README.md)")
+		fmt.Fprintln(os.Stderr, "usage: stocksync-bench run|engine|floor|kfake|hop|rebuild|chain [flags] (see bench/README.md)")
 		os.Exit(2)
 	}
 	// Profiles of a running benchmark (STOCKSYNC_PPROF) and of its engine
 	// child (STOCKSYNC_PPROF_ENGINE: the child inherits both, and the
 	// parent holds the first address): go tool pprof http://ADDR/debug/pprof/profile
 	addr := os.Getenv("STOCKSYNC_PPROF")
-	if os.Args[1] == "engine" {
+	if os.Args[1] == "engine" || os.Args[1] == "floor" {
 		addr = os.Getenv("STOCKSYNC_PPROF_ENGINE")
 	}
 	if addr != "" {
@@ -54,6 +54,8 @@ func main() {
 		err = run(ctx, os.Args[2:])
 	case "engine":
 		err = engine(ctx, os.Args[2:])
+	case "floor":
+		err = floor(ctx, os.Args[2:])
 	case "kfake":
 		err = kfake(ctx, os.Args[2:])
 	case "hop":
@@ -63,7 +65,7 @@ func main() {
 	case "chain":
 		err = chain(ctx, os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: run, engine, kfake, hop, rebuild or chain", os.Args[1])
+		err = fmt.Errorf("unknown command %q: run, engine, floor, kfake, hop, rebuild or chain", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "stocksync-bench: %v\n", err)
@@ -73,7 +75,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	systems := fs.String("systems", "postgres,redis,stocksync,stocksync-http,stocksync-kfake,kstreams,kstreams-eos", "systems to run, in order")
+	systems := fs.String("systems", "postgres,redis,stocksync,stocksync-http,stocksync-kfake,kstreams,kstreams-eos", "systems to run, in order (also: floor, stocksync's transport with deciding made free)")
 	workloads := fs.String("workloads", "flash,steady", "workloads to run: flash, steady, multi (two lines an order, 30% of them on two partitions)")
 	rate := fs.Float64("rate", 0, "open loop: commands per second (0: closed loop with --clients)")
 	clients := fs.Int("clients", 64, "closed loop: concurrent clients")
@@ -106,6 +108,7 @@ func run(ctx context.Context, args []string) error {
 		Systems: splitList(*systems), Repeat: *repeat, Brokers: splitList(*brokers), Log: os.Stderr,
 		Load:                   bench.LoadConfig{Rate: *rate, Clients: *clients, Duration: *duration},
 		KfakeCommand:           []string{self, "kfake"},
+		FloorCommand:           []string{self, "floor"},
 		CPUProfile:             *cpuprofile,
 		PostgresConns:          *pgConns,
 		Partitions:             int32(*partitions),
@@ -181,6 +184,25 @@ func engine(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return bench.RunEngine(ctx, bench.EngineConfig{Settings: s, Backend: os.Getenv(config.EnvBackend), Throttle: *throttle, CPUProfile: *cpuprofile, Logger: log,
 		ConsoleViewers: *viewers})
+}
+
+// floor runs the floor (bench/floor.go): stocksync's topics, client and
+// broker with deciding made free, as the bench's system "floor".
+func floor(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("floor", flag.ContinueOnError)
+	file := fs.String("config", "", "configuration file; required")
+	httpAddr := fs.String("http", "", "HTTP listen address; overrides http.addr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	s, err := config.Load(*file)
+	if err != nil {
+		return err
+	}
+	if *httpAddr != "" {
+		s.HTTP.Addr = *httpAddr
+	}
+	return bench.RunFloor(ctx, bench.FloorConfig{Settings: s})
 }
 
 // chain runs a chain's simulated day against each way of syncing the

@@ -46,3 +46,17 @@ func (o *Offline) Cycle(h Handler, recs []*kgo.Record, now time.Time) ([]*kgo.Re
 	h.Committed(c)
 	return c.out, nil
 }
+
+// Abort decides recs as a cycle whose transaction then aborted: Process
+// and Tick, then Aborted; the stores never see the cycle's changes.
+func (o *Offline) Abort(h Handler, recs []*kgo.Record, now time.Time) error {
+	c := &Cycle{stores: o.stores, dirty: map[int32]map[string][]byte{}}
+	if err := h.Process(c, recs); err != nil {
+		return fmt.Errorf("txloop: processing %d records offline: %w", len(recs), err)
+	}
+	if err := h.Tick(c, now); err != nil {
+		return fmt.Errorf("txloop: tick offline: %w", err)
+	}
+	h.Aborted(c)
+	return nil
+}
