@@ -192,6 +192,9 @@ func (e *Engine) generation(names topology.Names, partitions int32) (*generation
 		Dir: filepath.Join(s.DataDir, "engine"), Handler: proc, Logger: cfg.Logger,
 		Opts:    append(opts[:len(opts):len(opts)], kgo.WithHooks(e.rebalanced)),
 		Standby: *s.Engine.StandbyReplicas > 0, SessionTimeout: s.Engine.SessionTimeout.Duration,
+		// An hour short of the table's delete.retention.ms: the brokers'
+		// clocks and this host's may differ.
+		StaleAfter:         topics.DeleteRetention - time.Hour,
 		TransactionTimeout: s.Engine.TransactionTimeout.Duration, Metrics: e.loopMetric})
 	if err != nil {
 		return nil, err

@@ -58,6 +58,10 @@ type PartitionOptions struct {
 // under dataPrefix, like the goka storage in this package.
 var changelogOffsetKey = []byte{metaPrefix, 'c', 'l'}
 
+// caughtUpKey holds when the store last had every changelog record written
+// before then (unix ms): see CaughtUpAt.
+var caughtUpKey = []byte{metaPrefix, 'c', 'u'}
+
 // OpenPartition opens (or creates) the partition store at dir.
 func OpenPartition(dir string, o PartitionOptions) (*Partition, error) {
 	if o.FS == nil {
@@ -146,6 +150,47 @@ func (p *Partition) ChangelogOffset() (int64, error) {
 // that lost its last batches in a crash restores them from the offset it
 // kept.
 func (p *Partition) Apply(writes []Write, changelogOffset int64) error {
+	return p.apply(writes, changelogOffset, time.Time{})
+}
+
+// ApplyCaughtUp is Apply for a store that, with this batch, has every
+// changelog record written before at: the changelog's only writer applying
+// its own transaction, or a reader at the changelog's end.
+func (p *Partition) ApplyCaughtUp(writes []Write, changelogOffset int64, at time.Time) error {
+	return p.apply(writes, changelogOffset, at)
+}
+
+// MarkCaughtUp records that the store has every changelog record written
+// before at.
+func (p *Partition) MarkCaughtUp(at time.Time) error {
+	off, err := p.ChangelogOffset()
+	if err != nil {
+		return err
+	}
+	return p.apply(nil, off, at)
+}
+
+// CaughtUpAt is when the store last had every record of its changelog
+// (ApplyCaughtUp, MarkCaughtUp); zero if that was never recorded. A
+// compacted changelog keeps a tombstone only delete.retention.ms, so a
+// store caught up longer ago than that may hold keys deleted since, which
+// no replay from its offset deletes: it must be rebuilt from scratch.
+func (p *Partition) CaughtUpAt() (time.Time, error) {
+	v, closer, err := p.db.Get(caughtUpKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("state: read when the store was last caught up: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return time.Time{}, fmt.Errorf("%w: caught-up mark of %d bytes", ErrCorruptOffset, len(v))
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(v))), nil
+}
+
+func (p *Partition) apply(writes []Write, changelogOffset int64, caughtUp time.Time) error {
 	b := p.db.NewBatch()
 	defer b.Close()
 	for _, w := range writes {
@@ -161,6 +206,11 @@ func (p *Partition) Apply(writes []Write, changelogOffset int64) error {
 	}
 	if err := b.Set(changelogOffsetKey, binary.BigEndian.AppendUint64(nil, uint64(changelogOffset)), nil); err != nil {
 		return err
+	}
+	if !caughtUp.IsZero() {
+		if err := b.Set(caughtUpKey, binary.BigEndian.AppendUint64(nil, uint64(caughtUp.UnixMilli())), nil); err != nil {
+			return err
+		}
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("state: commit a batch of %d keys: %w", len(writes), err)

@@ -111,3 +111,34 @@ func TestPartitionFlushesAQuietStore(t *testing.T) {
 		}
 	}
 }
+
+// The caught-up mark survives a reopen, moves only with ApplyCaughtUp or
+// MarkCaughtUp, and a new store has none.
+func TestPartitionRemembersWhenItWasCaughtUp(t *testing.T) {
+	dir := t.TempDir()
+	p, err := OpenPartition(dir, PartitionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, err := p.CaughtUpAt(); err != nil || !at.IsZero() {
+		t.Fatalf("a new store's caught-up mark = %v, %v; want none", at, err)
+	}
+	at := time.UnixMilli(time.Now().UnixMilli()).Add(-time.Hour)
+	if err := p.ApplyCaughtUp([]Write{{Key: []byte("milk"), Value: []byte("7")}}, 41, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Apply([]Write{{Key: []byte("milk"), Value: []byte("6")}}, 42); err != nil { // a restore's batch, behind
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = OpenPartition(dir, PartitionOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	got, err := p.CaughtUpAt()
+	if off, _ := p.ChangelogOffset(); err != nil || !got.Equal(at) || off != 42 {
+		t.Fatalf("after a reopen: caught up at %v (err %v), offset %d; want %v and 42", got, err, off, at)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
@@ -46,6 +47,11 @@ func Generation(ctx context.Context, adm *kadm.Client, names topology.Names, con
 	return names, p, nil
 }
 
+// DeleteRetention is how long the engine table keeps a tombstone
+// (delete.retention.ms): a store that was not caught up with the table for
+// that long is rebuilt from scratch (txloop.Config.StaleAfter).
+const DeleteRetention = 24 * time.Hour
+
 // TableConfigs are the engine table's topic settings: compacted, in
 // segments small enough to be cleaned while the stock changes, tombstones
 // of finished orders kept a day (a reader restoring meanwhile sees the
@@ -56,6 +62,6 @@ func TableConfigs() map[string]*string {
 		"cleanup.policy":            s("compact"),
 		"segment.bytes":             s(strconv.Itoa(64 << 20)),
 		"min.cleanable.dirty.ratio": s("0.2"),
-		"delete.retention.ms":       s(strconv.Itoa(24 * 3600 * 1000)),
+		"delete.retention.ms":       s(strconv.FormatInt(DeleteRetention.Milliseconds(), 10)),
 	}
 }

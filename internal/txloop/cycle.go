@@ -2,6 +2,7 @@ package txloop
 
 import (
 	"github.com/twmb/franz-go/pkg/kgo"
+	"time"
 
 	"github.com/stocksync/stocksync/state"
 )
@@ -77,7 +78,9 @@ func (c *Cycle) apply(offset func(p int32) int64) error {
 		for k, v := range keys {
 			writes = append(writes, state.Write{Key: []byte(k), Value: v})
 		}
-		if err := st.Apply(writes, offset(p)); err != nil {
+		// The loop is the changelog's only writer: with its own
+		// transaction applied, the store has every record written so far.
+		if err := st.ApplyCaughtUp(writes, offset(p), time.Now()); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -499,5 +500,62 @@ func TestStandbyAnswersOnlyOnceCaughtUp(t *testing.T) {
 			t.Fatal("member b, restarted, reads neither partition a minute on")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// storeWatch hands over the store of every partition that becomes ready.
+type storeWatch struct {
+	counter
+	ready chan *state.Partition
+}
+
+func (h storeWatch) Ready(_ int32, st *state.Partition) { h.ready <- st }
+
+// TestStaleStoreIsRebuilt opens a store that holds a key its changelog
+// does not (as a store does whose changelog dropped the key's tombstone
+// while the store was away). Caught up two days ago, longer than the
+// changelog keeps tombstones, the store is rebuilt and the key is gone;
+// caught up an hour ago, the store is kept as it is.
+func TestStaleStoreIsRebuilt(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		caughtUp  time.Duration
+		wantGhost bool
+	}{{"caught up two days ago", 48 * time.Hour, false}, {"caught up an hour ago", time.Hour, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			brokers, prefix, cl, ctx := testKafka(t, "txls", 2*time.Minute)
+			in, changelog := prefix+"in", prefix+"table"
+			createTopics(t, ctx, cl, 1, changelog, in)
+			dir := t.TempDir()
+			st, err := state.OpenPartition(filepath.Join(dir, changelog+".0"), state.PartitionOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Apply([]state.Write{{Key: []byte("ghost"), Value: []byte("1")}}, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.MarkCaughtUp(time.Now().Add(-c.caughtUp)); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			h := storeWatch{ready: make(chan *state.Partition, 1)}
+			stop, _ := runMember(t, ctx, "a", Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "a", Inputs: []string{in},
+				Changelog: changelog, Partitions: 1, Dir: dir, Handler: h, StaleAfter: 23 * time.Hour})
+			defer stop()
+			select {
+			case st = <-h.ready:
+			case <-ctx.Done():
+				t.Fatal("the partition never became ready")
+			}
+			v, err := st.Get([]byte("ghost"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := v != nil; got != c.wantGhost {
+				t.Fatalf("the store holds the key the changelog lacks: %v, want %v", got, c.wantGhost)
+			}
+		})
 	}
 }

@@ -14,6 +14,11 @@ import (
 	"github.com/stocksync/stocksync/state"
 )
 
+// standbyMarkEvery is how often a store that follows its changelog, as a
+// standby or as the owner's, records that it is caught up
+// (Partition.MarkCaughtUp).
+const standbyMarkEvery = time.Minute
+
 // restoreBatchBytes is how much of the changelog is written to the store in
 // one batch while restoring.
 const restoreBatchBytes = 1 << 20
@@ -50,21 +55,33 @@ func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, sb *sta
 	next := from + 1
 	began, applied := time.Now(), 0
 	var blocked time.Time // since when only an open transaction keeps the restore from its end
+	var marked time.Time  // when a standby last recorded that it was caught up
 	for {
-		if sb != nil && !sb.fresh.Load() {
+		if sb != nil && time.Since(marked) >= standbyMarkEvery {
 			// Every committed record read is as fresh as a read_committed
 			// reader gets, an open transaction or not; a failed look is
-			// taken again on the next round.
+			// taken again on the next round. The mark it leaves keeps the
+			// store from being rebuilt needlessly when next opened
+			// (Config.StaleAfter).
+			at := time.Now()
 			if pos, err := position(ctx, adm, l.cfg.Changelog, p, next); err == nil && pos != behind {
 				sb.fresh.Store(true)
+				if err := st.MarkCaughtUp(at); err != nil {
+					return fail(err)
+				}
+				marked = at
 			}
 		}
 		if until {
+			at := time.Now()
 			pos, err := position(ctx, adm, l.cfg.Changelog, p, next)
 			if err != nil {
 				return fail(err)
 			}
 			if pos == caughtUp {
+				if err := st.MarkCaughtUp(at); err != nil {
+					return fail(err)
+				}
 				l.log.Info("txloop: partition restored", "topic", l.cfg.Changelog, "partition", p, "records", applied,
 					"took", time.Since(began).Round(time.Millisecond))
 				return nil
