@@ -135,6 +135,7 @@ type floor struct {
 type floorRow struct {
 	location     string
 	onHand, held int64
+	version      int64 // of the last snapshot applied: an older one is dropped, as the engine drops it
 }
 
 type floorOrder struct {
@@ -191,16 +192,16 @@ func (f *floor) row(sku, location string) *floorRow {
 
 func (f *floor) feed(part int32, m contract.FeedMessage) {
 	r := f.row(m.SKU, m.Location)
-	was := r.onHand
+	was := *r
 	switch {
-	case m.Type == contract.Snapshot && m.OnHand != nil:
-		r.onHand = *m.OnHand
+	case m.Type == contract.Snapshot && m.OnHand != nil && m.Version > r.version:
+		r.onHand, r.version = *m.OnHand, m.Version
 	case m.Type == contract.Adjust:
 		r.onHand += m.Delta
 	default:
 		return
 	}
-	f.undo = append(f.undo, func() { r.onHand = was })
+	f.undo = append(f.undo, func() { *r = was })
 	f.changed[m.SKU] = part
 }
 

@@ -68,7 +68,15 @@ func TestFloorDecidesAgainstItsStock(t *testing.T) {
 		t.Fatalf("after a release: %q, want o1 released and o2's 5 reserved", got)
 	}
 
-	// An aborted cycle: its reserve is undone, so the units are free again.
+	// A snapshot no newer than the last one applied is dropped, as the
+	// engine drops it: it would overstate the shelf.
+	hundred := int64(100)
+	answers(rec(string(names.StockFeed), contract.FeedMessage{Type: contract.Snapshot, SKU: "A", Location: "wh", OnHand: &hundred, Source: "erp", Version: 1}))
+	if v := f.view("A"); v.OnHand != 5 {
+		t.Fatalf("after a stale snapshot A has %d on hand, want 5", v.OnHand)
+	}
+
+	// An aborted cycle: its release is undone, so the units stay held.
 	if err := off.Abort(f, []*kgo.Record{order(contract.Release, "o2", 0)}, time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -163,11 +163,32 @@ func (p *Partition) ApplyCaughtUp(writes []Write, changelogOffset int64, at time
 // MarkCaughtUp records that the store has every changelog record written
 // before at.
 func (p *Partition) MarkCaughtUp(at time.Time) error {
-	off, err := p.ChangelogOffset()
-	if err != nil {
+	if err := p.db.Set(caughtUpKey, binary.BigEndian.AppendUint64(nil, uint64(at.UnixMilli())), pebble.NoSync); err != nil {
+		return fmt.Errorf("state: record when the store was caught up: %w", err)
+	}
+	p.unflushed.CompareAndSwap(0, time.Now().UnixNano())
+	return nil
+}
+
+// Clear empties the store, its changelog offset and caught-up mark
+// included, as a new store: what it held is restored from the changelog's
+// start.
+func (p *Partition) Clear() error {
+	b := p.db.NewBatch()
+	defer b.Close()
+	if err := b.DeleteRange([]byte{dataPrefix}, dataEnd, nil); err != nil {
 		return err
 	}
-	return p.apply(nil, off, at)
+	for _, k := range [][]byte{changelogOffsetKey, caughtUpKey} {
+		if err := b.Delete(k, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("state: clear the store: %w", err)
+	}
+	p.unflushed.CompareAndSwap(0, time.Now().UnixNano())
+	return nil
 }
 
 // CaughtUpAt is when the store last had every record of its changelog

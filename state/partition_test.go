@@ -141,4 +141,20 @@ func TestPartitionRemembersWhenItWasCaughtUp(t *testing.T) {
 	if off, _ := p.ChangelogOffset(); err != nil || !got.Equal(at) || off != 42 {
 		t.Fatalf("after a reopen: caught up at %v (err %v), offset %d; want %v and 42", got, err, off, at)
 	}
+	later := at.Add(time.Minute)
+	if err := p.MarkCaughtUp(later); err != nil {
+		t.Fatal(err)
+	}
+	got, err = p.CaughtUpAt()
+	if off, _ := p.ChangelogOffset(); err != nil || !got.Equal(later) || off != 42 {
+		t.Fatalf("after MarkCaughtUp: caught up at %v (err %v), offset %d; want %v and 42 kept", got, err, off, later)
+	}
+	if err := p.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = p.CaughtUpAt()
+	v, _ := p.Get([]byte("milk"))
+	if off, _ := p.ChangelogOffset(); !got.IsZero() || off != -1 || v != nil {
+		t.Fatalf("after Clear: caught up at %v, offset %d, milk %q; want a new store's none, -1, none", got, off, v)
+	}
 }

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -91,12 +90,13 @@ type Config struct {
 	// View reads any partition from this instance's own state. It costs
 	// every partition's state on every instance.
 	Standby bool
-	// StaleAfter rebuilds from scratch a store opened from disk that was
-	// last caught up with its changelog longer ago than this: the
-	// changelog keeps a tombstone only delete.retention.ms, so such a
-	// store may hold keys deleted since, which no replay from its offset
-	// would delete. Set it below the changelog's delete.retention.ms (the
-	// clocks of the brokers and this host differ). Default 0: never.
+	// StaleAfter rebuilds from scratch a store that was last caught up
+	// with its changelog longer ago than this (or never recorded when),
+	// before it follows the changelog again: the changelog keeps a
+	// tombstone only delete.retention.ms, so such a store may hold keys
+	// deleted since, which no replay from its offset would delete. Set it
+	// below the changelog's delete.retention.ms (the clocks of the
+	// brokers and this host differ). Default 0: never.
 	StaleAfter time.Duration
 	Logger     *slog.Logger // default slog.Default()
 	// Metrics of the cycles; nil for none.
@@ -349,13 +349,8 @@ func (l *Loop) member(ctx context.Context) error {
 		l.leaving = false
 		l.mu.Unlock()
 	}()
-	var marked time.Time
 	for ctx.Err() == nil {
 		began := time.Now()
-		if began.Sub(marked) >= standbyMarkEvery {
-			l.markOwned(began)
-			marked = began
-		}
 		pctx, cancel := context.WithTimeout(ctx, l.cfg.TickInterval)
 		fetches := cl.PollFetches(pctx)
 		cancel()
@@ -664,7 +659,7 @@ func (l *Loop) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32)
 			for pause := 100 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
 				var err error
 				if st == nil {
-					st, err = l.openStore(p)
+					st, err = state.OpenPartition(l.storeDir(p), state.PartitionOptions{})
 				}
 				if err == nil {
 					err = l.follow(ctx, p, st, nil)
@@ -693,7 +688,7 @@ func (l *Loop) warmAll(ctx context.Context) {
 			return
 		}
 		if l.stores[p] == nil && l.restoring[p] == nil && l.standby[p] == nil {
-			st, err := l.openStore(p)
+			st, err := state.OpenPartition(l.storeDir(p), state.PartitionOptions{})
 			if err != nil {
 				l.log.Warn("txloop: opening a standby store failed; the partition is restored in full if assigned", "partition", p, "err", err)
 			} else {
@@ -849,53 +844,6 @@ func (l *Loop) closeAll() {
 		_ = s.stop().Close()
 		delete(l.standby, p)
 	}
-}
-
-// markOwned records that the stores of the partitions owned here are
-// caught up with their changelogs at now: between cycles they have every
-// committed record (the loop is the only writer), so one idle for a day
-// is not rebuilt when next opened (Config.StaleAfter).
-func (l *Loop) markOwned(now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for p, st := range l.stores {
-		if err := st.MarkCaughtUp(now); err != nil {
-			l.log.Warn("txloop: recording that a store is caught up failed; it is rebuilt when next opened a day from now", "partition", p, "err", err)
-		}
-	}
-}
-
-// openStore opens partition p's store from disk, or rebuilds it from
-// scratch when it was last caught up with its changelog longer than
-// Config.StaleAfter ago (or never recorded when: a store of an older
-// version).
-func (l *Loop) openStore(p int32) (*state.Partition, error) {
-	dir := l.storeDir(p)
-	st, err := state.OpenPartition(dir, state.PartitionOptions{})
-	if err != nil || l.cfg.StaleAfter <= 0 {
-		return st, err
-	}
-	off, err := st.ChangelogOffset()
-	var at time.Time
-	if err == nil {
-		at, err = st.CaughtUpAt()
-	}
-	if err == nil && (off < 0 || !at.IsZero() && time.Since(at) < l.cfg.StaleAfter) {
-		return st, nil // new, or recent enough
-	}
-	since := "never recorded"
-	if !at.IsZero() {
-		since = at.UTC().Format(time.RFC3339)
-	}
-	l.log.Warn("txloop: rebuilding a partition store from its changelog: it was last caught up longer ago than the changelog keeps deletes, so it may hold keys deleted since",
-		"partition", p, "caught_up", since, "stale_after", l.cfg.StaleAfter, "dir", dir, "err", err)
-	if err := st.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("txloop: remove the stale store of partition %d (%s): %w", p, dir, err)
-	}
-	return state.OpenPartition(dir, state.PartitionOptions{})
 }
 
 func (l *Loop) storeDir(p int32) string {

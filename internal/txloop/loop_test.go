@@ -521,7 +521,7 @@ func TestStaleStoreIsRebuilt(t *testing.T) {
 		name      string
 		caughtUp  time.Duration
 		wantGhost bool
-	}{{"caught up two days ago", 48 * time.Hour, false}, {"caught up an hour ago", time.Hour, true}} {
+	}{{"caught up two days ago", 48 * time.Hour, false}, {"caught up an hour ago", time.Hour, true}, {"never recorded (an older build's)", 0, false}} {
 		t.Run(c.name, func(t *testing.T) {
 			brokers, prefix, cl, ctx := testKafka(t, "txls", 2*time.Minute)
 			in, changelog := prefix+"in", prefix+"table"
@@ -534,8 +534,10 @@ func TestStaleStoreIsRebuilt(t *testing.T) {
 			if err := st.Apply([]state.Write{{Key: []byte("ghost"), Value: []byte("1")}}, 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.MarkCaughtUp(time.Now().Add(-c.caughtUp)); err != nil {
-				t.Fatal(err)
+			if c.caughtUp > 0 {
+				if err := st.MarkCaughtUp(time.Now().Add(-c.caughtUp)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := st.Close(); err != nil {
 				t.Fatal(err)
@@ -557,5 +559,53 @@ func TestStaleStoreIsRebuilt(t *testing.T) {
 				t.Fatalf("the store holds the key the changelog lacks: %v, want %v", got, c.wantGhost)
 			}
 		})
+	}
+}
+
+// TestCyclesRecordThatTheStoreIsCaughtUp: a member that decided a record
+// leaves its store marked caught up as of that cycle, so the store is not
+// rebuilt when next opened.
+func TestCyclesRecordThatTheStoreIsCaughtUp(t *testing.T) {
+	brokers, prefix, cl, ctx := testKafka(t, "txlm", 2*time.Minute)
+	in, out, changelog := prefix+"in", prefix+"out", prefix+"table"
+	createTopics(t, ctx, cl, 1, changelog, in, out)
+	dir := t.TempDir()
+	h := storeWatch{counter: counter{out: out}, ready: make(chan *state.Partition, 1)}
+	stop, _ := runMember(t, ctx, "a", Config{Brokers: brokers, Group: prefix + "g", TransactionalID: prefix + "a", Inputs: []string{in},
+		Changelog: changelog, Partitions: 1, Dir: dir, Handler: h, StaleAfter: 23 * time.Hour})
+	select { // restored (and marked so) before the record is sent: a later mark is the cycle's
+	case <-h.ready:
+	case <-ctx.Done():
+		t.Fatal("the partition never became ready")
+	}
+	began := time.Now().Add(-time.Millisecond)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: in, Key: []byte("k"), Value: []byte("1")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(out), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	for n := 0; n == 0; {
+		fs := reader.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatal("no output within the test's time")
+		}
+		n = len(fs.Records())
+	}
+	stop()
+	ended := time.Now().Add(time.Millisecond)
+	st, err := state.OpenPartition(filepath.Join(dir, changelog+".0"), state.PartitionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	at, err := st.CaughtUpAt()
+	if err != nil || at.Before(began) || at.After(ended) {
+		t.Fatalf("the store was last caught up at %v (err %v), want after the record was sent (%v) and before the member stopped (%v)", at, err, began, ended)
+	}
+	if v, _ := st.Get([]byte("k")); string(v) != "1" {
+		t.Fatalf("the store holds k = %q, want 1", v)
 	}
 }

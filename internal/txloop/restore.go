@@ -14,9 +14,48 @@ import (
 	"github.com/stocksync/stocksync/state"
 )
 
-// standbyMarkEvery is how often a store that follows its changelog, as a
-// standby or as the owner's, records that it is caught up
-// (Partition.MarkCaughtUp).
+// errStale stops a follower whose store was last caught up longer than
+// Config.StaleAfter ago; following again clears the store (clearIfStale).
+var errStale = errors.New("the store was last caught up with its changelog longer ago than the changelog keeps tombstones; rebuilding it")
+
+// stale says a store last caught up at at (zero: never recorded) may hold
+// keys whose tombstones the changelog no longer has (Config.StaleAfter). A
+// time ahead of the clock, as after the host's clock was set back, counts
+// as stale too.
+func (l *Loop) stale(at time.Time) bool {
+	if l.cfg.StaleAfter <= 0 {
+		return false
+	}
+	age := time.Since(at)
+	return at.IsZero() || age >= l.cfg.StaleAfter || age < -time.Hour
+}
+
+// clearIfStale empties a store with data that is stale, in place (the
+// store stays open: no other opener can meet a half-removed directory), so
+// that it is restored from the changelog's start.
+func (l *Loop) clearIfStale(p int32, st *state.Partition) (cleared bool, err error) {
+	off, err := st.ChangelogOffset()
+	if err != nil {
+		return false, err
+	}
+	at, err := st.CaughtUpAt()
+	if err != nil {
+		return false, err
+	}
+	if off < 0 || !l.stale(at) {
+		return false, nil // new, or recent enough
+	}
+	since := "never recorded"
+	if !at.IsZero() {
+		since = at.UTC().Format(time.RFC3339)
+	}
+	l.log.Warn("txloop: rebuilding a partition store from its changelog: it was last caught up longer ago than the changelog keeps deletes, so it may hold keys deleted since",
+		"topic", l.cfg.Changelog, "partition", p, "caught_up", since, "stale_after", l.cfg.StaleAfter)
+	return true, st.Clear()
+}
+
+// standbyMarkEvery is how often a standby that follows its changelog
+// records that it is caught up (Partition.MarkCaughtUp).
 const standbyMarkEvery = time.Minute
 
 // restoreBatchBytes is how much of the changelog is written to the store in
@@ -34,7 +73,16 @@ const restoreBatchBytes = 1 << 20
 func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, sb *standby) error {
 	until := sb == nil
 	fail := func(err error) error { return fmt.Errorf("restore %s[%d]: %w", l.cfg.Changelog, p, err) }
+	if cleared, err := l.clearIfStale(p, st); err != nil {
+		return fail(err)
+	} else if cleared && sb != nil {
+		sb.fresh.Store(false) // empty now: no reads until it is caught up again
+	}
 	from, err := st.ChangelogOffset()
+	if err != nil {
+		return fail(err)
+	}
+	marked, err := st.CaughtUpAt() // and, for a standby, when it last said so
 	if err != nil {
 		return fail(err)
 	}
@@ -55,9 +103,16 @@ func (l *Loop) follow(ctx context.Context, p int32, st *state.Partition, sb *sta
 	next := from + 1
 	began, applied := time.Now(), 0
 	var blocked time.Time // since when only an open transaction keeps the restore from its end
-	var marked time.Time  // when a standby last recorded that it was caught up
 	for {
-		if sb != nil && time.Since(marked) >= standbyMarkEvery {
+		if !marked.IsZero() && l.stale(marked) {
+			// A follower cut off from the brokers for a day would resume
+			// where the changelog may have dropped tombstones: start again.
+			if sb != nil {
+				sb.fresh.Store(false)
+			}
+			return fail(errStale)
+		}
+		if sb != nil && (!sb.fresh.Load() || time.Since(marked) >= standbyMarkEvery) {
 			// Every committed record read is as fresh as a read_committed
 			// reader gets, an open transaction or not; a failed look is
 			// taken again on the next round. The mark it leaves keeps the
