@@ -61,7 +61,7 @@ case "$mode" in
   short)
     bin/stocksync-bench run "${common[@]}" --workloads flash,steady --flash-skus 10000 --steady-skus 20000 \
       --clients 128 --duration 20s --partitions 4 --channels-wait 60s --out "$out/closed" "$@"
-    bin/stocksync-bench run "${common[@]}" --systems postgres,redis,stocksync,stocksync-kfake,kstreams,kstreams-eos --workloads flash \
+    bin/stocksync-bench run "${common[@]}" --systems postgres,redis,stocksync,floor,stocksync-kfake,kstreams,kstreams-eos --workloads flash \
       --flash-skus 10000 --rate 5000 --duration 20s --partitions 4 --channels-wait 30s --out "$out/open5000" "$@"
     ;;
   full)

@@ -75,7 +75,7 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	systems := fs.String("systems", "postgres,redis,stocksync,stocksync-http,stocksync-kfake,kstreams,kstreams-eos", "systems to run, in order (also: floor, stocksync's transport with deciding made free)")
+	systems := fs.String("systems", "postgres,redis,stocksync,floor,stocksync-http,stocksync-kfake,kstreams,kstreams-eos", "systems to run, in order (floor: stocksync's transport with deciding made free)")
 	workloads := fs.String("workloads", "flash,steady", "workloads to run: flash, steady, multi (two lines an order, 30% of them on two partitions)")
 	rate := fs.Float64("rate", 0, "open loop: commands per second (0: closed loop with --clients)")
 	clients := fs.Int("clients", 64, "closed loop: concurrent clients")
