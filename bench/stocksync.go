@@ -142,11 +142,8 @@ func NewStocksync(ctx context.Context, cfg StocksyncConfig) (*Stocksync, error) 
 			return nil, err
 		}
 		s.args = append(cfg.Command[1:len(cfg.Command):len(cfg.Command)], "--config", file, "--http", addr)
-		if err := s.startChild(); err != nil {
-			return nil, err
-		}
 	}
-	if err := s.waitReady(ctx); err != nil {
+	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -205,6 +202,32 @@ func (s *Stocksync) startPeer(ctx context.Context, prefix string, i int) error {
 	}
 	s.peerURLs = append(s.peerURLs, "http://"+addr)
 	return s.waitReady(ctx) // the first instance, after the rebalance
+}
+
+// start starts the engine's child (if it runs as one) and waits until it is
+// ready. freePort's port is free when chosen, not when the child binds it:
+// should another process take it meanwhile, the child starts again on
+// another.
+func (s *Stocksync) start(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		var err error
+		child := len(s.cfg.Command) > 0
+		if child {
+			err = s.startChild()
+		}
+		if err == nil {
+			err = s.waitReady(ctx)
+		}
+		if err == nil || !child || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return err
+		}
+		port, perr := freePort(0)
+		if perr != nil {
+			return errors.Join(err, perr)
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		s.args[len(s.args)-1], s.url, s.done = addr, "http://"+addr, make(chan error, 1)
+	}
 }
 
 func (s *Stocksync) startChild() (err error) {
