@@ -202,7 +202,9 @@ func (f *floor) feed(part int32, m contract.FeedMessage) {
 		return
 	}
 	f.undo = append(f.undo, func() { *r = was })
-	f.changed[m.SKU] = part
+	if r.onHand != was.onHand { // the engine writes nothing for a snapshot that changes nothing
+		f.changed[m.SKU] = part
+	}
 }
 
 // hold moves units held on the rows of lines (placed lines: each names its
