@@ -1,8 +1,9 @@
 package txloop
 
 import (
-	"github.com/twmb/franz-go/pkg/kgo"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocksync/stocksync/state"
 )
@@ -69,6 +70,9 @@ func (c *Cycle) Writes() int {
 // apply writes the cycle's changes to the stores, each with the offset of
 // the partition's last changelog record.
 func (c *Cycle) apply(offset func(p int32) int64) error {
+	// The loop is the changelog's only writer: with its own transaction
+	// applied, a store has every record written so far.
+	now := time.Now()
 	for p, keys := range c.dirty {
 		st := c.stores[p]
 		if st == nil {
@@ -78,9 +82,7 @@ func (c *Cycle) apply(offset func(p int32) int64) error {
 		for k, v := range keys {
 			writes = append(writes, state.Write{Key: []byte(k), Value: v})
 		}
-		// The loop is the changelog's only writer: with its own
-		// transaction applied, the store has every record written so far.
-		if err := st.ApplyCaughtUp(writes, offset(p), time.Now()); err != nil {
+		if err := st.ApplyCaughtUp(writes, offset(p), now); err != nil {
 			return err
 		}
 	}

@@ -30,14 +30,9 @@ func NewOffline(h Handler, stores map[int32]*state.Partition) *Offline {
 // writes the cycle's changes to the stores, runs Committed, and returns
 // the records the cycle emitted.
 func (o *Offline) Cycle(h Handler, recs []*kgo.Record, now time.Time) ([]*kgo.Record, error) {
-	c := &Cycle{stores: o.stores, dirty: map[int32]map[string][]byte{}}
-	if len(recs) > 0 {
-		if err := h.Process(c, recs); err != nil {
-			return nil, fmt.Errorf("txloop: processing %d records offline: %w", len(recs), err)
-		}
-	}
-	if err := h.Tick(c, now); err != nil {
-		return nil, fmt.Errorf("txloop: tick offline: %w", err)
+	c, err := o.decide(h, recs, now)
+	if err != nil {
+		return nil, err
 	}
 	o.offset++
 	if err := c.apply(func(int32) int64 { return o.offset }); err != nil {
@@ -50,13 +45,24 @@ func (o *Offline) Cycle(h Handler, recs []*kgo.Record, now time.Time) ([]*kgo.Re
 // Abort decides recs as a cycle whose transaction then aborted: Process
 // and Tick, then Aborted; the stores never see the cycle's changes.
 func (o *Offline) Abort(h Handler, recs []*kgo.Record, now time.Time) error {
-	c := &Cycle{stores: o.stores, dirty: map[int32]map[string][]byte{}}
-	if err := h.Process(c, recs); err != nil {
-		return fmt.Errorf("txloop: processing %d records offline: %w", len(recs), err)
-	}
-	if err := h.Tick(c, now); err != nil {
-		return fmt.Errorf("txloop: tick offline: %w", err)
+	c, err := o.decide(h, recs, now)
+	if err != nil {
+		return err
 	}
 	h.Aborted(c)
 	return nil
+}
+
+// decide runs a cycle's Process and Tick.
+func (o *Offline) decide(h Handler, recs []*kgo.Record, now time.Time) (*Cycle, error) {
+	c := &Cycle{stores: o.stores, dirty: map[int32]map[string][]byte{}}
+	if len(recs) > 0 {
+		if err := h.Process(c, recs); err != nil {
+			return nil, fmt.Errorf("txloop: processing %d records offline: %w", len(recs), err)
+		}
+	}
+	if err := h.Tick(c, now); err != nil {
+		return nil, fmt.Errorf("txloop: tick offline: %w", err)
+	}
+	return c, nil
 }
