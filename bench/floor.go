@@ -16,13 +16,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocksync/stocksync/config"
 	"github.com/stocksync/stocksync/contract"
-	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/internal/txloop"
 	"github.com/stocksync/stocksync/state"
 	"github.com/stocksync/stocksync/topology"
@@ -63,14 +60,7 @@ func RunFloor(ctx context.Context, cfg FloorConfig) error {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	names := topology.New(s.Kafka.TopicPrefix)
-	var streams []string
-	for _, t := range names.Streams() {
-		streams = append(streams, string(t))
-	}
-	if err := ensureTopics(ctx, s.Kafka.Brokers, s.Kafka.Partitions, nil, streams...); err != nil {
-		return err
-	}
-	if err := ensureTopics(ctx, s.Kafka.Brokers, s.Kafka.Partitions, topics.TableConfigs(), string(names.EngineTable())); err != nil {
+	if err := createTopics(ctx, s.Kafka.Brokers, names, s.Kafka.Partitions); err != nil { // run on its own, it has none yet
 		return err
 	}
 	reg := prometheus.NewRegistry()
@@ -95,26 +85,6 @@ func RunFloor(ctx context.Context, cfg FloorConfig) error {
 		return nil
 	}
 	return err
-}
-
-// ensureTopics creates the topics the engine would (its changelog with
-// topics.TableConfigs) unless they exist: the floor runs on its own too.
-func ensureTopics(ctx context.Context, brokers []string, partitions int32, configs map[string]*string, names ...string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	res, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, 1, configs, names...)
-	if err != nil {
-		return fmt.Errorf("bench: create topics %v: %w", names, err)
-	}
-	for _, r := range res.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("bench: create topic %s: %w", r.Topic, r.Err)
-		}
-	}
-	return topics.WaitLed(ctx, cl, names, partitions)
 }
 
 // floor is the loop's handler. mu guards the maps against the HTTP reads.
@@ -298,10 +268,11 @@ func (f *floor) Tick(c *txloop.Cycle, _ time.Time) error {
 		if !c.Owned(part) {
 			continue
 		}
+		v := f.view(sku)
 		c.Put(part, sku, ledgerValue)
-		c.Emit(&kgo.Record{Topic: string(f.names.StockChanges), Key: []byte(sku), Value: marshal(f.view(sku))})
+		c.Emit(&kgo.Record{Topic: string(f.names.StockChanges), Key: []byte(sku), Value: marshal(v)})
 		c.Emit(&kgo.Record{Topic: string(f.names.ChannelStock), Key: []byte(sku),
-			Value: marshal(contract.ChannelStock{Channel: "web", SKU: sku, Available: f.view(sku).Available})})
+			Value: marshal(contract.ChannelStock{Channel: "web", SKU: sku, Available: v.Available})})
 	}
 	clear(f.changed)
 	return nil

@@ -23,10 +23,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocksync/stocksync/client"
 	"github.com/stocksync/stocksync/contract"
+	"github.com/stocksync/stocksync/internal/topics"
 	"github.com/stocksync/stocksync/topology"
 )
 
@@ -778,7 +780,8 @@ func (s *Stocksync) createTopics(ctx context.Context) error {
 }
 
 // createTopics creates an instance's streams and compacted tables with
-// replication 1 and waits until the metadata shows them.
+// replication 1 (the new engine's table as the engine creates it), unless
+// they exist, and waits until the metadata shows them.
 func createTopics(ctx context.Context, brokers []string, names topology.Names, partitions int32) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -789,13 +792,17 @@ func createTopics(ctx context.Context, brokers []string, names topology.Names, p
 	var all []string
 	for _, t := range names.Streams() {
 		all = append(all, string(t))
-		if _, err := adm.CreateTopic(ctx, partitions, 1, map[string]*string{"retention.ms": kadm.StringPtr("604800000")}, string(t)); err != nil {
+		if _, err := adm.CreateTopic(ctx, partitions, 1, map[string]*string{"retention.ms": kadm.StringPtr("604800000")}, string(t)); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("bench: create topic %s: %w", t, err)
 		}
 	}
+	tables := map[string]map[string]*string{string(names.EngineTable()): topics.TableConfigs()}
 	for _, t := range names.Tables() {
-		all = append(all, string(t))
-		if _, err := adm.CreateTopic(ctx, partitions, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, string(t)); err != nil {
+		tables[string(t)] = map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+	}
+	for t, configs := range tables {
+		all = append(all, t)
+		if _, err := adm.CreateTopic(ctx, partitions, 1, configs, t); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("bench: create topic %s: %w", t, err)
 		}
 	}
