@@ -70,11 +70,11 @@ func TestOrdersHistoryIsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.queue = make([]string, 2)
+	o.perGeneration = 1 // a generation of 1 order: at least the last one is kept, at most the last 2
 	for _, id := range []string{"o-1", "o-2", "o-3"} {
 		o.Observe(contract.OrderResult{OrderID: id, Type: contract.Reserve, Status: contract.StatusReserved})
 	}
-	if o.History("o-1") != nil || o.History("o-2") == nil || o.History("o-3") == nil || len(o.history) != 2 {
+	if o.History("o-1") != nil || o.History("o-2") == nil || o.History("o-3") == nil || len(o.recent)+len(o.older) != 2 {
 		t.Errorf("with room for 2 orders after 3: o-1 %v, o-2 %v, o-3 %v", o.History("o-1"), o.History("o-2"), o.History("o-3"))
 	}
 }

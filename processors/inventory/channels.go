@@ -92,10 +92,10 @@ func (p *Processor) channelsState(c *txloop.Cycle, part int32, sku string) (*pro
 // cycle: a new version, channel.stock, and an offer to each pusher.
 func (p *Processor) project(c *txloop.Cycle, sku string, e *skuEntry) error {
 	now := p.channelValues(e.ledger)
-	var moved []string
-	for _, ch := range p.cfg.Catalog.Channels() {
-		if now[ch] != e.ats[ch] {
-			moved = append(moved, ch)
+	var moved []int
+	for i := range now {
+		if now[i] != e.ats[i] {
+			moved = append(moved, i)
 		}
 	}
 	if len(moved) == 0 {
@@ -111,22 +111,25 @@ func (p *Processor) project(c *txloop.Cycle, sku string, e *skuEntry) error {
 }
 
 // publish records new values of the moved channels in a SKU's push state:
-// a new version, channel.stock, and an offer to each pusher.
-func (p *Processor) publish(c *txloop.Cycle, part int32, sku string, st *processors.ChannelsState, moved []string, values map[string]int64, at int64) {
+// a new version, channel.stock, and an offer to each pusher. moved and
+// values index the catalogue's channels (channelValues).
+func (p *Processor) publish(c *txloop.Cycle, part int32, sku string, st *processors.ChannelsState, moved []int, values []int64, at int64) {
 	st.Rules = p.rules
 	if len(moved) > 0 {
 		st.Version++
 	}
-	for _, ch := range moved {
+	channels := p.cfg.Catalog.Channels()
+	for _, i := range moved {
+		ch, value := channels[i], values[i]
 		s := st.Sinks[ch]
 		if s == nil {
 			s = &processors.SinkState{}
 			st.Sinks[ch] = s
 		}
-		s.Want, s.WantVersion, s.WantAt, s.Parked = values[ch], st.Version, at, ""
+		s.Want, s.WantVersion, s.WantAt, s.Parked = value, st.Version, at, ""
 		c.Emit(&kgo.Record{Topic: string(p.cfg.Names.ChannelStock), Key: []byte(sku),
-			Value: must(contract.Marshal(contract.ChannelStock{Channel: ch, SKU: sku, Available: values[ch], Version: st.Version}))})
-		p.offers = append(p.offers, offer{part: part, channel: ch, update: marketplace.Update{SKU: sku, Available: values[ch], Version: st.Version}})
+			Value: must(contract.Marshal(contract.ChannelStock{Channel: ch, SKU: sku, Available: value, Version: st.Version}))})
+		p.offers = append(p.offers, offer{part: part, channel: ch, update: marketplace.Update{SKU: sku, Available: value, Version: st.Version}})
 	}
 	p.putChannels(c, part, sku, st)
 }
@@ -199,10 +202,10 @@ func (p *Processor) reproject(c *txloop.Cycle, part int32, sku string, now time.
 		return err
 	}
 	values := p.channelValues(e.ledger)
-	var moved []string
-	for _, ch := range p.cfg.Catalog.Channels() {
-		if s := st.Sinks[ch]; s == nil || s.Want != values[ch] {
-			moved = append(moved, ch)
+	var moved []int
+	for i, ch := range p.cfg.Catalog.Channels() {
+		if s := st.Sinks[ch]; s == nil || s.Want != values[i] {
+			moved = append(moved, i)
 		}
 	}
 	p.publish(c, part, sku, st, moved, values, now.UnixMilli())
