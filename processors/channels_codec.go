@@ -2,7 +2,6 @@ package processors
 
 import (
 	"errors"
-	"maps"
 	"slices"
 
 	"github.com/stocksync/stocksync/internal/binenc"
@@ -31,7 +30,8 @@ func (st *ChannelsState) AppendBinary(buf []byte) []byte {
 	buf = appendQuantities(buf, st.Available)
 	buf = appendQuantities(buf, st.ATS)
 	buf = binenc.AppendUvarint(buf, uint64(len(st.Sinks)))
-	for _, ch := range slices.Sorted(maps.Keys(st.Sinks)) {
+	var keys [8]string
+	for _, ch := range sortedKeys(st.Sinks, keys[:0]) {
 		s := st.Sinks[ch]
 		buf = binenc.AppendString(buf, ch)
 		for _, v := range []int64{s.Want, s.WantVersion, s.WantAt, s.Acked, s.AckedVersion, s.AckedAt} {
@@ -44,10 +44,22 @@ func (st *ChannelsState) AppendBinary(buf []byte) []byte {
 
 func appendQuantities(buf []byte, m map[string]int64) []byte {
 	buf = binenc.AppendUvarint(buf, uint64(len(m)))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
+	var keys [8]string
+	for _, k := range sortedKeys(m, keys[:0]) {
 		buf = binenc.AppendString(buf, k)
 		buf = binenc.AppendVarint(buf, m[k])
 	}
+	return buf
+}
+
+// sortedKeys appends m's keys to buf, sorted: with buf on the caller's
+// stack, a state's few channels and locations cost no allocation (sorting
+// them through an iterator was 6 % of the engine's allocations).
+func sortedKeys[V any](m map[string]V, buf []string) []string {
+	for k := range m {
+		buf = append(buf, k)
+	}
+	slices.Sort(buf)
 	return buf
 }
 
