@@ -201,8 +201,10 @@ type topK struct {
 func newTopK(max int) *topK { return &topK{max: max, counts: map[string]float64{}} }
 
 func (t *topK) add(key string, n float64) {
-	if _, ok := t.counts[key]; !ok && len(t.counts) >= t.max {
-		t.prune()
+	if len(t.counts) >= t.max {
+		if _, ok := t.counts[key]; !ok {
+			t.prune()
+		}
 	}
 	t.counts[key] += n
 }

@@ -79,7 +79,7 @@ func (p *Processor) send(c *txloop.Cycle, m message) {
 		key = m.Route
 	}
 	c.Emit(&kgo.Record{Topic: string(p.cfg.Names.EngineMessages), Key: []byte(key), Value: mustJSON(m)})
-	p.cfg.Metrics.Commands.WithLabelValues("message:"+m.Kind, "sent").Inc()
+	p.countCommand("message:"+m.Kind, "sent")
 }
 
 // message applies one message from another partition.
@@ -271,7 +271,7 @@ func (p *Processor) answered(c *txloop.Cycle, m message) error {
 	if w.Failure == nil {
 		o.State = Reserved
 		o.Answer = reservedAnswer(o, w.Requests[0])
-		p.cfg.Metrics.Commands.WithLabelValues(contract.Reserve, "accepted").Inc()
+		p.countCommand(contract.Reserve, "accepted")
 	} else {
 		// Refused: let go of what was held, here and elsewhere.
 		if _, err := p.settleLines(c, home, o, contract.Release, false, now); err != nil {
@@ -283,7 +283,7 @@ func (p *Processor) answered(c *txloop.Cycle, m message) error {
 		o.State = Rejected
 		o.Answer = contract.OrderResult{OrderID: o.ID, RequestID: w.Requests[0], Type: contract.Reserve, Status: contract.StatusRejected, Error: w.Failure}
 		p.finished(home, o, now)
-		p.cfg.Metrics.Commands.WithLabelValues(contract.Reserve, "rejected").Inc()
+		p.countCommand(contract.Reserve, "rejected")
 	}
 	c.Put(home, orderKey(o.ID), p.tableValue(o))
 	for _, id := range w.Requests {

@@ -130,7 +130,7 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 				Message: "this order id was already used for a different reserve (see accepted); use a new order id"})
 			return nil
 		}
-		p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "duplicate").Inc()
+		p.countCommand(cmd.Type, "duplicate")
 		if o.State == Pending { // answered with the first once decided
 			o.Waiting.Requests = append(o.Waiting.Requests, cmd.RequestID)
 			c.Put(home, orderKey(o.ID), p.tableValue(o))
@@ -190,7 +190,7 @@ func (p *Processor) reserve(c *txloop.Cycle, home int32, cmd contract.OrderComma
 		p.know(d, o.ID)
 	}
 	queue(p.expiry, home).push(o.ID, o.ExpiresAt)
-	p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "accepted").Inc()
+	p.countCommand(cmd.Type, "accepted")
 	p.answer(c, &o.Answer)
 	return nil
 }
@@ -348,7 +348,7 @@ func (p *Processor) step(c *txloop.Cycle, home int32, o *order, cmd contract.Ord
 	ru := steps[cmd.Type]
 	switch {
 	case o.State == ru.to:
-		p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "duplicate").Inc()
+		p.countCommand(cmd.Type, "duplicate")
 		p.answer(c, stepAnswer(o, cmd.Type, cmd.RequestID))
 		return nil
 	case !slices.Contains(ru.from, o.State) && o.State == Expired:
@@ -387,7 +387,7 @@ func (p *Processor) stepped(c *txloop.Cycle, home int32, o *order, step string, 
 		p.finished(home, o, now)
 	}
 	c.Put(home, orderKey(o.ID), p.tableValue(o))
-	p.cfg.Metrics.Commands.WithLabelValues(step, "accepted").Inc()
+	p.countCommand(step, "accepted")
 	for _, id := range requests {
 		p.answer(c, stepAnswer(o, step, id))
 	}
@@ -516,7 +516,7 @@ func (p *Processor) answer(c *txloop.Cycle, r *contract.OrderResult) {
 }
 
 func (p *Processor) refuse(c *txloop.Cycle, cmd contract.OrderCommand, reason contract.Reason) {
-	p.cfg.Metrics.Commands.WithLabelValues(cmd.Type, "rejected").Inc()
+	p.countCommand(cmd.Type, "rejected")
 	p.answer(c, &contract.OrderResult{OrderID: cmd.OrderID, RequestID: cmd.RequestID, Type: cmd.Type,
 		Status: contract.StatusRejected, Error: &reason})
 }
