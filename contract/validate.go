@@ -120,7 +120,35 @@ func decodeValidFast(data []byte) (OrderCommand, bool) {
 	if !plainFields(data) || gojson.Unmarshal(data, &c) != nil {
 		return c, false
 	}
+	c.detach()
 	return c, c.Validate() == nil
+}
+
+// detach copies the command's strings out of goccy's buffer into one of
+// their own. goccy returns strings that point into its copy of the whole
+// message, so an order id kept for a day (the retention queue, a
+// reservation in a ledger, the console's history) kept the whole command
+// alive with it: the engine's memory grew by about 780 bytes per order in
+// the flash sale.
+func (c *OrderCommand) detach() {
+	var buf [16]*string
+	fields := append(buf[:0], &c.Type, &c.OrderID, &c.Channel, &c.RequestID)
+	for i := range c.Lines {
+		fields = append(fields, &c.Lines[i].SKU, &c.Lines[i].Location)
+	}
+	var b strings.Builder
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	b.Grow(n)
+	for _, f := range fields {
+		b.WriteString(*f)
+	}
+	all, at := b.String(), 0
+	for _, f := range fields {
+		*f, at = all[at:at+len(*f)], at+len(*f)
+	}
 }
 
 // plainFields reports whether data, one valid JSON value, is an object

@@ -21,7 +21,8 @@ type ChannelRule struct {
 type Catalog struct {
 	locations []string // sorted
 	channels  map[string]ChannelRule
-	names     []string // channel names, sorted
+	names     []string      // channel names, sorted
+	rules     []ChannelRule // in the order of names
 }
 
 // NewCatalog builds a catalog; without channels every reserve picks among
@@ -34,6 +35,9 @@ func NewCatalog(locations []string, channels []ChannelRule) *Catalog {
 		c.names = append(c.names, r.Name)
 	}
 	sort.Strings(c.names)
+	for _, name := range c.names {
+		c.rules = append(c.rules, c.channels[name])
+	}
 	return c
 }
 
@@ -76,6 +80,22 @@ func (c *Catalog) ChannelAvailable(channel string, s *SKU) int64 {
 	})
 }
 
+// ChannelValues is ChannelAvailable of every channel, in the order of
+// Channels: what the engine computes for each SKU a cycle reads and each
+// it changes.
+func (c *Catalog) ChannelValues(s *SKU) []int64 {
+	out := make([]int64, len(c.rules))
+	for i := range c.rules {
+		out[i] = c.rules[i].available(func(location string) int64 {
+			if l := s.Location(location); l != nil {
+				return l.Available()
+			}
+			return 0
+		})
+	}
+	return out
+}
+
 // ChannelAvailableOf is ChannelAvailable over any source of location
 // availability (a ledger, or the quantities of a stock.changes message).
 func (c *Catalog) ChannelAvailableOf(channel string, available func(location string) int64) int64 {
@@ -83,6 +103,10 @@ func (c *Catalog) ChannelAvailableOf(channel string, available func(location str
 	if !ok {
 		return 0
 	}
+	return r.available(available)
+}
+
+func (r *ChannelRule) available(available func(location string) int64) int64 {
 	var sum int64
 	for _, name := range r.Locations {
 		sum += max(available(name), 0)

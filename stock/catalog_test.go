@@ -44,6 +44,14 @@ func TestChannelAvailable(t *testing.T) {
 			if got := cat.ChannelAvailable(tc.channel, tc.sku); got != tc.want {
 				t.Errorf("ChannelAvailable(%q) = %d, want %d", tc.channel, got, tc.want)
 			}
+			// ChannelValues, what the engine uses, gives each channel the
+			// same, in the order of Channels.
+			values := cat.ChannelValues(tc.sku)
+			for i, ch := range cat.Channels() {
+				if want := cat.ChannelAvailable(ch, tc.sku); values[i] != want {
+					t.Errorf("ChannelValues[%d] (%s) = %d, want %d", i, ch, values[i], want)
+				}
+			}
 		})
 	}
 }

@@ -91,7 +91,7 @@ func (p *Processor) channelsState(c *txloop.Cycle, part int32, sku string) (*pro
 // project records the channels whose value moved for a SKU changed in this
 // cycle: a new version, channel.stock, and an offer to each pusher.
 func (p *Processor) project(c *txloop.Cycle, sku string, e *skuEntry) error {
-	now := p.channelValues(e.ledger)
+	now := p.cfg.Catalog.ChannelValues(e.ledger)
 	var moved []int
 	for i := range now {
 		if now[i] != e.ats[i] {
@@ -112,7 +112,7 @@ func (p *Processor) project(c *txloop.Cycle, sku string, e *skuEntry) error {
 
 // publish records new values of the moved channels in a SKU's push state:
 // a new version, channel.stock, and an offer to each pusher. moved and
-// values index the catalogue's channels (channelValues).
+// values index the catalogue's channels (Catalog.ChannelValues).
 func (p *Processor) publish(c *txloop.Cycle, part int32, sku string, st *processors.ChannelsState, moved []int, values []int64, at int64) {
 	st.Rules = p.rules
 	if len(moved) > 0 {
@@ -201,7 +201,7 @@ func (p *Processor) reproject(c *txloop.Cycle, part int32, sku string, now time.
 	if err != nil {
 		return err
 	}
-	values := p.channelValues(e.ledger)
+	values := p.cfg.Catalog.ChannelValues(e.ledger)
 	var moved []int
 	for i, ch := range p.cfg.Catalog.Channels() {
 		if s := st.Sinks[ch]; s == nil || s.Want != values[i] {

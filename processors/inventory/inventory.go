@@ -125,7 +125,7 @@ type cycleState struct {
 type skuEntry struct {
 	part    int32
 	ledger  *stock.SKU
-	ats     []int64 // each channel's value when the cycle first read it (channelValues)
+	ats     []int64 // each channel's value when the cycle first read it (Catalog.ChannelValues)
 	changed bool
 	cause   string
 	at      int64
@@ -423,21 +423,10 @@ func (p *Processor) ledger(c *txloop.Cycle, sku string) (*skuEntry, error) {
 			}
 		}
 	}
-	e := &skuEntry{part: part, ledger: s, ats: p.channelValues(s)}
+	e := &skuEntry{part: part, ledger: s, ats: p.cfg.Catalog.ChannelValues(s)}
 	p.cur.skus[sku] = e
 	p.cur.order = append(p.cur.order, sku)
 	return e, nil
-}
-
-// channelValues returns each channel's value of a ledger, in the order of
-// the catalogue's channels.
-func (p *Processor) channelValues(s *stock.SKU) []int64 {
-	channels := p.cfg.Catalog.Channels()
-	out := make([]int64, len(channels))
-	for i, ch := range channels {
-		out[i] = p.cfg.Catalog.ChannelAvailable(ch, s)
-	}
-	return out
 }
 
 func (e *skuEntry) touch(cause string, at int64) {
