@@ -72,12 +72,7 @@ func (c *Catalog) Channels() []string { return c.names }
 // "Quantities"): max(0, floor(share × Σ available over its locations) −
 // safety_stock). A location in shortage counts as 0, not as a debt.
 func (c *Catalog) ChannelAvailable(channel string, s *SKU) int64 {
-	return c.ChannelAvailableOf(channel, func(location string) int64 {
-		if l := s.Location(location); l != nil {
-			return l.Available()
-		}
-		return 0
-	})
+	return c.ChannelAvailableOf(channel, s.availableAt)
 }
 
 // ChannelValues is ChannelAvailable of every channel, in the order of
@@ -86,12 +81,7 @@ func (c *Catalog) ChannelAvailable(channel string, s *SKU) int64 {
 func (c *Catalog) ChannelValues(s *SKU) []int64 {
 	out := make([]int64, len(c.rules))
 	for i := range c.rules {
-		out[i] = c.rules[i].available(func(location string) int64 {
-			if l := s.Location(location); l != nil {
-				return l.Available()
-			}
-			return 0
-		})
+		out[i] = c.rules[i].available(s.availableAt)
 	}
 	return out
 }

@@ -77,6 +77,14 @@ func (s *SKU) Location(name string) *Location {
 	return &s.Locations[i]
 }
 
+// availableAt is the SKU's availability at a location, 0 where it has none.
+func (s *SKU) availableAt(location string) int64 {
+	if l := s.Location(location); l != nil {
+		return l.Available()
+	}
+	return 0
+}
+
 // location returns the named location, adding it when missing.
 func (s *SKU) location(name string) *Location {
 	i, ok := slices.BinarySearchFunc(s.Locations, name, func(l Location, n string) int { return cmpStr(l.Name, n) })
