@@ -117,7 +117,10 @@ func newCluster(t *testing.T, retention time.Duration) *world {
 	w := &world{t: t, names: names, brokers: brokers, retention: retention, cl: cl, k: k, instances: map[int]*instance{},
 		answered: map[string]int{}, dataDir: t.TempDir()}
 	t.Cleanup(func() {
-		for i := range w.instances {
+		w.mu.Lock()
+		running := slices.Collect(maps.Keys(w.instances))
+		w.mu.Unlock()
+		for _, i := range running {
 			w.stop(i)
 		}
 	})

@@ -53,6 +53,7 @@ func randomOrders(t *testing.T, w *world, halfway func()) {
 	const skus, stockEach, clients, perClient = 8, 12, 6, 40
 	var done atomic.Int64
 	var once sync.Once
+	var moving sync.WaitGroup // halfway, run beside the clients; the checks wait for it
 	for i := range skus {
 		w.snapshot(fmt.Sprintf("P%d", i), "msk-wh-1", stockEach)
 	}
@@ -72,7 +73,7 @@ func randomOrders(t *testing.T, w *world, halfway func()) {
 			var mine []string
 			for i := range perClient {
 				if halfway != nil && done.Add(1) == clients*perClient/2 {
-					once.Do(func() { go halfway() })
+					once.Do(func() { moving.Go(halfway) })
 				}
 				switch r := rng.IntN(10); {
 				case r < 5 || len(mine) == 0: // a new order, sometimes sent twice, sometimes another body under its id
@@ -131,6 +132,7 @@ func randomOrders(t *testing.T, w *world, halfway func()) {
 		})
 	}
 	wg.Wait()
+	moving.Wait()
 	// What the answers say each SKU holds.
 	reserved, committed, shipped := map[string]int64{}, map[string]int64{}, map[string]int64{}
 	for _, o := range orders {
