@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -327,7 +326,7 @@ func (k *Kafka) send(ctx context.Context, cmd contract.OrderCommand) (contract.O
 	if cmd.RequestID == "" {
 		cmd.RequestID = k.ids.next()
 	}
-	value, err := json.Marshal(cmd)
+	value, err := contract.Marshal(cmd) // goccy: a tenth of a busy load generator's CPU went to encoding/json here
 	if err != nil {
 		return contract.OrderResult{}, &Error{Op: typ, OrderID: orderID, Kind: ErrInvalid, Err: err}
 	}

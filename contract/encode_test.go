@@ -36,6 +36,8 @@ func FuzzMarshalAgrees(f *testing.F) {
 			&contract.ChannelStock{Channel: a, SKU: b, Available: n, Version: avail},
 			&stock.Change{SKU: a, Seq: n, Cause: b, At: avail, Locations: []stock.LocationQty{{Location: b, OnHand: n, Reserved: avail}}},
 			&stock.Change{SKU: b},
+			&contract.OrderCommand{Type: contract.Reserve, OrderID: a, Lines: lines, Channel: b, TTLS: n, RequestID: a}, // the Go client's commands
+			&contract.OrderCommand{Type: a, OrderID: b},
 		}
 		for _, v := range records {
 			want, werr := json.Marshal(v)
